@@ -1,0 +1,30 @@
+# Every dependency comes from a Debian package (see README.md).
+find_package(PkgConfig REQUIRED)
+
+# GSL without its reference CBLAS: OpenBLAS provides cblas_* for both GSL
+# and kpf, so libgslcblas is never linked.
+find_path(GSL_INCLUDE_DIR gsl/gsl_rng.h REQUIRED)
+find_library(GSL_LIBRARY gsl REQUIRED)
+find_library(OPENBLAS_LIBRARY NAMES openblas REQUIRED)
+find_path(CBLAS_INCLUDE_DIR cblas.h
+          PATHS /usr/include/${CMAKE_LIBRARY_ARCHITECTURE} /usr/include/openblas
+          REQUIRED)
+
+pkg_check_modules(YAML REQUIRED IMPORTED_TARGET yaml-0.1)
+
+set(HDF5_PREFER_PARALLEL OFF)
+find_package(HDF5 REQUIRED COMPONENTS C)
+
+find_library(M_LIBRARY m REQUIRED)
+
+add_library(kpf_deps INTERFACE)
+target_include_directories(kpf_deps INTERFACE ${GSL_INCLUDE_DIR} ${CBLAS_INCLUDE_DIR}
+                           ${HDF5_C_INCLUDE_DIRS} ${HDF5_INCLUDE_DIRS})
+target_compile_definitions(kpf_deps INTERFACE ${HDF5_C_DEFINITIONS} ${HDF5_DEFINITIONS})
+target_link_libraries(kpf_deps INTERFACE ${GSL_LIBRARY} ${OPENBLAS_LIBRARY}
+                      PkgConfig::YAML ${HDF5_C_LIBRARIES} ${HDF5_LIBRARIES}
+                      ${CMAKE_DL_LIBS} ${M_LIBRARY})
+
+if(KPF_BUILD_TESTS)
+  pkg_check_modules(CRITERION REQUIRED IMPORTED_TARGET criterion)
+endif()

@@ -1,0 +1,150 @@
+/* HDF5 output: exclusive file creation, datasets with intermediate groups,
+ * attributes.  HDF5 prints its error stack by default; every call here runs
+ * inside H5E_BEGIN_TRY so the library stays silent. */
+#include "kpf/h5out.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <hdf5.h>
+
+struct kpf_h5 {
+    hid_t file;
+    char *path;
+};
+
+int kpf_h5_create(const char *path, kpf_h5 **out, kpf_error *err)
+{
+    kpf_h5 *h = calloc(1, sizeof *h);
+    if (!h || !(h->path = strdup(path))) {
+        free(h);
+        return kpf_error_set(err, KPF_ENOMEM, "out of memory");
+    }
+    H5E_BEGIN_TRY { h->file = H5Fcreate(path, H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT); }
+    H5E_END_TRY;
+    if (h->file < 0) {
+        free(h->path);
+        free(h);
+        return kpf_error_set(err, KPF_EIO,
+                             "%s: cannot create HDF5 file (it may already exist; kpf never "
+                             "overwrites outputs)",
+                             path);
+    }
+    *out = h;
+    return KPF_OK;
+}
+
+int kpf_h5_close(kpf_h5 *h, kpf_error *err)
+{
+    if (!h)
+        return KPF_OK;
+    herr_t st;
+    H5E_BEGIN_TRY { st = H5Fclose(h->file); }
+    H5E_END_TRY;
+    int rc = st < 0 ? kpf_error_set(err, KPF_EIO, "%s: closing failed", h->path) : KPF_OK;
+    free(h->path);
+    free(h);
+    return rc;
+}
+
+/* Link creation property list that creates missing parent groups. */
+static hid_t lcpl_parents(void)
+{
+    hid_t l = H5Pcreate(H5P_LINK_CREATE);
+    if (l >= 0)
+        H5Pset_create_intermediate_group(l, 1);
+    return l;
+}
+
+static int write_typed(kpf_h5 *h, const char *path, int rank, const size_t *dims,
+                       hid_t type, const void *data, kpf_error *err)
+{
+    hsize_t hd[8];
+    if (rank < 1 || rank > 8)
+        return kpf_error_set(err, KPF_EINVAL, "%s: rank %d not supported", path, rank);
+    for (int i = 0; i < rank; i++)
+        hd[i] = dims[i];
+    herr_t st = -1;
+    H5E_BEGIN_TRY
+    {
+        hid_t sp = H5Screate_simple(rank, hd, NULL);
+        hid_t l = lcpl_parents();
+        hid_t ds = H5Dcreate2(h->file, path, type, sp, l, H5P_DEFAULT, H5P_DEFAULT);
+        if (ds >= 0)
+            st = H5Dwrite(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data);
+        if (ds >= 0)
+            H5Dclose(ds);
+        H5Pclose(l);
+        H5Sclose(sp);
+    }
+    H5E_END_TRY;
+    if (st < 0)
+        return kpf_error_set(err, KPF_EIO, "%s: cannot write dataset %s", h->path, path);
+    return KPF_OK;
+}
+
+int kpf_h5_write(kpf_h5 *h, const char *path, int rank, const size_t *dims,
+                 const double *data, kpf_error *err)
+{
+    return write_typed(h, path, rank, dims, H5T_NATIVE_DOUBLE, data, err);
+}
+
+int kpf_h5_write_int(kpf_h5 *h, const char *path, int rank, const size_t *dims,
+                     const int *data, kpf_error *err)
+{
+    return write_typed(h, path, rank, dims, H5T_NATIVE_INT, data, err);
+}
+
+int kpf_h5_write_traj(kpf_h5 *h, const char *path, size_t B, size_t T, size_t d,
+                      const double *data, kpf_error *err)
+{
+    size_t w = d ? d : 1;
+    double *buf = malloc(B * T * w * sizeof(double));
+    if (!buf)
+        return kpf_error_set(err, KPF_ENOMEM, "out of memory writing %s", path);
+    for (size_t t = 0; t < T; t++)
+        for (size_t b = 0; b < B; b++)
+            memcpy(buf + (b * T + t) * w, data + (t * B + b) * w, w * sizeof(double));
+    size_t dims[3] = {B, T, d};
+    int rc = kpf_h5_write(h, path, d ? 3 : 2, dims, buf, err);
+    free(buf);
+    return rc;
+}
+
+static int attr_write(kpf_h5 *h, const char *path, const char *name, hid_t type,
+                      const void *v, kpf_error *err)
+{
+    herr_t st = -1;
+    H5E_BEGIN_TRY
+    {
+        hid_t sp = H5Screate(H5S_SCALAR);
+        hid_t a = H5Acreate_by_name(h->file, path, name, type, sp, H5P_DEFAULT, H5P_DEFAULT,
+                                    H5P_DEFAULT);
+        if (a >= 0) {
+            st = H5Awrite(a, type, v);
+            H5Aclose(a);
+        }
+        H5Sclose(sp);
+    }
+    H5E_END_TRY;
+    if (st < 0)
+        return kpf_error_set(err, KPF_EIO, "%s: cannot write attribute %s on %s", h->path,
+                             name, path);
+    return KPF_OK;
+}
+
+int kpf_h5_attr_double(kpf_h5 *h, const char *path, const char *name, double v,
+                       kpf_error *err)
+{
+    return attr_write(h, path, name, H5T_NATIVE_DOUBLE, &v, err);
+}
+
+int kpf_h5_attr_string(kpf_h5 *h, const char *path, const char *name, const char *v,
+                       kpf_error *err)
+{
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, strlen(v) + 1);
+    int rc = attr_write(h, path, name, t, v, err);
+    H5Tclose(t);
+    return rc;
+}

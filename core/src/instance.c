@@ -1,0 +1,288 @@
+/* Host side of a model: creation from YAML, θ ownership, scratch space and
+ * the op wrappers that attach it. */
+#include "kpf/instance.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gsl/gsl_randist.h>
+
+#include "kpf/rng.h"
+#include "model_internal.h"
+#include "kpf/stepper.h"
+
+static const char *const step_names[] = {"euler", "rk4", NULL};
+
+static int check_layout(const kpf_model *m, const kpf_model_args *a, kpf_error *err)
+{
+    const kpf_model_layout *L = &m->layout;
+    const char *nm = m->desc->name;
+    if (L->n == 0)
+        return kpf_error_set(err, KPF_EPLUGIN, "plugin '%s' reports state size 0", nm);
+    if (L->n_in != a->n_in)
+        return kpf_error_set(err, KPF_EPLUGIN,
+                             "plugin '%s' reports n_in = %zu but was created with %zu", nm,
+                             L->n_in, a->n_in);
+    size_t off = 0;
+    for (size_t i = 0; i < L->n_blocks; i++) {
+        const kpf_param_block *b = &L->blocks[i];
+        if (!b->name || b->offset != off)
+            return kpf_error_set(err, KPF_EPLUGIN,
+                                 "plugin '%s': parameter block %zu does not start where the "
+                                 "previous one ends (offset %zu, expected %zu)",
+                                 nm, i, b->offset, off);
+        off += b->rows * b->cols;
+    }
+    if (off != L->n_theta)
+        return kpf_error_set(err, KPF_EPLUGIN,
+                             "plugin '%s': blocks cover %zu parameters but n_theta = %zu", nm,
+                             off, L->n_theta);
+    if (L->n_theta && !L->theta0)
+        return kpf_error_set(err, KPF_EPLUGIN, "plugin '%s' gives no initial θ (theta0)", nm);
+    if (m->desc->readout && L->n_out == 0)
+        return kpf_error_set(err, KPF_EPLUGIN, "plugin '%s' has a readout op but n_out = 0",
+                             nm);
+    return KPF_OK;
+}
+
+/* Core keys: step/dt for continuous models, readout for the core readout. */
+static int read_core_keys(kpf_model *m, const kpf_node *node, double *init_std,
+                          kpf_error *err)
+{
+    int rc;
+    if (m->desc->flags & KPF_MODEL_CONTINUOUS) {
+        int step = 0;
+        double dt_def = m->layout.dt_default > 0 ? m->layout.dt_default : 1.0;
+        if ((rc = kpf_cfg_choice(node, "step", KPF_CFG_OPTIONAL, step_names, 0, &step, err)))
+            return rc;
+        if ((rc = kpf_cfg_double(node, "dt", KPF_CFG_OPTIONAL, dt_def, 1e-12, 1e6, &m->dt,
+                                 err)))
+            return rc;
+        m->stepper = kpf_stepper_by_name(step_names[step]);
+    } else {
+        const char *keys[] = {"step", "dt"};
+        for (int i = 0; i < 2; i++) {
+            const kpf_node *v = kpf_node_get(node, keys[i]);
+            if (v)
+                return kpf_node_error(v, err,
+                                      "plugin '%s' is a discrete map; '%s' does not apply",
+                                      m->desc->name, keys[i]);
+        }
+        m->stepper = &kpf_stepper_discrete;
+        m->dt = 1.0;
+    }
+    *init_std = 1.0 / sqrt((double)m->n);
+    if (!m->core_readout)
+        return KPF_OK;
+    const kpf_node *ro = NULL;
+    if ((rc = kpf_cfg_map(node, "readout", KPF_CFG_OPTIONAL, &ro, err)))
+        return rc;
+    return kpf_cfg_double(ro, "init_std", KPF_CFG_OPTIONAL, *init_std, 0.0, 1e6, init_std,
+                          err);
+}
+
+static int build_theta(kpf_model *m, double init_std, gsl_rng *rng, kpf_error *err)
+{
+    const kpf_model_layout *L = &m->layout;
+    m->m_model = L->n_theta;
+    size_t extra = m->core_readout ? m->n_out * m->n + m->n_out : 0;
+    m->m = m->m_model + extra;
+    m->n_blocks = L->n_blocks + (m->core_readout ? 2 : 0);
+    m->theta = calloc(m->m ? m->m : 1, sizeof(double));
+    m->blocks = calloc(m->n_blocks ? m->n_blocks : 1, sizeof(kpf_param_block));
+    if (!m->theta || !m->blocks)
+        return kpf_error_set(err, KPF_ENOMEM, "cannot allocate θ (%zu values)", m->m);
+    if (m->m_model)
+        memcpy(m->theta, L->theta0, m->m_model * sizeof(double));
+    if (L->n_blocks)
+        memcpy(m->blocks, L->blocks, L->n_blocks * sizeof(kpf_param_block));
+    if (!m->core_readout)
+        return KPF_OK;
+    size_t nw = m->n_out * m->n;
+    m->blocks[L->n_blocks] = (kpf_param_block){"W_out", m->m_model, m->n_out, m->n};
+    m->blocks[L->n_blocks + 1] = (kpf_param_block){"b_out", m->m_model + nw, m->n_out, 1};
+    /* Drawn after the plugin's own draws, from the same init stream. */
+    for (size_t i = 0; i < nw; i++)
+        m->theta[m->m_model + i] = gsl_ran_gaussian(rng, init_std);
+    return KPF_OK;
+}
+
+static int create_with(const kpf_plugin *plugin, const kpf_node *node, size_t n_in,
+                       size_t n_out, size_t n_trials, uint64_t seed, kpf_model **out,
+                       kpf_error *err)
+{
+    kpf_model *m = calloc(1, sizeof *m);
+    gsl_rng *rng = NULL;
+    if (!m)
+        return kpf_error_set(err, KPF_ENOMEM, "cannot allocate a model");
+    m->plugin = plugin;
+    m->desc = plugin->desc;
+    int rc = kpf_rng_alloc(seed, KPF_RNG_INIT, &rng, err);
+    if (rc)
+        goto fail;
+    kpf_model_args args = {sizeof args, node, n_in, n_out, n_trials, rng};
+    if ((rc = m->desc->create(&args, &m->self, err)))
+        goto fail;
+    if ((rc = m->desc->params(m->self, &m->layout, err)))
+        goto fail;
+    if ((rc = check_layout(m, &args, err)))
+        goto fail;
+    m->n = m->layout.n;
+    m->n_in = n_in;
+    m->n_trials = n_trials;
+    m->core_readout = KPF_DESC_OP(m->desc, readout) == NULL;
+    m->n_out = m->core_readout ? n_out : m->layout.n_out;
+    double init_std;
+    if ((rc = read_core_keys(m, node, &init_std, err)))
+        goto fail;
+    if ((rc = build_theta(m, init_std, rng, err)))
+        goto fail;
+    if (node && (rc = kpf_node_check_unused(node, err)))
+        goto fail;
+    if ((rc = kpf_model_theta_changed(m, err)))
+        goto fail;
+    gsl_rng_free(rng);
+    *out = m;
+    return KPF_OK;
+fail:
+    gsl_rng_free(rng);
+    kpf_model_free(m);
+    return rc;
+}
+
+int kpf_model_create(const kpf_plugin *plugin, const kpf_node *model_node, size_t n_in,
+                     size_t n_out, size_t n_trials, uint64_t seed, kpf_model **out,
+                     kpf_error *err)
+{
+    return create_with(plugin, model_node, n_in, n_out, n_trials, seed, out, err);
+}
+
+int kpf_model_create_default(const kpf_plugin *plugin, size_t n_in, size_t n_out,
+                             size_t n_trials, uint64_t seed, kpf_model **out,
+                             kpf_error *err)
+{
+    kpf_config *cfg = NULL;
+    int rc = kpf_config_load_string("{}", "(defaults)", &cfg, err);
+    if (rc)
+        return rc;
+    rc = create_with(plugin, kpf_config_root(cfg), n_in, n_out, n_trials, seed, out, err);
+    kpf_config_free(cfg);
+    return rc;
+}
+
+void kpf_model_free(kpf_model *m)
+{
+    if (!m)
+        return;
+    if (m->self)
+        m->desc->destroy(m->self);
+    free(m->theta);
+    free(m->blocks);
+    free(m->work);
+    free(m->step_work);
+    free(m->step_t);
+    free(m);
+}
+
+/* Every stepper may run on this model (checks swap them), so reserve for the
+ * hungriest one. */
+static size_t step_blocks_needed(void)
+{
+    size_t b = kpf_stepper_discrete.work_blocks;
+    if (kpf_stepper_euler.work_blocks > b)
+        b = kpf_stepper_euler.work_blocks;
+    if (kpf_stepper_rk4.work_blocks > b)
+        b = kpf_stepper_rk4.work_blocks;
+    return b;
+}
+
+int kpf_model_reserve(kpf_model *m, size_t R, kpf_error *err)
+{
+    if (R <= m->rows_cap && m->work)
+        return KPF_OK;
+    size_t nw = m->layout.work_fixed + m->layout.work_per_row * R;
+    double *w = realloc(m->work, (nw ? nw : 1) * sizeof(double));
+    double *s = w ? realloc(m->step_work, step_blocks_needed() * R * m->n * sizeof(double) + 1)
+                  : NULL;
+    if (w)
+        m->work = w;
+    if (s)
+        m->step_work = s;
+    double *t = s ? realloc(m->step_t, R * sizeof(double) + 1) : NULL;
+    if (!t)
+        return kpf_error_set(err, KPF_ENOMEM, "cannot reserve scratch for %zu rows", R);
+    m->step_t = t;
+    m->rows_cap = R;
+    return KPF_OK;
+}
+
+int kpf_model_theta_changed(kpf_model *m, kpf_error *err)
+{
+    int (*prep)(void *, const double *, kpf_error *) = KPF_DESC_OP(m->desc, prepare);
+    return prep ? prep(m->self, m->theta, err) : KPF_OK;
+}
+
+const kpf_param_block *kpf_model_block(const kpf_model *m, const char *name)
+{
+    for (size_t i = 0; i < m->n_blocks; i++)
+        if (strcmp(m->blocks[i].name, name) == 0)
+            return &m->blocks[i];
+    return NULL;
+}
+
+/* Attach scratch and check capacity; the plugin then sees a complete row block. */
+int kpf_internal_attach_rows(kpf_model *m, const kpf_rows *in, kpf_rows *r, kpf_error *err)
+{
+    if (in->R > m->rows_cap)
+        return kpf_error_set(err, KPF_EINVAL,
+                             "%zu rows exceed the %zu reserved; call kpf_model_reserve first",
+                             in->R, m->rows_cap);
+    *r = *in;
+    r->work = m->work;
+    return KPF_OK;
+}
+
+#define KPF_WRAP(call)                                   \
+    do {                                                 \
+        kpf_rows r;                                      \
+        int rc_ = kpf_internal_attach_rows(m, rows, &r, err);              \
+        return rc_ ? rc_ : (call);                       \
+    } while (0)
+
+int kpf_model_f(kpf_model *m, const kpf_rows *rows, double *out, kpf_error *err)
+{
+    KPF_WRAP(m->desc->f(m->self, m->theta, &r, out, err));
+}
+
+int kpf_model_tape(kpf_model *m, const kpf_rows *rows, double *tape, kpf_error *err)
+{
+    kpf_op_eval op = KPF_DESC_OP(m->desc, tape);
+    if (!op || m->layout.tape_width == 0)
+        return KPF_OK;
+    KPF_WRAP(op(m->self, m->theta, &r, tape, err));
+}
+
+int kpf_model_jz(kpf_model *m, const kpf_rows *rows, const double *v, double *out,
+                 kpf_error *err)
+{
+    KPF_WRAP(m->desc->jz(m->self, m->theta, &r, v, out, err));
+}
+
+int kpf_model_jzT(kpf_model *m, const kpf_rows *rows, const double *w, double *out,
+                  kpf_error *err)
+{
+    KPF_WRAP(m->desc->jzT(m->self, m->theta, &r, w, out, err));
+}
+
+int kpf_model_jth(kpf_model *m, const kpf_rows *rows, const double *dth, double *out,
+                  kpf_error *err)
+{
+    KPF_WRAP(m->desc->jth(m->self, m->theta, &r, dth, out, err));
+}
+
+int kpf_model_jthT(kpf_model *m, const kpf_rows *rows, const double *w, double *g,
+                   kpf_error *err)
+{
+    KPF_WRAP(m->desc->jthT(m->self, m->theta, &r, w, g, err));
+}

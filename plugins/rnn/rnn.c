@@ -1,0 +1,399 @@
+/* rnn — the continuous-time vanilla RNN of KPFlow (eq. 8):
+ *
+ *     dz/dt = f(z, x; θ) = −z + W σ(z) + W_in x  (+ b)
+ *
+ * With the core's Euler step and dt = 1 (the default) the discrete map is
+ * z' = W σ(z) + W_in x + b, as in KPFlow's reference code.
+ *
+ * YAML keys under `model:`
+ *   n            [64]    hidden size, 1 … 100000
+ *   g            [1.0]   gain: W_ij ~ N(0, g²/n)
+ *   activation   [tanh]  tanh | relu | linear
+ *   input_scale  [1.0]   W_in_ij ~ N(0, input_scale²/n_in).  Chosen so that
+ *                        the input drive W_in x of one unit has variance
+ *                        input_scale²·E[x²] whatever n_in is (fan-in scaling,
+ *                        the same convention as W's g²/n).
+ *   bias         [false] add a learned bias b, initialised to 0
+ *
+ * θ blocks, in order: W (n×n), W_in (n×n_in), b (n, only with bias).  W is
+ * drawn first, then W_in, each in row-major order, from args->rng.
+ *
+ * Tape: 2n doubles per row, [σ(z) | σ'(z)].  The J ops read it when
+ * rows->tape is given and compute σ, σ' on the fly otherwise.  Scratch:
+ * n doubles per row (an R×n matrix operand of the GEMMs).
+ *
+ * A NULL rows->x is read as a zero input.  Outputs may alias the inputs
+ * z, v or w of the same call. */
+#include "kpf/blas.h"
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gsl/gsl_randist.h>
+
+#include "kpf/config.h"
+#include "kpf/error.h"
+#include "kpf/model.h"
+
+enum { ACT_TANH = 0, ACT_RELU = 1, ACT_LINEAR = 2 };
+static const char *const act_names[] = {"tanh", "relu", "linear", NULL};
+
+typedef struct rnn {
+    size_t n, n_in;
+    int act;
+    int bias;
+    double g, input_scale;
+    size_t n_theta;
+    size_t n_blocks;
+    kpf_param_block blocks[3];
+    double *theta0;
+} rnn;
+
+/* ---- activation ------------------------------------------------------- */
+
+static inline double act_sigma(int act, double z)
+{
+    switch (act) {
+    case ACT_TANH: return tanh(z);
+    case ACT_RELU: return z > 0.0 ? z : 0.0;
+    default: return z;
+    }
+}
+
+static inline double act_dsigma(int act, double z)
+{
+    switch (act) {
+    case ACT_TANH: {
+        double s = tanh(z);
+        return 1.0 - s * s;
+    }
+    case ACT_RELU: return z > 0.0 ? 1.0 : 0.0;
+    default: return 1.0;
+    }
+}
+
+/* ---- checks shared by the ops --------------------------------------- */
+
+static int check_rows(const rnn *m, const kpf_rows *rows, int need_work, kpf_error *err)
+{
+    if (!rows)
+        return kpf_error_set(err, KPF_EINVAL, "rnn: rows is NULL");
+    if (rows->R > 0 && !rows->z)
+        return kpf_error_set(err, KPF_EINVAL, "rnn: rows->z is NULL");
+    if (need_work && rows->R > 0 && !rows->work)
+        return kpf_error_set(err, KPF_EINVAL,
+                             "rnn: rows->work is NULL (needs %zu doubles per row)", m->n);
+    return KPF_OK;
+}
+
+/* σ(Z) as an R×n operand: the tape's first half (leading dimension 2n) when
+ * present, else computed into work (leading dimension n). */
+static const double *sigma_block(const rnn *m, const kpf_rows *rows, size_t *ld)
+{
+    const size_t n = m->n, R = rows->R;
+    if (rows->tape) {
+        *ld = 2 * n;
+        return rows->tape;
+    }
+    double *s = rows->work;
+    for (size_t i = 0; i < R * n; i++)
+        s[i] = act_sigma(m->act, rows->z[i]);
+    *ld = n;
+    return s;
+}
+
+static inline double dsig_at(const rnn *m, const kpf_rows *rows, size_t r, size_t i)
+{
+    if (rows->tape)
+        return rows->tape[r * 2 * m->n + m->n + i];
+    return act_dsigma(m->act, rows->z[r * m->n + i]);
+}
+
+/* ---- create / destroy / params --------------------------------------- */
+
+static void rnn_destroy(void *self)
+{
+    rnn *m = self;
+    if (!m)
+        return;
+    free(m->theta0);
+    free(m);
+}
+
+static int rnn_create(const kpf_model_args *args, void **self, kpf_error *err)
+{
+    if (!args || !self)
+        return kpf_error_set(err, KPF_EINVAL, "rnn: create called with NULL arguments");
+    if (args->struct_size < offsetof(kpf_model_args, rng) + sizeof(args->rng))
+        return kpf_error_set(err, KPF_EABI, "rnn: kpf_model_args too small (%u bytes)",
+                             (unsigned)args->struct_size);
+    *self = NULL;
+    if (args->n_in < 1)
+        return kpf_error_set(err, KPF_EINVAL,
+                             "rnn: the task gives n_in = 0; rnn needs at least one input");
+    if (!args->rng)
+        return kpf_error_set(err, KPF_EINVAL, "rnn: no random generator given");
+
+    const kpf_node *node = args->node;
+    size_t n;
+    double g, input_scale;
+    int act, bias;
+    int rc;
+    if ((rc = kpf_cfg_size(node, "n", KPF_CFG_OPTIONAL, 64, 1, 100000, &n, err)))
+        return rc;
+    if ((rc = kpf_cfg_double(node, "g", KPF_CFG_OPTIONAL, 1.0, 0.0, HUGE_VAL, &g, err)))
+        return rc;
+    if ((rc = kpf_cfg_choice(node, "activation", KPF_CFG_OPTIONAL, act_names, ACT_TANH,
+                             &act, err)))
+        return rc;
+    if ((rc = kpf_cfg_double(node, "input_scale", KPF_CFG_OPTIONAL, 1.0, 0.0, HUGE_VAL,
+                             &input_scale, err)))
+        return rc;
+    if ((rc = kpf_cfg_bool(node, "bias", KPF_CFG_OPTIONAL, 0, &bias, err)))
+        return rc;
+    if (!isfinite(g) || !isfinite(input_scale))
+        return kpf_error_set(err, KPF_ECONFIG, "rnn: g and input_scale must be finite");
+
+    const size_t n_in = args->n_in;
+    rnn *m = calloc(1, sizeof *m);
+    if (!m)
+        return kpf_error_set(err, KPF_ENOMEM, "rnn: out of memory");
+    m->n = n;
+    m->n_in = n_in;
+    m->act = act;
+    m->bias = bias;
+    m->g = g;
+    m->input_scale = input_scale;
+
+    size_t off = 0;
+    m->blocks[0] = (kpf_param_block){"W", off, n, n};
+    off += n * n;
+    m->blocks[1] = (kpf_param_block){"W_in", off, n, n_in};
+    off += n * n_in;
+    m->n_blocks = 2;
+    if (bias) {
+        m->blocks[2] = (kpf_param_block){"b", off, n, 1};
+        off += n;
+        m->n_blocks = 3;
+    }
+    m->n_theta = off;
+    m->theta0 = calloc(off, sizeof *m->theta0);
+    if (!m->theta0) {
+        free(m);
+        return kpf_error_set(err, KPF_ENOMEM, "rnn: out of memory for θ (%zu values)", off);
+    }
+    const double sw = g / sqrt((double)n);
+    const double sin_ = input_scale / sqrt((double)n_in);
+    double *W = m->theta0, *Win = m->theta0 + n * n;
+    for (size_t i = 0; i < n * n; i++)
+        W[i] = gsl_ran_gaussian(args->rng, sw);
+    for (size_t i = 0; i < n * n_in; i++)
+        Win[i] = gsl_ran_gaussian(args->rng, sin_);
+    /* b stays 0 (calloc). */
+    *self = m;
+    return KPF_OK;
+}
+
+static int rnn_params(void *self, kpf_model_layout *L, kpf_error *err)
+{
+    rnn *m = self;
+    if (!m || !L)
+        return kpf_error_set(err, KPF_EINVAL, "rnn: params called with NULL arguments");
+    memset(L, 0, sizeof *L);
+    L->n = m->n;
+    L->n_in = m->n_in;
+    L->n_out = 0;
+    L->n_theta = m->n_theta;
+    L->n_blocks = m->n_blocks;
+    L->blocks = m->blocks;
+    L->theta0 = m->theta0;
+    L->tape_width = 2 * m->n;
+    L->work_fixed = 0;
+    L->work_per_row = m->n;
+    L->dt_default = 1.0;
+    return KPF_OK;
+}
+
+/* ---- ops --------------------------------------------------------------- */
+
+/* out += X W_inᵀ (+ b), X may be NULL (zero input). */
+static void add_input_and_bias(const rnn *m, const double *Win, const double *b,
+                               const kpf_rows *rows, double *out)
+{
+    const size_t n = m->n, R = rows->R;
+    if (rows->x)
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)R, (int)n, (int)m->n_in,
+                    1.0, rows->x, (int)m->n_in, Win, (int)m->n_in, 1.0, out, (int)n);
+    if (m->bias && b)
+        for (size_t r = 0; r < R; r++)
+            for (size_t i = 0; i < n; i++)
+                out[r * n + i] += b[i];
+}
+
+/* out = −Z + σ(Z) Wᵀ + X W_inᵀ (+ b) */
+static int rnn_f(void *self, const double *theta, const kpf_rows *rows, double *out,
+                 kpf_error *err)
+{
+    rnn *m = self;
+    int rc = check_rows(m, rows, rows && !rows->tape, err);
+    if (rc)
+        return rc;
+    const size_t n = m->n, R = rows->R;
+    if (R == 0)
+        return KPF_OK;
+    size_t ld;
+    const double *S = sigma_block(m, rows, &ld); /* reads z before out is written */
+    for (size_t i = 0; i < R * n; i++)
+        out[i] = -rows->z[i];
+    const double *W = theta + m->blocks[0].offset;
+    const double *Win = theta + m->blocks[1].offset;
+    const double *b = m->bias ? theta + m->blocks[2].offset : NULL;
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)R, (int)n, (int)n, 1.0, S,
+                (int)ld, W, (int)n, 1.0, out, (int)n);
+    add_input_and_bias(m, Win, b, rows, out);
+    return KPF_OK;
+}
+
+/* tape row: [σ(z) | σ'(z)] */
+static int rnn_tape(void *self, const double *theta, const kpf_rows *rows, double *out,
+                    kpf_error *err)
+{
+    rnn *m = self;
+    int rc = check_rows(m, rows, 0, err);
+    if (rc)
+        return rc;
+    const size_t n = m->n, R = rows->R;
+    for (size_t r = 0; r < R; r++) {
+        const double *z = rows->z + r * n;
+        double *s = out + r * 2 * n, *ds = s + n;
+        for (size_t i = 0; i < n; i++) {
+            s[i] = act_sigma(m->act, z[i]);
+            ds[i] = act_dsigma(m->act, z[i]);
+        }
+    }
+    return KPF_OK;
+}
+
+/* out = −V + (σ'(Z) ⊙ V) Wᵀ */
+static int rnn_jz(void *self, const double *theta, const kpf_rows *rows, const double *v,
+                  double *out, kpf_error *err)
+{
+    rnn *m = self;
+    int rc = check_rows(m, rows, 1, err);
+    if (rc)
+        return rc;
+    const size_t n = m->n, R = rows->R;
+    if (R == 0)
+        return KPF_OK;
+    double *T = rows->work;
+    for (size_t r = 0; r < R; r++)
+        for (size_t i = 0; i < n; i++)
+            T[r * n + i] = dsig_at(m, rows, r, i) * v[r * n + i];
+    for (size_t i = 0; i < R * n; i++)
+        out[i] = -v[i];
+    const double *W = theta + m->blocks[0].offset;
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)R, (int)n, (int)n, 1.0, T,
+                (int)n, W, (int)n, 1.0, out, (int)n);
+    return KPF_OK;
+}
+
+/* out = −W_t + (W_t W) ⊙ σ'(Z)   (row r: J_zᵀ w = −w + σ'(z) ⊙ Wᵀ w) */
+static int rnn_jzT(void *self, const double *theta, const kpf_rows *rows, const double *w,
+                   double *out, kpf_error *err)
+{
+    rnn *m = self;
+    int rc = check_rows(m, rows, 1, err);
+    if (rc)
+        return rc;
+    const size_t n = m->n, R = rows->R;
+    if (R == 0)
+        return KPF_OK;
+    double *T = rows->work;
+    const double *W = theta + m->blocks[0].offset;
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)R, (int)n, (int)n, 1.0, w,
+                (int)n, W, (int)n, 0.0, T, (int)n);
+    for (size_t r = 0; r < R; r++)
+        for (size_t i = 0; i < n; i++) {
+            size_t k = r * n + i;
+            out[k] = -w[k] + T[k] * dsig_at(m, rows, r, i);
+        }
+    return KPF_OK;
+}
+
+/* out = σ(Z) dWᵀ + X dW_inᵀ (+ db) */
+static int rnn_jth(void *self, const double *theta, const kpf_rows *rows, const double *dth,
+                   double *out, kpf_error *err)
+{
+    rnn *m = self;
+    int rc = check_rows(m, rows, rows && !rows->tape, err);
+    if (rc)
+        return rc;
+    if (!dth)
+        return kpf_error_set(err, KPF_EINVAL, "rnn: jth: dθ is NULL");
+    const size_t n = m->n, R = rows->R;
+    if (R == 0)
+        return KPF_OK;
+    size_t ld;
+    const double *S = sigma_block(m, rows, &ld);
+    const double *dW = dth + m->blocks[0].offset;
+    const double *dWin = dth + m->blocks[1].offset;
+    const double *db = m->bias ? dth + m->blocks[2].offset : NULL;
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)R, (int)n, (int)n, 1.0, S,
+                (int)ld, dW, (int)n, 0.0, out, (int)n);
+    add_input_and_bias(m, dWin, db, rows, out);
+    return KPF_OK;
+}
+
+/* g_W += Σ_r w_r σ(z_r)ᵀ,  g_Win += Σ_r w_r x_rᵀ,  g_b += Σ_r w_r */
+static int rnn_jthT(void *self, const double *theta, const kpf_rows *rows, const double *w,
+                    double *g, kpf_error *err)
+{
+    rnn *m = self;
+    int rc = check_rows(m, rows, rows && !rows->tape, err);
+    if (rc)
+        return rc;
+    if (!g)
+        return kpf_error_set(err, KPF_EINVAL, "rnn: jthT: g is NULL");
+    const size_t n = m->n, R = rows->R, n_in = m->n_in;
+    if (R == 0)
+        return KPF_OK;
+    size_t ld;
+    const double *S = sigma_block(m, rows, &ld);
+    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)n, (int)n, (int)R, 1.0, w,
+                (int)n, S, (int)ld, 1.0, g + m->blocks[0].offset, (int)n);
+    if (rows->x)
+        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)n, (int)n_in, (int)R, 1.0,
+                    w, (int)n, rows->x, (int)n_in, 1.0, g + m->blocks[1].offset, (int)n_in);
+    if (m->bias) {
+        double *gb = g + m->blocks[2].offset;
+        for (size_t r = 0; r < R; r++)
+            for (size_t i = 0; i < n; i++)
+                gb[i] += w[r * n + i];
+    }
+    return KPF_OK;
+}
+
+/* ---- descriptor -------------------------------------------------------- */
+
+static const kpf_model_desc rnn_desc = {
+    .abi_version = KPF_ABI_VERSION,
+    .struct_size = sizeof(kpf_model_desc),
+    .name = "rnn",
+    .summary = "continuous vanilla RNN dz/dt = -z + W s(z) + W_in x (+ b) (KPFlow eq. 8)",
+    .flags = KPF_MODEL_CONTINUOUS,
+    .create = rnn_create,
+    .destroy = rnn_destroy,
+    .params = rnn_params,
+    .f = rnn_f,
+    .jz = rnn_jz,
+    .jzT = rnn_jzT,
+    .jth = rnn_jth,
+    .jthT = rnn_jthT,
+    .prepare = NULL,
+    .tape = rnn_tape,
+};
+
+KPF_EXPORT const kpf_model_desc *kpf_model_descriptor(uint32_t index)
+{
+    return index == 0 ? &rnn_desc : NULL;
+}

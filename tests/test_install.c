@@ -1,0 +1,225 @@
+/* test_install.c — the installed kpf works for someone outside the tree.
+ *
+ * Each test installs this build into a fresh temporary prefix
+ * (`cmake --install KPF_BINARY_DIR --prefix TMP`) and then, using only what
+ * was installed:
+ *   - builds examples/plugin-leaky with its Makefile (pkg-config only) and
+ *     runs the installed `kpf check-plugin` on it;
+ *   - runs the installed `kpf plugins` with KPF_PLUGIN_PATH unset and finds
+ *     the installed rnn plugin where pkg-config's plugindir says;
+ *   - builds the same plugin with its CMakeLists.txt through find_package(kpf).
+ *
+ * Skipped under sanitizers: the installed libkpf would carry ASan while the
+ * example plugin and the tools that build it do not. */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+
+#include <glob.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#if defined(__SANITIZE_ADDRESS__)
+#define KPF_TEST_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define KPF_TEST_SANITIZED 1
+#endif
+#endif
+
+static char tmp[256];     /* the temporary root            */
+static char prefix[512];  /* TMP/prefix: the install       */
+static char libdir[1024]; /* the folder holding pkgconfig/ */
+static char inst_log[1 << 14];
+
+/* Run `cmd` with sh, stdout and stderr captured into *out (malloc'd, caller
+ * frees).  Returns the exit status, or -1 if it could not run. */
+static int run(char **out, const char *fmt, ...)
+{
+    char cmd[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    char full[8300];
+    snprintf(full, sizeof full, "( %s ) 2>&1", cmd);
+
+    size_t len = 0, cap = 4096;
+    char *buf = malloc(cap);
+    buf[0] = '\0';
+    FILE *p = popen(full, "r");
+    if (!p) {
+        *out = buf;
+        return -1;
+    }
+    size_t got;
+    char chunk[4096];
+    while ((got = fread(chunk, 1, sizeof chunk, p)) > 0) {
+        if (len + got + 1 > cap) {
+            while (len + got + 1 > cap)
+                cap *= 2;
+            buf = realloc(buf, cap);
+        }
+        memcpy(buf + len, chunk, got);
+        len += got;
+        buf[len] = '\0';
+    }
+    int st = pclose(p);
+    *out = buf;
+    return (st != -1 && WIFEXITED(st)) ? WEXITSTATUS(st) : -1;
+}
+
+/* The last `keep` characters of s, for assertion messages. */
+static const char *tail(const char *s, size_t keep)
+{
+    size_t n = strlen(s);
+    return n > keep ? s + n - keep : s;
+}
+
+/* `word` appears in s delimited by non-[a-z0-9_] characters. */
+static int has_word(const char *s, const char *word)
+{
+    size_t w = strlen(word);
+    for (const char *p = strstr(s, word); p; p = strstr(p + 1, word)) {
+        int before = p == s || !(p[-1] == '_' || (p[-1] >= 'a' && p[-1] <= 'z') ||
+                                 (p[-1] >= '0' && p[-1] <= '9'));
+        char c = p[w];
+        int after = !(c == '_' || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'));
+        if (before && after)
+            return 1;
+    }
+    return 0;
+}
+
+static void install_prefix(void)
+{
+#ifdef KPF_TEST_SANITIZED
+    cr_skip_test("built with sanitizers: the installed libkpf would need ASan in every "
+                 "consumer; scripts/test.sh runs this test in the plain build");
+#endif
+    /* The installed kpf must find its plugins by itself, and make must not
+     * inherit a jobserver from whatever runs the tests. */
+    unsetenv("KPF_PLUGIN_PATH");
+    unsetenv("MAKEFLAGS");
+    unsetenv("MFLAGS");
+    unsetenv("MAKELEVEL");
+
+    snprintf(tmp, sizeof tmp, "/tmp/kpf-test-install-XXXXXX");
+    cr_assert_not_null(mkdtemp(tmp), "mkdtemp failed");
+    snprintf(prefix, sizeof prefix, "%s/prefix", tmp);
+
+    char *out;
+    int rc = run(&out, "cmake --install '%s' --prefix '%s'", KPF_BINARY_DIR, prefix);
+    snprintf(inst_log, sizeof inst_log, "%s", tail(out, sizeof inst_log - 1));
+    free(out);
+    cr_assert_eq(rc, 0, "cmake --install %s --prefix %s failed (exit %d):\n%s",
+                 KPF_BINARY_DIR, prefix, rc, inst_log);
+
+    /* GNUInstallDirs may have chosen lib, lib64 or lib/<multiarch>. */
+    char pattern[640];
+    const char *globs[] = {"%s/lib/pkgconfig/kpf.pc", "%s/lib64/pkgconfig/kpf.pc",
+                           "%s/lib/*/pkgconfig/kpf.pc"};
+    libdir[0] = '\0';
+    for (size_t i = 0; i < sizeof globs / sizeof *globs && !libdir[0]; i++) {
+        snprintf(pattern, sizeof pattern, globs[i], prefix);
+        glob_t g;
+        if (glob(pattern, 0, NULL, &g) == 0 && g.gl_pathc > 0) {
+            snprintf(libdir, sizeof libdir, "%s", g.gl_pathv[0]);
+            *strstr(libdir, "/pkgconfig/kpf.pc") = '\0';
+        }
+        globfree(&g);
+    }
+    cr_assert(libdir[0], "no kpf.pc installed under %s/lib*/…/pkgconfig; install log:\n%s",
+              prefix, inst_log);
+
+    struct stat st;
+    char kpf[600];
+    snprintf(kpf, sizeof kpf, "%s/bin/kpf", prefix);
+    cr_assert(stat(kpf, &st) == 0 && (st.st_mode & S_IXUSR),
+              "%s was not installed; install log:\n%s", kpf, inst_log);
+
+    /* A private copy of the example: nothing is built in the source tree. */
+    rc = run(&out, "cp -R '%s/examples/plugin-leaky' '%s/leaky' && rm -rf '%s/leaky/build' "
+                   "'%s/leaky/leaky.so'",
+             KPF_SOURCE_DIR, tmp, tmp, tmp);
+    cr_assert_eq(rc, 0, "copying examples/plugin-leaky failed:\n%s", out);
+    free(out);
+}
+
+static void remove_prefix(void)
+{
+    if (tmp[0] && strncmp(tmp, "/tmp/kpf-test-install-", 22) == 0) {
+        char *out;
+        run(&out, "rm -rf '%s'", tmp);
+        free(out);
+    }
+}
+
+TestSuite(install, .init = install_prefix, .fini = remove_prefix);
+
+Test(install, pkgconfig_plugin_passes_installed_check)
+{
+    char *out;
+    int rc = run(&out, "cd '%s/leaky' && PKG_CONFIG_PATH='%s/pkgconfig' make", tmp, libdir);
+    cr_assert_eq(rc, 0,
+                 "building examples/plugin-leaky with its Makefile and "
+                 "PKG_CONFIG_PATH=%s/pkgconfig failed (exit %d):\n%s",
+                 libdir, rc, tail(out, 6000));
+    free(out);
+
+    rc = run(&out, "'%s/bin/kpf' check-plugin '%s/leaky/leaky.so'", prefix, tmp);
+    cr_assert_eq(rc, 0, "installed `kpf check-plugin leaky.so` exited %d:\n%s", rc,
+                 tail(out, 8000));
+    cr_assert(has_word(out, "leaky"),
+              "`kpf check-plugin` output does not name the plugin 'leaky':\n%s",
+              tail(out, 8000));
+    free(out);
+}
+
+Test(install, installed_kpf_finds_installed_plugins)
+{
+    char *out;
+    int rc = run(&out, "PKG_CONFIG_PATH='%s/pkgconfig' pkg-config --variable=plugindir kpf",
+                 libdir);
+    cr_assert_eq(rc, 0, "pkg-config --variable=plugindir kpf failed:\n%s", out);
+    char plugindir[1024];
+    snprintf(plugindir, sizeof plugindir, "%s", out);
+    plugindir[strcspn(plugindir, "\n")] = '\0';
+    free(out);
+    char rnn[1100];
+    snprintf(rnn, sizeof rnn, "%s/rnn.so", plugindir);
+    cr_assert(access(rnn, R_OK) == 0,
+              "pkg-config's plugindir %s holds no rnn.so; install log:\n%s", plugindir,
+              inst_log);
+
+    rc = run(&out, "env -u KPF_PLUGIN_PATH '%s/bin/kpf' plugins", prefix);
+    cr_assert_eq(rc, 0, "installed `kpf plugins` exited %d:\n%s", rc, tail(out, 8000));
+    cr_assert(has_word(out, "rnn"),
+              "installed `kpf plugins` (KPF_PLUGIN_PATH unset) does not list rnn:\n%s",
+              tail(out, 8000));
+    free(out);
+}
+
+Test(install, cmake_package_builds_plugin)
+{
+    char *out;
+    int rc = run(&out,
+                 "cmake -S '%s/leaky' -B '%s/leaky/build' -DCMAKE_PREFIX_PATH='%s' "
+                 "-DCMAKE_BUILD_TYPE=Release && cmake --build '%s/leaky/build'",
+                 tmp, tmp, prefix, tmp);
+    cr_assert_eq(rc, 0,
+                 "building examples/plugin-leaky with find_package(kpf) and "
+                 "CMAKE_PREFIX_PATH=%s failed (exit %d):\n%s",
+                 prefix, rc, tail(out, 8000));
+    free(out);
+
+    /* Its ctest runs kpf::cli (the installed kpf) check-plugin on it. */
+    rc = run(&out, "cd '%s/leaky/build' && ctest --output-on-failure", tmp);
+    cr_assert_eq(rc, 0, "ctest in the find_package(kpf) build failed (exit %d):\n%s", rc,
+                 tail(out, 8000));
+    free(out);
+}
