@@ -178,8 +178,9 @@ Test(tasks, generate_rejects_a_foreign_batch)
     make("task: {name: memory_pro, t_stim: 3}\n", 2, 1, &g);
     kpf_error err = {0};
     cr_assert_eq(kpf_task_generate(f.task, f.rng, g.bt, &err), KPF_EINVAL);
-    cr_assert_eq(kpf_task_batch_alloc(f.task, 0, &g.bt, &err), KPF_EINVAL);
-    cr_assert_null(g.bt);
+    kpf_task_batch *none = f.bt;
+    cr_assert_eq(kpf_task_batch_alloc(f.task, 0, &none, &err), KPF_EINVAL);
+    cr_assert_null(none);
     drop(&f);
     drop(&g);
 }

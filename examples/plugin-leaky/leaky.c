@@ -19,13 +19,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* CBLAS prototypes from GSL's header, implementation from OpenBLAS (kpf.pc
- * links -lopenblas, never GSL's reference -lgslcblas).  OpenBLAS's own
- * <cblas.h> would do as well, but not in the same file as <gsl/gsl_randist.h>,
- * which includes gsl_cblas.h and its conflicting enum definitions. */
-#include <gsl/gsl_cblas.h>
 #include <gsl/gsl_randist.h>
 
+/* CBLAS prototypes (GSL's declarations), implementation from OpenBLAS:
+ * kpf.pc links -lopenblas, never GSL's reference -lgslcblas. */
+#include <kpf/blas.h>
 #include <kpf/model.h>
 
 typedef struct leaky {
