@@ -17,12 +17,15 @@ find_package(HDF5 REQUIRED COMPONENTS C)
 
 find_library(M_LIBRARY m REQUIRED)
 
+# Matrix-free eigen/SVD through ARPACK's reverse-communication interface.
+find_library(ARPACK_LIBRARY arpack REQUIRED)
+
 add_library(kpf_deps INTERFACE)
 target_include_directories(kpf_deps INTERFACE ${GSL_INCLUDE_DIR} ${CBLAS_INCLUDE_DIR}
                            ${HDF5_C_INCLUDE_DIRS} ${HDF5_INCLUDE_DIRS})
 target_compile_definitions(kpf_deps INTERFACE ${HDF5_C_DEFINITIONS} ${HDF5_DEFINITIONS})
 target_link_libraries(kpf_deps INTERFACE ${GSL_LIBRARY} ${OPENBLAS_LIBRARY}
-                      PkgConfig::YAML ${HDF5_C_LIBRARIES} ${HDF5_LIBRARIES}
+                      ${ARPACK_LIBRARY} PkgConfig::YAML ${HDF5_C_LIBRARIES} ${HDF5_LIBRARIES}
                       ${CMAKE_DL_LIBS} ${M_LIBRARY})
 
 if(KPF_BUILD_TESTS)

@@ -80,7 +80,8 @@ Test(tasks, table_lists_the_four_variants)
     size_t n = 0;
     while (types[n])
         n++;
-    cr_assert_eq(n, 4);
+    /* More task types follow; tests/test_tasks_more.c checks the whole table. */
+    cr_assert_geq(n, 4);
     for (size_t i = 0; i < 4; i++) {
         const kpf_task_type *t = kpf_task_type_find(want[i]);
         cr_assert_not_null(t, "%s not found", want[i]);

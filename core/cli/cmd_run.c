@@ -11,6 +11,7 @@
 typedef struct run_args {
     const char *config;
     const char *out;
+    const char *resume; /* DIR of an interrupted run */
     const char *sets[MAX_SETS];
     int n_sets;
 } run_args;
@@ -22,6 +23,8 @@ static int parse(int argc, char **argv, run_args *a)
         const char *s = argv[i];
         if ((!strcmp(s, "-o") || !strcmp(s, "--out")) && i + 1 < argc) {
             a->out = argv[++i];
+        } else if (!strcmp(s, "--resume") && i + 1 < argc) {
+            a->resume = argv[++i];
         } else if (!strcmp(s, "--set") && i + 1 < argc) {
             if (a->n_sets == MAX_SETS)
                 return fprintf(stderr, "kpf run: too many --set options\n"), -1;
@@ -38,10 +41,59 @@ static int parse(int argc, char **argv, run_args *a)
             return fprintf(stderr, "kpf run: more than one config given ('%s')\n", s), -1;
         }
     }
-    if (!a->config)
-        return fprintf(stderr, "usage: kpf run CONFIG [-o DIR] [--set key.path=value]...\n"),
+    if (a->resume && (a->config || a->out || a->n_sets))
+        return fprintf(stderr, "kpf run --resume DIR takes no config, -o or --set: the run's "
+                               "own copies in DIR are used\n"),
+               -1;
+    if (!a->config && !a->resume)
+        return fprintf(stderr, "usage: kpf run CONFIG [-o DIR] [--set key.path=value]...\n"
+                               "       kpf run --resume DIR\n"),
                -1;
     return 0;
+}
+
+/* A run keeps copies of its config and overrides so --resume can rebuild it. */
+static int save_inputs(const run_args *a, const char *dir, kpf_error *err)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/config.yaml", dir);
+    FILE *in = fopen(a->config, "rb"), *out = in ? fopen(path, "wx") : NULL;
+    int ok = in && out;
+    char buf[8192];
+    size_t k;
+    while (ok && (k = fread(buf, 1, sizeof buf, in)) > 0)
+        ok = fwrite(buf, 1, k, out) == k;
+    if (in)
+        fclose(in);
+    if (out && fclose(out))
+        ok = 0;
+    snprintf(path, sizeof path, "%s/overrides.txt", dir);
+    FILE *ov = ok ? fopen(path, "wx") : NULL;
+    for (int i = 0; ov && i < a->n_sets; i++)
+        fprintf(ov, "%s\n", a->sets[i]);
+    if (!ov || fclose(ov))
+        return kpf_error_set(err, KPF_EIO, "%s: cannot keep a copy of the config", dir);
+    return KPF_OK;
+}
+
+static int load_resume_sets(run_args *a, char *store, size_t size, kpf_error *err)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/overrides.txt", a->resume);
+    FILE *fp = fopen(path, "r");
+    if (!fp)
+        return kpf_error_set(err, KPF_EIO, "%s: missing; is %s a kpf run folder?", path,
+                             a->resume);
+    size_t used = 0;
+    while (a->n_sets < MAX_SETS && used + 1 < size && fgets(store + used, (int)(size - used), fp)) {
+        char *line = store + used;
+        line[strcspn(line, "\n")] = '\0';
+        used += strlen(line) + 1;
+        if (*line)
+            a->sets[a->n_sets++] = line;
+    }
+    fclose(fp);
+    return KPF_OK;
 }
 
 static int load(const run_args *a, kpf_config **cfg, kpf_registry **reg,
@@ -62,26 +114,38 @@ int kpf_cmd_run(int argc, char **argv)
     run_args a;
     if (parse(argc, argv, &a))
         return KPF_EXIT_USAGE;
+    static char sets_store[65536], resume_cfg[4200];
     kpf_config *cfg = NULL;
     kpf_registry *reg = NULL;
     kpf_experiment *ex = NULL;
     kpf_error err;
     kpf_error_clear(&err);
     int status = KPF_EXIT_OK;
-    int rc = load(&a, &cfg, &reg, &ex, &err);
+    int rc = KPF_OK;
+    if (a.resume) {
+        snprintf(resume_cfg, sizeof resume_cfg, "%s/config.yaml", a.resume);
+        a.config = resume_cfg;
+        rc = load_resume_sets(&a, sets_store, sizeof sets_store, &err);
+    }
+    if (!rc)
+        rc = load(&a, &cfg, &reg, &ex, &err);
     if (rc) {
         fprintf(stderr, "kpf: %s\n", err.msg);
         status = rc == KPF_ENOMEM ? KPF_EXIT_FAIL : KPF_EXIT_USAGE;
         goto done;
     }
     char dir[4096];
-    if ((rc = kpf_output_dir_prepare(a.out, a.config, dir, sizeof dir, &err))) {
+    if (a.resume)
+        snprintf(dir, sizeof dir, "%s", a.resume);
+    else if (!(rc = kpf_output_dir_prepare(a.out, a.config, dir, sizeof dir, &err)))
+        rc = save_inputs(&a, dir, &err);
+    if (rc) {
         fprintf(stderr, "kpf: %s\n", err.msg);
         status = KPF_EXIT_USAGE;
         goto done;
     }
-    fprintf(stderr, "kpf: writing to %s\n", dir);
-    if ((rc = kpf_experiment_run(ex, dir, &err))) {
+    fprintf(stderr, "kpf: %s %s\n", a.resume ? "resuming in" : "writing to", dir);
+    if ((rc = kpf_experiment_run(ex, dir, a.resume != NULL, &err))) {
         fprintf(stderr, "kpf: %s\n", err.msg);
         status = KPF_EXIT_FAIL;
         goto done;

@@ -551,6 +551,33 @@ static int check_init_state(ctx *c, kpf_error *err)
                     "init_state jthT on g = p differs from p + jthT on g = 0 by %.3e", acc);
 }
 
+/* ---- adjoint gradient of the loss ---------------------------------------- */
+
+/* Full BPTT and truncated BPTT (window 3), one random direction per block,
+ * through the model's configured stepper. */
+static int check_gradients(ctx *c, kpf_error *err)
+{
+    kpf_model *m = c->m;
+    double *worst = cbuf(c, m->n_blocks);
+    if (!worst)
+        return kpf_error_set(err, KPF_ENOMEM, "check: out of memory");
+    const size_t windows[2] = {0, 3};
+    for (int w = 0; w < 2; w++) {
+        TRY("gradient", kpf_check_gradient(m, c->o->seed, 3, 7, windows[w], worst, err));
+        for (size_t i = 0; i < m->n_blocks; i++) {
+            char name[KPF_CHECK_NAME_MAX];
+            snprintf(name, sizeof name, "%s: FD of loss, block %s",
+                     w ? "truncated BPTT (window 3)" : "adjoint gradient", m->blocks[i].name);
+            int rc = add_item(c, name, worst[i], c->o->fd_tol, err,
+                              "dL/dθ along a random direction in %s disagrees with FD",
+                              m->blocks[i].name);
+            if (rc)
+                return rc;
+        }
+    }
+    return KPF_OK;
+}
+
 /* ---- driver ------------------------------------------------------------- */
 
 static int setup(ctx *c, kpf_error *err)
@@ -635,7 +662,7 @@ static int run_all(ctx *c, const kpf_plugin *plugin, kpf_error *err)
         return rc;
     if (KPF_DESC_OP(m->desc, init_state) && (rc = check_init_state(c, err)))
         return rc;
-    return KPF_OK;
+    return check_gradients(c, err);
 }
 
 int kpf_check_plugin(const kpf_plugin *plugin, const kpf_check_opts *opts,

@@ -1,16 +1,19 @@
 /* An experiment from YAML: validate everything, build task and model,
- * simulate, and write summary.json and trajectory.h5.  Training and
- * analyses extend this same run in later modules. */
+ * train when asked, simulate, and write summary.json, train.h5, loss.png
+ * and trajectory.h5. */
 #include "kpf/experiment.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-#include "kpf/h5out.h"
+#include "kpf/h5io.h"
 #include "kpf/instance.h"
 #include "kpf/json.h"
+#include "kpf/plot.h"
+#include "kpf/train.h"
 #include "kpf/rng.h"
 #include "kpf/stepper.h"
 #include "kpf/task.h"
@@ -24,7 +27,23 @@ struct kpf_experiment {
     int write_trajectory;
     kpf_task *task;
     kpf_model *model;
+    const kpf_node *train_node; /* NULL: no training */
+    kpf_train_opts topts;
+    kpf_train_history hist;
+    char plot_error[KPF_ERROR_MSG_MAX];
 };
+
+/* Every block named in train.blocks must exist in this model. */
+static int check_train_blocks(const kpf_experiment *ex, kpf_error *err)
+{
+    const kpf_node *list = kpf_node_get(ex->train_node, "blocks");
+    for (size_t i = 0; i < ex->topts.n_train_blocks; i++)
+        if (!kpf_model_block(ex->model, ex->topts.train_blocks[i]))
+            return kpf_node_error(kpf_node_at(list, i), err,
+                                  "no parameter block '%s' in plugin '%s'",
+                                  ex->topts.train_blocks[i], ex->model->desc->name);
+    return KPF_OK;
+}
 
 static int load_model(kpf_experiment *ex, const kpf_node *root, kpf_registry *reg,
                       kpf_error *err)
@@ -61,11 +80,17 @@ int kpf_experiment_load(const kpf_config *cfg, kpf_registry *reg, kpf_experiment
     if (!rc)
         rc = kpf_cfg_bool(outn, "trajectory", KPF_CFG_OPTIONAL, 1, &ex->write_trajectory, err);
     if (!rc)
+        rc = kpf_cfg_map(root, "train", KPF_CFG_OPTIONAL, &ex->train_node, err);
+    if (!rc && ex->train_node)
+        rc = kpf_train_opts_from_config(ex->train_node, &ex->topts, err);
+    if (!rc)
         rc = kpf_cfg_map(root, "task", KPF_CFG_REQUIRED, &tnode, err);
     if (!rc)
         rc = kpf_task_create(tnode, &ex->task, err);
     if (!rc)
         rc = load_model(ex, root, reg, err);
+    if (!rc && ex->train_node)
+        rc = check_train_blocks(ex, err);
     if (!rc)
         rc = kpf_config_check_unused(cfg, err);
     if (rc) {
@@ -82,6 +107,8 @@ void kpf_experiment_free(kpf_experiment *ex)
         return;
     kpf_model_free(ex->model);
     kpf_task_free(ex->task);
+    kpf_train_opts_clear(&ex->topts);
+    kpf_train_history_free(&ex->hist);
     free(ex);
 }
 
@@ -153,6 +180,33 @@ static void summary_model(kpf_json *j, const kpf_model *m)
     kpf_json_object_end(j);
 }
 
+static void summary_train(kpf_json *j, const kpf_experiment *ex)
+{
+    const kpf_train_history *h = &ex->hist;
+    kpf_json_key(j, "train");
+    kpf_json_object_begin(j);
+    kpf_json_key(j, "iterations");
+    kpf_json_uint(j, h->iterations_done);
+    kpf_json_key(j, "converged_at");
+    if (h->converged_at >= 0)
+        kpf_json_uint(j, (unsigned long long)h->converged_at);
+    else
+        kpf_json_double(j, NAN); /* null: did not converge */
+    kpf_json_key(j, "loss_threshold");
+    kpf_json_double(j, ex->topts.loss_threshold);
+    kpf_json_key(j, "eval_loss_initial");
+    kpf_json_double(j, h->n_eval ? h->eval_loss[0] : NAN);
+    kpf_json_key(j, "eval_loss_final");
+    kpf_json_double(j, h->n_eval ? h->eval_loss[h->n_eval - 1] : NAN);
+    kpf_json_key(j, "train_loss_final");
+    kpf_json_double(j, h->n_iter ? h->loss[h->n_iter - 1] : NAN);
+    if (ex->plot_error[0]) {
+        kpf_json_key(j, "plot_error");
+        kpf_json_string(j, ex->plot_error);
+    }
+    kpf_json_object_end(j);
+}
+
 static int write_summary(const kpf_experiment *ex, const char *dir, const kpf_traj *tr,
                          sim_stats st, kpf_error *err)
 {
@@ -176,6 +230,8 @@ static int write_summary(const kpf_experiment *ex, const char *dir, const kpf_tr
     kpf_json_uint(&j, tr->B);
     kpf_json_key(&j, "steps");
     kpf_json_uint(&j, tr->T);
+    if (ex->train_node)
+        summary_train(&j, ex);
     kpf_json_key(&j, "readout_mse");
     kpf_json_double(&j, st.mse);
     kpf_json_key(&j, "state_rms");
@@ -224,13 +280,70 @@ static int write_trajectory(const kpf_experiment *ex, const char *dir, const kpf
     return rc ? rc : rc2;
 }
 
-int kpf_experiment_run(kpf_experiment *ex, const char *out_dir, kpf_error *err)
+/* train.h5: loss history and the final θ by block. */
+static int write_train(const kpf_experiment *ex, const char *dir, kpf_error *err)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/train.h5", dir);
+    kpf_h5 *h = NULL;
+    int rc = kpf_h5_create(path, &h, err);
+    if (rc)
+        return rc;
+    const kpf_train_history *hi = &ex->hist;
+    size_t ni = hi->n_iter, ne = hi->n_eval;
+    if (!rc && ni) rc = kpf_h5_write(h, "/train/loss", 1, &ni, hi->loss, err);
+    if (!rc && ni) rc = kpf_h5_write(h, "/train/grad_norm", 1, &ni, hi->grad_norm, err);
+    if (!rc && ne) rc = kpf_h5_write(h, "/eval/iteration", 1, &ne, hi->eval_iter, err);
+    if (!rc && ne) rc = kpf_h5_write(h, "/eval/loss", 1, &ne, hi->eval_loss, err);
+    const kpf_model *m = ex->model;
+    for (size_t i = 0; !rc && i < m->n_blocks; i++) {
+        char ds[512];
+        size_t d[2] = {m->blocks[i].rows, m->blocks[i].cols};
+        snprintf(ds, sizeof ds, "/theta/%s", m->blocks[i].name);
+        rc = kpf_h5_write(h, ds, 2, d, m->theta + m->blocks[i].offset, err);
+    }
+    int rc2 = kpf_h5_close(h, rc ? NULL : err);
+    return rc ? rc : rc2;
+}
+
+static int run_training(kpf_experiment *ex, const char *dir, int resume, kpf_error *err)
+{
+    char ckpt[4096], stem[4096];
+    snprintf(ckpt, sizeof ckpt, "%s/checkpoint.h5", dir);
+    ex->topts.seed = ex->seed;
+    ex->topts.checkpoint_path = ckpt;
+    ex->topts.resume = resume;
+    int rc = kpf_train(ex->model, ex->task, &ex->topts, NULL, NULL, &ex->hist, err);
+    ex->topts.checkpoint_path = NULL;
+    if (!rc)
+        rc = write_train(ex, dir, err);
+    snprintf(stem, sizeof stem, "%s/loss", dir);
+    kpf_error perr;
+    kpf_error_clear(&perr);
+    /* A missing plotter costs the picture, not the run: noted in the summary. */
+    if (!rc && kpf_plot_loss(stem, &ex->hist, &perr))
+        snprintf(ex->plot_error, sizeof ex->plot_error, "%s", perr.msg);
+    return rc;
+}
+
+int kpf_experiment_run(kpf_experiment *ex, const char *out_dir, int resume, kpf_error *err)
 {
     kpf_task_batch *bt = NULL;
     kpf_traj *tr = NULL;
     gsl_rng *data = NULL;
     double *y = NULL;
-    int rc = kpf_task_batch_alloc(ex->task, ex->trials, &bt, err);
+    int rc = KPF_OK;
+    char done_path[4200];
+    snprintf(done_path, sizeof done_path, "%s/summary.json", out_dir);
+    if (resume && access(done_path, F_OK) == 0)
+        return kpf_error_set(err, KPF_EINVAL, "%s: this run already finished; nothing to resume",
+                             out_dir);
+    if (ex->train_node)
+        rc = run_training(ex, out_dir, resume, err);
+    else if (resume)
+        rc = kpf_error_set(err, KPF_EINVAL, "nothing to resume: the config has no train section");
+    if (!rc)
+        rc = kpf_task_batch_alloc(ex->task, ex->trials, &bt, err);
     if (!rc) rc = kpf_rng_alloc(ex->seed, KPF_RNG_DATA, &data, err);
     if (!rc) rc = kpf_task_generate(ex->task, data, bt, err);
     if (!rc) rc = kpf_traj_alloc(ex->model, ex->trials, ex->task->T, &tr, err);

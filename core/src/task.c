@@ -146,6 +146,12 @@ void kpf_task_batch_free(kpf_task_batch *batch)
     free(batch);
 }
 
+void kpf_task_set_noise_scale(kpf_task *task, double scale)
+{
+    if (task->type->set_noise_scale)
+        task->type->set_noise_scale(task->self, scale);
+}
+
 int kpf_task_generate(const kpf_task *task, gsl_rng *rng, kpf_task_batch *batch,
                       kpf_error *err)
 {

@@ -64,3 +64,24 @@ void kpf_check_report_free(kpf_check_report *report);
 }
 #endif
 #endif
+
+/* ---- gradient check (also run by kpf_check_plugin) ----------------------- */
+#ifndef KPF_CHECK_GRADIENT_DECLARED
+#define KPF_CHECK_GRADIENT_DECLARED
+#include "kpf/instance.h"
+#ifdef __cplusplus
+extern "C" {
+#endif
+/* The adjoint gradient of the masked MSE (gradient.h) against central
+ * finite differences of the loss, for a random batch of B trials × T steps
+ * (inputs, targets and a 0/1 mask drawn from `seed`), one random direction
+ * per parameter block.  window > 0 checks truncated BPTT against finite
+ * differences of the loss with the states at chunk boundaries held at their
+ * unperturbed values — the exact meaning of the truncated gradient.
+ * worst[i] receives the relative error for block i (m->n_blocks entries). */
+int kpf_check_gradient(kpf_model *m, uint64_t seed, size_t B, size_t T, size_t window,
+                       double *worst, kpf_error *err);
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -5,7 +5,8 @@
  *   seed:     u64, default 0; the init, data and batch streams derive from it
  *   task:     map, required (`name` picks the generator)
  *   model:    map, required (`plugin` picks the plugin; other keys go to it)
- *   simulate: {trials: 32}
+ *   train:    optional; see kpf_train_opts_from_config (train.h)
+ *   simulate: {trials: 32}  (after training: the final model)
  *   output:   {trajectory: true}
  *
  * kpf_experiment_load checks the whole config — every key read, every value
@@ -30,9 +31,11 @@ int kpf_experiment_load(const kpf_config *cfg, kpf_registry *reg, kpf_experiment
                         kpf_error *err);
 void kpf_experiment_free(kpf_experiment *ex);
 
-/* Run and write summary.json (and trajectory.h5) into out_dir, which must
- * exist.  Files are created exclusively: nothing there is overwritten. */
-int kpf_experiment_run(kpf_experiment *ex, const char *out_dir, kpf_error *err);
+/* Run and write summary.json, trajectory.h5 and, when training, train.h5,
+ * loss.png and checkpoint.h5 into out_dir, which must exist.  Result files
+ * are created exclusively: nothing there is overwritten.  resume = 1
+ * continues training from out_dir/checkpoint.h5. */
+int kpf_experiment_run(kpf_experiment *ex, const char *out_dir, int resume, kpf_error *err);
 
 /* Pick the output folder and create it.  `requested` (from -o) must not
  * exist or be an empty folder.  Without it: runs/<config stem>, or the first

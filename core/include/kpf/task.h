@@ -38,6 +38,11 @@ typedef struct kpf_task_type {
     /* Fill every array of batch (B, T, n_in, n_out already set). */
     int (*generate)(const void *self, gsl_rng *rng, kpf_task_batch *batch,
                     kpf_error *err);
+    /* Optional: multiply every noise standard deviation by `scale` (0 turns
+     * noise off for evaluation sets; 1 restores the configured noise).  The
+     * draws must happen regardless, so conditions do not depend on it.
+     * NULL: the task has no noise. */
+    void (*set_noise_scale)(void *self, double scale);
 } kpf_task_type;
 
 typedef struct kpf_task {
@@ -57,6 +62,8 @@ void kpf_task_free(kpf_task *task);
 int kpf_task_batch_alloc(const kpf_task *task, size_t B, kpf_task_batch **out,
                          kpf_error *err);
 void kpf_task_batch_free(kpf_task_batch *batch);
+/* See kpf_task_type.set_noise_scale; a no-op for noise-free tasks. */
+void kpf_task_set_noise_scale(kpf_task *task, double scale);
 int kpf_task_generate(const kpf_task *task, gsl_rng *rng, kpf_task_batch *batch,
                       kpf_error *err);
 

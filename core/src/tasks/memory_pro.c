@@ -25,19 +25,16 @@
 #include <gsl/gsl_randist.h>
 
 #include "kpf/task.h"
+#include "memory_pro_internal.h"
 
-enum { MP_N_IN = 3, MP_N_OUT = 3 };
+enum { MP_N_IN = KPF_MP_N_IN, MP_N_OUT = KPF_MP_N_OUT };
 enum { MP_STIMULUS = 0, MP_MEMORY = 1, MP_RESPONSE = 2 };
 
 /* Generous cap on each period so that T and B·T·3 cannot overflow. */
 #define MP_MAX_STEPS ((size_t)1 << 24)
 
-typedef struct mp_task {
-    size_t t_stim, t_memory, t_response;
-    double amplitude, noise;
-    int anti, delay, response_only;
-    size_t n_conditions; /* 0: continuous angles */
-} mp_task;
+/* The settings; defined in memory_pro_internal.h for tasks/multitask.c. */
+typedef kpf_mp_task mp_task;
 
 /* Flags implied by the task name; `fixed` forbids contradicting them. */
 typedef struct mp_preset {
@@ -177,24 +174,27 @@ static double mp_draw_angle(const mp_task *s, gsl_rng *rng, int *cond)
     return 2.0 * M_PI * (double)j / (double)s->n_conditions;
 }
 
-/* Noise-free inputs, targets, mask and period of one trial.
+/* Noise-free inputs, targets, mask and period of one trial, written at steps
+ * t0 … t0 + mp_T − 1 with period labels offset by period0 (both 0 here;
+ * tasks/multitask.c puts a context period first), rows of stride n_in/n_out.
  * Delay variants follow the paper (App. E, Experiment 2): "Delay-Pro (DP),
  * where there is no memory period and the stimulus is present throughout the
  * task" — so with `delay` the stimulus stays on in every period, response
  * included; the memory period (if t_memory > 0) keeps its label and its
  * fixation but is then only a longer wait with the stimulus visible. */
-static void mp_fill_trial(const mp_task *s, kpf_task_batch *bt, size_t b, double theta)
+static void mp_fill_trial(const mp_task *s, kpf_task_batch *bt, size_t b, double theta,
+                          size_t t0, int period0)
 {
     const double c = s->amplitude * cos(theta), sn = s->amplitude * sin(theta);
     /* Anti: cos(θ+π) = −cos θ, sin(θ+π) = −sin θ; negating is exact. */
     const double sign = s->anti ? -1.0 : 1.0;
     const size_t B = bt->B;
-    for (size_t t = 0; t < bt->T; t++) {
-        const int p = mp_period_of(s, t);
+    for (size_t t = t0; t < t0 + mp_T(s); t++) {
+        const int p = mp_period_of(s, t - t0);
         const int stim_on = p == MP_STIMULUS || s->delay;
         const int respond = p == MP_RESPONSE;
-        double *x = bt->x + (t * B + b) * MP_N_IN;
-        double *y = bt->y + (t * B + b) * MP_N_OUT;
+        double *x = bt->x + (t * B + b) * bt->n_in;
+        double *y = bt->y + (t * B + b) * bt->n_out;
         x[0] = respond ? 0.0 : 1.0;
         x[1] = stim_on ? c : 0.0;
         x[2] = stim_on ? sn : 0.0;
@@ -202,7 +202,7 @@ static void mp_fill_trial(const mp_task *s, kpf_task_batch *bt, size_t b, double
         y[1] = respond ? sign * c : 0.0;
         y[2] = respond ? sign * sn : 0.0;
         bt->mask[t * B + b] = (!s->response_only || respond) ? 1.0 : 0.0;
-        bt->period[t * B + b] = p;
+        bt->period[t * B + b] = period0 + p;
     }
 }
 
@@ -230,10 +230,35 @@ static int mp_generate(const void *self, gsl_rng *rng, kpf_task_batch *bt,
         const double theta = mp_draw_angle(s, rng, &cond);
         bt->cond[b] = cond;
         bt->trial[b] = b;
-        mp_fill_trial(s, bt, b, theta);
+        mp_fill_trial(s, bt, b, theta, 0, 0);
         mp_add_noise(s, rng, bt, b);
     }
     return KPF_OK;
+}
+
+/* ---- shared with tasks/multitask.c (memory_pro_internal.h) ---------------- */
+
+size_t kpf_internal_mp_steps(const kpf_mp_task *s)
+{
+    return mp_T(s);
+}
+
+int kpf_internal_mp_read(const kpf_node *node, kpf_mp_task *s, kpf_error *err)
+{
+    *s = (kpf_mp_task){0};
+    int rc = mp_read_steps(node, s, err);
+    return rc ? rc : mp_read_signal(node, s, err);
+}
+
+double kpf_internal_mp_draw_angle(const kpf_mp_task *s, gsl_rng *rng, int *cond)
+{
+    return mp_draw_angle(s, rng, cond);
+}
+
+void kpf_internal_mp_fill_trial(const kpf_mp_task *s, kpf_task_batch *bt, size_t b,
+                                double theta, size_t t0, int period0)
+{
+    mp_fill_trial(s, bt, b, theta, t0, period0);
 }
 
 /* ---- the four registered names ------------------------------------------- */

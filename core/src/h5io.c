@@ -1,7 +1,7 @@
 /* HDF5 output: exclusive file creation, datasets with intermediate groups,
  * attributes.  HDF5 prints its error stack by default; every call here runs
  * inside H5E_BEGIN_TRY so the library stays silent. */
-#include "kpf/h5out.h"
+#include "kpf/h5io.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -13,18 +13,45 @@ struct kpf_h5 {
     char *path;
 };
 
+static int open_file(const char *path, int mode, kpf_h5 **out, kpf_error *err);
+
 int kpf_h5_create(const char *path, kpf_h5 **out, kpf_error *err)
+{
+    return open_file(path, 0, out, err);
+}
+
+int kpf_h5_create_trunc(const char *path, kpf_h5 **out, kpf_error *err)
+{
+    return open_file(path, 1, out, err);
+}
+
+int kpf_h5_open(const char *path, kpf_h5 **out, kpf_error *err)
+{
+    return open_file(path, 2, out, err);
+}
+
+/* mode 0: create exclusively, 1: create or truncate, 2: open read-only. */
+static int open_file(const char *path, int mode, kpf_h5 **out, kpf_error *err)
 {
     kpf_h5 *h = calloc(1, sizeof *h);
     if (!h || !(h->path = strdup(path))) {
         free(h);
         return kpf_error_set(err, KPF_ENOMEM, "out of memory");
     }
-    H5E_BEGIN_TRY { h->file = H5Fcreate(path, H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT); }
+    H5E_BEGIN_TRY
+    {
+        if (mode == 2)
+            h->file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+        else
+            h->file = H5Fcreate(path, mode ? H5F_ACC_TRUNC : H5F_ACC_EXCL, H5P_DEFAULT,
+                                H5P_DEFAULT);
+    }
     H5E_END_TRY;
     if (h->file < 0) {
         free(h->path);
         free(h);
+        if (mode == 2)
+            return kpf_error_set(err, KPF_EIO, "%s: cannot open as an HDF5 file", path);
         return kpf_error_set(err, KPF_EIO,
                              "%s: cannot create HDF5 file (it may already exist; kpf never "
                              "overwrites outputs)",
@@ -109,6 +136,68 @@ int kpf_h5_write_traj(kpf_h5 *h, const char *path, size_t B, size_t T, size_t d,
     int rc = kpf_h5_write(h, path, d ? 3 : 2, dims, buf, err);
     free(buf);
     return rc;
+}
+
+int kpf_h5_write_bytes(kpf_h5 *h, const char *path, size_t n, const void *data,
+                       kpf_error *err)
+{
+    size_t d[1] = {n};
+    return write_typed(h, path, 1, d, H5T_NATIVE_UCHAR, data, err);
+}
+
+int kpf_h5_count(kpf_h5 *h, const char *path, size_t *count, kpf_error *err)
+{
+    hssize_t np = -1;
+    H5E_BEGIN_TRY
+    {
+        hid_t ds = H5Dopen2(h->file, path, H5P_DEFAULT);
+        if (ds >= 0) {
+            hid_t sp = H5Dget_space(ds);
+            np = H5Sget_simple_extent_npoints(sp);
+            H5Sclose(sp);
+            H5Dclose(ds);
+        }
+    }
+    H5E_END_TRY;
+    if (np < 0)
+        return kpf_error_set(err, KPF_EIO, "%s: no dataset %s", h->path, path);
+    *count = (size_t)np;
+    return KPF_OK;
+}
+
+static int read_typed(kpf_h5 *h, const char *path, size_t count, hid_t type, void *data,
+                      kpf_error *err)
+{
+    size_t have;
+    int rc = kpf_h5_count(h, path, &have, err);
+    if (rc)
+        return rc;
+    if (have != count)
+        return kpf_error_set(err, KPF_EIO, "%s: dataset %s has %zu elements, expected %zu",
+                             h->path, path, have, count);
+    herr_t st = -1;
+    H5E_BEGIN_TRY
+    {
+        hid_t ds = H5Dopen2(h->file, path, H5P_DEFAULT);
+        if (ds >= 0) {
+            st = H5Dread(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data);
+            H5Dclose(ds);
+        }
+    }
+    H5E_END_TRY;
+    if (st < 0)
+        return kpf_error_set(err, KPF_EIO, "%s: cannot read dataset %s", h->path, path);
+    return KPF_OK;
+}
+
+int kpf_h5_read(kpf_h5 *h, const char *path, size_t count, double *data, kpf_error *err)
+{
+    return read_typed(h, path, count, H5T_NATIVE_DOUBLE, data, err);
+}
+
+int kpf_h5_read_bytes(kpf_h5 *h, const char *path, size_t count, void *data, kpf_error *err)
+{
+    return read_typed(h, path, count, H5T_NATIVE_UCHAR, data, err);
 }
 
 static int attr_write(kpf_h5 *h, const char *path, const char *name, hid_t type,

@@ -1,0 +1,29 @@
+/* Private helpers shared by the operator files (operator.c, propagator.c,
+ * param_op.c, output_ntk.c, hidden_ntk.c). */
+#ifndef KPF_KPFLOW_INTERNAL_H
+#define KPF_KPFLOW_INTERNAL_H
+
+#include "kpf/kpflow.h"
+
+/* An operator called `name` (a static string) that applies `top` and OWNS
+ * it and parts[0 … n_parts): its destroy frees top, then the parts in
+ * reverse order (so wrappers listed after what they borrow go first).  self_adjoint marks the result as such
+ * (spaces must agree).  On failure everything passed in is freed. */
+int kpf_internal_op_bundle(const char *name, kpf_op *top, kpf_op **parts, size_t n_parts,
+                           int self_adjoint, kpf_op **out, kpf_error *err);
+
+/* ops[0] ∘ ops[1] ∘ … ∘ ops[k−1] (the last applied first) as one operator
+ * that owns the ops and the intermediate compositions.  On failure every op
+ * passed in is freed. */
+int kpf_internal_op_chain(const char *name, kpf_op **ops, size_t k, int self_adjoint,
+                          kpf_op **out, kpf_error *err);
+
+/* Check that tr was allocated for m and reserve model scratch for all B·T
+ * rows, so that no later apply allocates. */
+int kpf_internal_traj_check(kpf_model *m, const kpf_traj *tr, const char *who,
+                            kpf_error *err);
+
+/* Free ops[0 … k) in reverse order (NULL entries skipped). */
+void kpf_internal_op_free_all(kpf_op **ops, size_t k);
+
+#endif

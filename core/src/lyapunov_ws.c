@@ -1,0 +1,147 @@
+/* The tangent-vector block of the Lyapunov tools (lyapunov_internal.h). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gsl/gsl_linalg.h>
+#include <gsl/gsl_randist.h>
+
+#include "kpf/rng.h"
+#include "lyapunov_internal.h"
+
+/* Stream of the Lyapunov tools' random vectors ("lyap"). */
+#define KPF_LYAP_STREAM 0x6c796170u
+
+void kpf_lyap_ws_free(kpf_lyap_ws *w)
+{
+    free(w->stage_z);
+    free(w->stage_tape);
+    free(w->x);
+    free(w->trial);
+    free(w->t);
+    free(w->y);
+    free(w->y_next);
+    free(w->qr);
+    memset(w, 0, sizeof *w);
+}
+
+int kpf_lyap_ws_alloc(kpf_lyap_ws *w, kpf_model *m, const kpf_traj *tr, size_t k,
+                      kpf_error *err)
+{
+    size_t n = tr->n, R = tr->B * k, S = tr->n_stages, tw = tr->tape_width;
+    *w = (kpf_lyap_ws){.m = m, .tr = tr, .B = tr->B, .k = k, .n = n, .R = R};
+    w->stage_z = malloc(S * R * n * sizeof(double));
+    w->stage_tape = tw ? malloc(S * R * tw * sizeof(double)) : NULL;
+    w->x = malloc(R * (tr->n_in ? tr->n_in : 1) * sizeof(double));
+    w->trial = malloc(R * sizeof(size_t));
+    w->t = malloc(R * sizeof(double));
+    w->y = malloc(R * n * sizeof(double));
+    w->y_next = malloc(R * n * sizeof(double));
+    w->qr = malloc((2 * n * k + 3 * k * k) * sizeof(double));
+    if (!w->stage_z || (tw && !w->stage_tape) || !w->x || !w->trial || !w->t || !w->y ||
+        !w->y_next || !w->qr) {
+        kpf_lyap_ws_free(w);
+        return kpf_error_set(err, KPF_ENOMEM, "cannot allocate %zu tangent vectors of %zu "
+                                              "trials (n = %zu)",
+                             k, tr->B, n);
+    }
+    int rc = kpf_model_reserve(m, R, err);
+    if (rc)
+        kpf_lyap_ws_free(w);
+    return rc;
+}
+
+/* Copy trial b's row of step `step` (stage states, tapes, input, time) into
+ * the k rows b·k … b·k+k−1 of the block. */
+static void load_trial(kpf_lyap_ws *w, size_t step, size_t b)
+{
+    const kpf_traj *tr = w->tr;
+    size_t n = w->n, R = w->R, tw = tr->tape_width, ni = tr->n_in, BT = tr->B * tr->T;
+    size_t src = step * tr->B + b;
+    for (size_t j = 0; j < w->k; j++) {
+        size_t r = b * w->k + j;
+        for (size_t s = 0; s < tr->n_stages; s++) {
+            memcpy(w->stage_z + (s * R + r) * n, tr->stage_z + (s * BT + src) * n,
+                   n * sizeof(double));
+            if (tw)
+                memcpy(w->stage_tape + (s * R + r) * tw, tr->stage_tape + (s * BT + src) * tw,
+                       tw * sizeof(double));
+        }
+        if (ni)
+            memcpy(w->x + r * ni, tr->x + src * ni, ni * sizeof(double));
+        w->trial[r] = tr->row_trial[src];
+        w->t[r] = tr->t[src];
+    }
+}
+
+int kpf_lyap_ws_step(kpf_lyap_ws *w, size_t step, kpf_error *err)
+{
+    for (size_t b = 0; b < w->B; b++)
+        load_trial(w, step, b);
+    kpf_step_rows s = {.R = w->R, .x = w->x, .trial = w->trial, .t = w->t,
+                       .stage_z = w->stage_z, .stage_tape = w->stage_tape, .stage_ld = w->R};
+    int rc = kpf_step_tangent(w->m, &s, w->y, w->y_next, err);
+    if (rc)
+        return kpf_error_prefix(err, "tangent at step %zu: ", step);
+    double *t = w->y;
+    w->y = w->y_next;
+    w->y_next = t;
+    return KPF_OK;
+}
+
+int kpf_lyap_ws_qr(kpf_lyap_ws *w, size_t b, double *logdiag, double *R, kpf_error *err)
+{
+    size_t n = w->n, k = w->k;
+    double *Y = w->y + b * k * n;
+    gsl_matrix_view M = gsl_matrix_view_array(w->qr, n, k);
+    gsl_matrix_view Q = gsl_matrix_view_array(w->qr + n * k, n, k);
+    gsl_matrix_view T = gsl_matrix_view_array(w->qr + 2 * n * k, k, k);
+    gsl_matrix_view Rv = gsl_matrix_view_array(w->qr + 2 * n * k + k * k, k, k);
+    for (size_t j = 0; j < k; j++) /* vector j is column j */
+        for (size_t i = 0; i < n; i++)
+            gsl_matrix_set(&M.matrix, i, j, Y[j * n + i]);
+    if (gsl_linalg_QR_decomp_r(&M.matrix, &T.matrix) ||
+        gsl_linalg_QR_unpack_r(&M.matrix, &T.matrix, &Q.matrix, &Rv.matrix))
+        return kpf_error_set(err, KPF_ENUMERIC, "QR of the tangent vectors of trial %zu failed",
+                             b);
+    for (size_t j = 0; j < k; j++) {
+        for (size_t i = 0; i < n; i++)
+            Y[j * n + i] = gsl_matrix_get(&Q.matrix, i, j);
+        logdiag[j] = log(fabs(gsl_matrix_get(&Rv.matrix, j, j)));
+    }
+    if (R)
+        memcpy(R, Rv.matrix.data, k * k * sizeof(double));
+    return KPF_OK;
+}
+
+int kpf_lyap_ws_init(kpf_lyap_ws *w, int ident, uint64_t seed, kpf_error *err)
+{
+    size_t n = w->n, k = w->k;
+    memset(w->y, 0, w->R * n * sizeof(double));
+    if (ident) {
+        for (size_t r = 0; r < w->R; r++)
+            w->y[r * n + r % k] = 1.0;
+        return KPF_OK;
+    }
+    gsl_rng *g = NULL;
+    int rc = kpf_rng_alloc(seed, KPF_LYAP_STREAM, &g, err);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < w->R * n; i++)
+        w->y[i] = gsl_ran_gaussian(g, 1.0);
+    gsl_rng_free(g);
+    double *logd = w->qr + 2 * n * k + 2 * k * k; /* a k-long free slot */
+    for (size_t b = 0; !rc && b < w->B; b++)
+        rc = kpf_lyap_ws_qr(w, b, logd, NULL, err);
+    return rc;
+}
+
+int kpf_lyap_svals(double *A, size_t rows, size_t cols, double *sv, double *work,
+                   kpf_error *err)
+{
+    gsl_matrix_view Av = gsl_matrix_view_array(A, rows, cols);
+    gsl_matrix_view Vv = gsl_matrix_view_array(work, cols, cols);
+    gsl_vector_view Sv = gsl_vector_view_array(sv, cols);
+    int st = gsl_linalg_SV_decomp_jacobi(&Av.matrix, &Vv.matrix, &Sv.vector);
+    return st ? kpf_error_set(err, KPF_ENUMERIC, "Jacobi SVD failed (status %d)", st) : KPF_OK;
+}
