@@ -10,12 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <gsl/gsl_blas.h>
 #include <gsl/gsl_eigen.h>
 #include <gsl/gsl_linalg.h>
 #include <gsl/gsl_matrix.h>
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
 
+#include "kpf/blas.h"
 #include "kpf/instance.h"
 #include "kpf/kpflow.h"
 #include "kpf/operator.h"
@@ -719,8 +721,9 @@ static void solve(const gsl_matrix *A, const double *y, double *x)
     gsl_matrix_free(LU);
 }
 
-/* (U V U⁻¹ q)_k = Φ(k) Σ_{j≤k} Φ(j)⁻¹ q_j, against P q. */
-static void check_thm2(gsl_matrix **F)
+/* (U V U⁻¹ q)_k = Φ(k) Σ_{j≤k} Φ(j)⁻¹ q_j, against P q.  tol allows for the
+ * conditioning of Φ(j)⁻¹ (contracting tanh Jacobians make it large). */
+static void check_thm2(gsl_matrix **F, double tol)
 {
     size_t B = TR->B, T = TR->T, n = TR->n, N = NT();
     double *q = randv(N), *Pq = malloc(N * sizeof *Pq), *uvu = malloc(N * sizeof *uvu);
@@ -739,7 +742,7 @@ static void check_thm2(gsl_matrix **F)
     }
     double d = reldiff(uvu, Pq, N);
     cr_log_info("%s Thm 2: |U V U^-1 q − P q| / |P q| = %.2e", M->desc->name, d);
-    cr_expect_leq(d, 1e-10, "P ≠ U V U⁻¹ (%g)", d);
+    cr_expect_leq(d, tol, "P ≠ U V U⁻¹ (%g)", d);
     free(q);
     free(Pq);
     free(uvu);
@@ -769,7 +772,7 @@ Test(operators, thm2_linode_euler)
         gsl_matrix_memcpy(Pw, tmp);
     }
     cr_expect_leq(worst, 1e-13, "U's matrices are not powers of I + dt A (%g)", worst);
-    check_thm2(F);
+    check_thm2(F, 1e-12);
     gsl_matrix_free(J);
     gsl_matrix_free(Pw);
     gsl_matrix_free(tmp);
@@ -781,7 +784,7 @@ Test(operators, thm2_rnn_time_varying)
 {
     setup("rnn", "{n: 4, g: 1.2}", 2, 1, 2, 6);
     gsl_matrix **F = fundamental_matrices();
-    check_thm2(F);
+    check_thm2(F, 1e-9);
     free_matrices(F, TR->B * TR->T);
 }
 
@@ -1014,6 +1017,11 @@ Test(operators, sum_scale_gram_values)
 
 /* ---- errors ---------------------------------------------------------------------- */
 
+static int never_applied(kpf_op *op, const double *in, double *out, kpf_error *e)
+{
+    return kpf_error_set(e, KPF_EINVAL, "not to be called");
+}
+
 Test(operators, errors_are_reported)
 {
     setup("rnn", "{n: 3}", 2, 1, 2, 3);
@@ -1033,9 +1041,7 @@ Test(operators, errors_are_reported)
     double *q = randv(NT());
     cr_expect_eq(kpf_op_apply(K, q, q, &err), KPF_EINVAL, "aliasing accepted");
     kpf_space a = {2, 3, 3, 0.5}, b = {2, 3, 1, 0.5};
-    static const kpf_op_type sa = {"sa", (int (*)(kpf_op *, const double *, double *,
-                                                  kpf_error *))1,
-                                   NULL, NULL};
+    static const kpf_op_type sa = {"sa", never_applied, NULL, NULL};
     cr_expect_eq(kpf_op_new(&sa, a, b, NULL, &bad, &err), KPF_EINVAL,
                  "self-adjoint op between different spaces accepted");
     cr_expect_null(bad);

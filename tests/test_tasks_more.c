@@ -597,11 +597,13 @@ Test(tasks_more, flip_flop_schuessler_fixate_scores_the_start)
 {
     fixture f;
     make("task: {name: flip_flop_schuessler, fixate: true, t_fix: 2}\n", 3, 1, &f);
+    /* Fixation [0, 4) scored; the first pulse's delay [4, 14) is not. */
     for (size_t b = 0; b < 3; b++)
-        for (size_t t = 0; t < 4; t++) {
-            cr_assert_eq(M(f.bt, b, t), 1.0, "t=%zu", t);
+        for (size_t t = 0; t < 14; t++) {
+            cr_assert_eq(M(f.bt, b, t), t < 4 ? 1.0 : 0.0, "t=%zu", t);
             cr_assert_eq(Y(f.bt, b, t)[0], 0.0);
-            cr_assert_eq(P(f.bt, b, t), 0);
+            cr_assert_eq(Y(f.bt, b, t)[1], 0.0);
+            cr_assert_eq(P(f.bt, b, t), t < 4 ? 0 : t < 6 ? 1 : 2, "t=%zu", t);
         }
     drop(&f);
 }
@@ -844,6 +846,12 @@ Test(tasks_more, constant_input_dims)
     /* Table S1: T = 101 at dt = 0.5, the code's 202 steps. */
     check_dims("task: {name: constant_input}\n", 1, 1, 202);
     check_dims("task: {name: constant_input, t_max: 201}\n", 1, 1, 402);
+    /* int(d/dt) with the quotient's rounding error forgiven: 0.3/0.1 is
+     * 2.9999999999999996 in doubles but 3 steps. */
+    check_dims("task: {name: constant_input, dt: 0.1, t_max: 0.3, t_fix: 0.1, t_dec: 0.1}\n",
+               1, 1, 3);
+    check_dims("task: {name: constant_input, dt: 0.1, t_max: 0.35, t_fix: 0.1, t_dec: "
+               "0.1}\n", 1, 1, 3);
 }
 
 Test(tasks_more, constant_input_hand_checked)

@@ -15,10 +15,19 @@
 #define KPF_DNS_STREAM 0x6c646e73u
 
 typedef struct dns {
-    double *stage_z, *stage_tape; /* the perturbed rows' stages, owned */
-    double *z, *z_next;           /* B×n perturbed states              */
-    double *eps;                  /* B: perturbation size per trial    */
+    double *stage_z, *stage_tape; /* the perturbed rows' stages, owned      */
+    double *z, *z_next;           /* B×n perturbed states                   */
+    double *eps;                  /* B: size of each trial's perturbation   */
+    double eps_rel;
 } dns;
+
+/* ε = eps_rel·max(‖z‖, 1): relative to the state, so that the difference
+ * of two large states is not lost to rounding, with an absolute floor so a
+ * state near 0 still gets a perturbation that rounding can resolve. */
+static double eps_at(const dns *d, const double *z, size_t n)
+{
+    return d->eps_rel * fmax(cblas_dnrm2((int)n, z, 1), 1.0);
+}
 
 static void dns_free(dns *d)
 {
@@ -44,19 +53,19 @@ static int dns_alloc(dns *d, const kpf_traj *tr, kpf_error *err)
     return kpf_error_set(err, KPF_ENOMEM, "dns: out of memory");
 }
 
-/* z = z_ref + ε u with u a random unit vector and ε = eps_rel·‖z_ref‖. */
-static int perturb_start(dns *d, const kpf_traj *tr, size_t start, double eps_rel,
-                         uint64_t seed, kpf_error *err)
+/* z = z_ref + ε u with u a random unit vector. */
+static int perturb_start(dns *d, const kpf_traj *tr, size_t start, uint64_t seed,
+                         kpf_error *err)
 {
     size_t n = tr->n;
     const double *ref = kpf_traj_state_before(tr, start);
     gsl_rng *g = NULL;
     int rc = kpf_rng_alloc(seed, KPF_DNS_STREAM, &g, err);
     for (size_t b = 0; !rc && b < tr->B; b++) {
-        double *u = d->z + b * n, zn = cblas_dnrm2((int)n, ref + b * n, 1);
+        double *u = d->z + b * n;
         for (size_t i = 0; i < n; i++)
             u[i] = gsl_ran_gaussian(g, 1.0);
-        d->eps[b] = zn > 0.0 ? eps_rel * zn : eps_rel;
+        d->eps[b] = eps_at(d, ref + b * n, n);
         double s = d->eps[b] / cblas_dnrm2((int)n, u, 1);
         for (size_t i = 0; i < n; i++)
             u[i] = ref[b * n + i] + s * u[i];
@@ -67,7 +76,8 @@ static int perturb_start(dns *d, const kpf_traj *tr, size_t start, double eps_re
 }
 
 /* Measure the difference to the reference after a block, add its log
- * growth when counted, and shrink it back to size ε. */
+ * growth over the ε it started from when counted, and rescale it to the ε
+ * of the current state. */
 static int renormalise(dns *d, const double *ref, size_t B, size_t n, int counted,
                        double *sum, kpf_error *err)
 {
@@ -83,6 +93,7 @@ static int renormalise(dns *d, const double *ref, size_t B, size_t n, int counte
                                  b, nd);
         if (counted)
             sum[b] += log(nd / d->eps[b]);
+        d->eps[b] = eps_at(d, r, n);
         for (size_t i = 0; i < n; i++)
             z[i] = r[i] + (z[i] - r[i]) * (d->eps[b] / nd);
     }
@@ -119,9 +130,10 @@ int kpf_lyapunov_dns(kpf_model *m, const kpf_traj *tr, const kpf_lyap_opts *o,
     if (rc)
         return rc;
     memset(lambda_max, 0, B * sizeof(double));
+    d.eps_rel = eps_rel > 0.0 ? eps_rel : 1e-6;
     rc = kpf_model_reserve(m, B, err);
     if (!rc)
-        rc = perturb_start(&d, tr, o->start, eps_rel > 0.0 ? eps_rel : 1e-6, o->seed, err);
+        rc = perturb_start(&d, tr, o->start, o->seed, err);
     for (size_t step = o->start; !rc && step < tr->T; step++) {
         size_t rel = step - o->start + 1;
         rc = step_rows(m, tr, &d, step, err);

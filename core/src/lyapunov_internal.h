@@ -21,7 +21,8 @@ typedef struct kpf_lyap_ws {
     size_t *trial;         /* [R]                                       */
     double *t;             /* [R]                                       */
     double *y, *y_next;    /* [R][n]: row b·k + j is vector j of trial b */
-    double *qr;            /* M (n×k), Q (n×k), T, R (k×k), Jacobi work  */
+    double *qr;            /* thin-QR workspace                          */
+    double *r, *logd;      /* k×k R and k logs when the caller wants none */
 } kpf_lyap_ws;
 
 /* Buffers for k vectors per trial of tr; reserves model scratch for B·k rows. */

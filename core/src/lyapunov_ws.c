@@ -8,6 +8,7 @@
 
 #include "kpf/rng.h"
 #include "lyapunov_internal.h"
+#include "spectral_internal.h"
 
 /* Stream of the Lyapunov tools' random vectors ("lyap"). */
 #define KPF_LYAP_STREAM 0x6c796170u
@@ -22,6 +23,8 @@ void kpf_lyap_ws_free(kpf_lyap_ws *w)
     free(w->y);
     free(w->y_next);
     free(w->qr);
+    free(w->r);
+    free(w->logd);
     memset(w, 0, sizeof *w);
 }
 
@@ -37,9 +40,11 @@ int kpf_lyap_ws_alloc(kpf_lyap_ws *w, kpf_model *m, const kpf_traj *tr, size_t k
     w->t = malloc(R * sizeof(double));
     w->y = malloc(R * n * sizeof(double));
     w->y_next = malloc(R * n * sizeof(double));
-    w->qr = malloc((2 * n * k + 3 * k * k) * sizeof(double));
+    w->qr = malloc(kpf_spec_thin_qr_work(k, n) * sizeof(double));
+    w->r = malloc(k * k * sizeof(double));
+    w->logd = malloc(k * sizeof(double));
     if (!w->stage_z || (tw && !w->stage_tape) || !w->x || !w->trial || !w->t || !w->y ||
-        !w->y_next || !w->qr) {
+        !w->y_next || !w->qr || !w->r || !w->logd) {
         kpf_lyap_ws_free(w);
         return kpf_error_set(err, KPF_ENOMEM, "cannot allocate %zu tangent vectors of %zu "
                                               "trials (n = %zu)",
@@ -92,25 +97,12 @@ int kpf_lyap_ws_step(kpf_lyap_ws *w, size_t step, kpf_error *err)
 int kpf_lyap_ws_qr(kpf_lyap_ws *w, size_t b, double *logdiag, double *R, kpf_error *err)
 {
     size_t n = w->n, k = w->k;
-    double *Y = w->y + b * k * n;
-    gsl_matrix_view M = gsl_matrix_view_array(w->qr, n, k);
-    gsl_matrix_view Q = gsl_matrix_view_array(w->qr + n * k, n, k);
-    gsl_matrix_view T = gsl_matrix_view_array(w->qr + 2 * n * k, k, k);
-    gsl_matrix_view Rv = gsl_matrix_view_array(w->qr + 2 * n * k + k * k, k, k);
-    for (size_t j = 0; j < k; j++) /* vector j is column j */
-        for (size_t i = 0; i < n; i++)
-            gsl_matrix_set(&M.matrix, i, j, Y[j * n + i]);
-    if (gsl_linalg_QR_decomp_r(&M.matrix, &T.matrix) ||
-        gsl_linalg_QR_unpack_r(&M.matrix, &T.matrix, &Q.matrix, &Rv.matrix))
+    double *Y = w->y + b * k * n, *Rm = R ? R : w->r;
+    if (kpf_spec_thin_qr(Y, k, n, Rm, w->qr))
         return kpf_error_set(err, KPF_ENUMERIC, "QR of the tangent vectors of trial %zu failed",
                              b);
-    for (size_t j = 0; j < k; j++) {
-        for (size_t i = 0; i < n; i++)
-            Y[j * n + i] = gsl_matrix_get(&Q.matrix, i, j);
-        logdiag[j] = log(fabs(gsl_matrix_get(&Rv.matrix, j, j)));
-    }
-    if (R)
-        memcpy(R, Rv.matrix.data, k * k * sizeof(double));
+    for (size_t j = 0; j < k; j++)
+        logdiag[j] = log(fabs(Rm[j * k + j]));
     return KPF_OK;
 }
 
@@ -130,9 +122,8 @@ int kpf_lyap_ws_init(kpf_lyap_ws *w, int ident, uint64_t seed, kpf_error *err)
     for (size_t i = 0; i < w->R * n; i++)
         w->y[i] = gsl_ran_gaussian(g, 1.0);
     gsl_rng_free(g);
-    double *logd = w->qr + 2 * n * k + 2 * k * k; /* a k-long free slot */
     for (size_t b = 0; !rc && b < w->B; b++)
-        rc = kpf_lyap_ws_qr(w, b, logd, NULL, err);
+        rc = kpf_lyap_ws_qr(w, b, w->logd, NULL, err);
     return rc;
 }
 

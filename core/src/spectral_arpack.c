@@ -30,6 +30,7 @@ extern void dseupd_(const int *rvec, const char *howmny, int *select, double *d,
 /* Everything ARPACK touches, allocated once before the iteration. */
 typedef struct arpack_ws {
     int n, nev, ncv, lworkl;
+    double tol; /* dsaupd replaces tol ≤ 0 by machine ε; dseupd must get the same */
     int iparam[11], ipntr[11];
     double *resid, *v, *workd, *workl, *d, *z;
     int *select;
@@ -90,12 +91,12 @@ static const char *saupd_reason(int info)
 }
 
 /* The reverse-communication loop: ARPACK asks for y = M x until done. */
-static int iterate(arpack_ws *w, const char *which, double tol, kpf_spec_matvec mv,
+static int iterate(arpack_ws *w, const char *which, kpf_spec_matvec mv,
                    void *ctx, kpf_eig_info *info, kpf_error *err)
 {
     int ido = 0, code = 1; /* code = info: 1 → resid holds our start vector */
     for (;;) {
-        dsaupd_(&ido, "I", &w->n, which, &w->nev, &tol, w->resid, &w->ncv, w->v, &w->n,
+        dsaupd_(&ido, "I", &w->n, which, &w->nev, &w->tol, w->resid, &w->ncv, w->v, &w->n,
                 w->iparam, w->ipntr, w->workd, w->workl, &w->lworkl, &code, 1, 2);
         if (ido != -1 && ido != 1)
             break;
@@ -117,11 +118,11 @@ static int iterate(arpack_ws *w, const char *which, double tol, kpf_spec_matvec 
     return KPF_OK;
 }
 
-static int extract(arpack_ws *w, const char *which, double tol, int want_vecs, kpf_error *err)
+static int extract(arpack_ws *w, const char *which, int want_vecs, kpf_error *err)
 {
     int rvec = want_vecs, code = 0;
     double sigma = 0.0;
-    dseupd_(&rvec, "A", w->select, w->d, w->z, &w->n, &sigma, "I", &w->n, which, &w->nev, &tol,
+    dseupd_(&rvec, "A", w->select, w->d, w->z, &w->n, &sigma, "I", &w->n, which, &w->nev, &w->tol,
             w->resid, &w->ncv, w->v, &w->n, w->iparam, w->ipntr, w->workd, w->workl, &w->lworkl,
             &code, 1, 1, 2);
     if (code)
@@ -163,11 +164,12 @@ int kpf_spec_arpack(size_t n, size_t nev, const char *which, const kpf_eig_opts 
     w.iparam[0] = 1; /* exact shifts */
     w.iparam[2] = o->max_iter > 0 ? o->max_iter : 1000;
     w.iparam[6] = 1; /* mode 1: standard problem A x = λ x */
+    w.tol = o->tol;
     rc = seed_resid(&w, o->seed, err);
     if (!rc)
-        rc = iterate(&w, which, o->tol, mv, ctx, &local, err);
+        rc = iterate(&w, which, mv, ctx, &local, err);
     if (!rc)
-        rc = extract(&w, which, o->tol, vecs != NULL, err);
+        rc = extract(&w, which, vecs != NULL, err);
     if (!rc) {
         memcpy(vals, w.d, nev * sizeof(double));
         if (vecs)

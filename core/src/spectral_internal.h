@@ -37,8 +37,16 @@ void kpf_spec_scale(double *x, size_t n, double a);
  * seed alone). */
 int kpf_spec_rng(uint64_t seed, gsl_rng **r, kpf_error *err);
 
+/* Thin QR of the d × p matrix X whose columns are the p rows (each d long,
+ * p ≤ d) of X: the rows become the columns of Q (orthonormal), and R (p×p
+ * row-major upper triangular, may be NULL) gets R.  work holds
+ * kpf_spec_thin_qr_work(p, d) doubles; nothing is allocated.  Returns
+ * KPF_OK or KPF_ENUMERIC (no message: the caller knows the context). */
+size_t kpf_spec_thin_qr_work(size_t p, size_t d);
+int kpf_spec_thin_qr(double *X, size_t p, size_t d, double *R, double *work);
+
 /* Orthonormalise the p rows (each d long, p ≤ d) of X in place with GSL's
- * Householder QR (Euclidean product).  Allocates its own workspace. */
+ * Householder QR (Euclidean product).  Allocates its workspace. */
 int kpf_spec_orthonormal_rows(double *X, size_t p, size_t d, kpf_error *err);
 
 #endif

@@ -73,6 +73,34 @@ int kpf_spec_rng(uint64_t seed, gsl_rng **r, kpf_error *err)
     return kpf_rng_alloc(seed, KPF_SPEC_STREAM, r, err);
 }
 
+size_t kpf_spec_thin_qr_work(size_t p, size_t d) { return d * p + p + d; }
+
+int kpf_spec_thin_qr(double *X, size_t p, size_t d, double *R, double *work)
+{
+    /* Views on caller memory, never gsl_*_alloc: GSL reports allocation
+     * failure through its error handler, which aborts by default. */
+    gsl_matrix_view M = gsl_matrix_view_array(work, d, p);
+    gsl_vector_view tau = gsl_vector_view_array(work + d * p, p);
+    gsl_vector_view v = gsl_vector_view_array(work + d * p + p, d);
+    for (size_t j = 0; j < p; j++) /* vector j is column j */
+        for (size_t i = 0; i < d; i++)
+            gsl_matrix_set(&M.matrix, i, j, X[j * d + i]);
+    if (gsl_linalg_QR_decomp(&M.matrix, &tau.vector))
+        return KPF_ENUMERIC;
+    for (size_t i = 0; R && i < p; i++)
+        for (size_t j = 0; j < p; j++)
+            R[i * p + j] = j >= i ? gsl_matrix_get(&M.matrix, i, j) : 0.0;
+    /* The thin Q: Householder reflectors applied to e_0 … e_{p−1}, O(d·p²)
+     * rather than the d×d of gsl_linalg_QR_unpack. */
+    for (size_t j = 0; j < p; j++) {
+        gsl_vector_set_basis(&v.vector, j);
+        if (gsl_linalg_QR_Qvec(&M.matrix, &tau.vector, &v.vector))
+            return KPF_ENUMERIC;
+        memcpy(X + j * d, v.vector.data, d * sizeof(double));
+    }
+    return KPF_OK;
+}
+
 int kpf_spec_orthonormal_rows(double *X, size_t p, size_t d, kpf_error *err)
 {
     if (p == 0)
@@ -80,25 +108,10 @@ int kpf_spec_orthonormal_rows(double *X, size_t p, size_t d, kpf_error *err)
     if (p > d)
         return kpf_error_set(err, KPF_EINVAL, "cannot orthonormalise %zu vectors of length %zu",
                              p, d);
-    /* malloc + views rather than gsl_matrix_alloc: GSL's allocation failure
-     * goes through its error handler, which aborts by default. */
-    double *buf = malloc((2 * d * p + 2 * p * p) * sizeof(double));
-    if (!buf)
+    double *work = malloc(kpf_spec_thin_qr_work(p, d) * sizeof(double));
+    if (!work)
         return kpf_error_set(err, KPF_ENOMEM, "cannot allocate a %zu×%zu QR workspace", d, p);
-    gsl_matrix_view M = gsl_matrix_view_array(buf, d, p);
-    gsl_matrix_view Q = gsl_matrix_view_array(buf + d * p, d, p);
-    gsl_matrix_view T = gsl_matrix_view_array(buf + 2 * d * p, p, p);
-    gsl_matrix_view R = gsl_matrix_view_array(buf + 2 * d * p + p * p, p, p);
-    for (size_t j = 0; j < p; j++)
-        for (size_t i = 0; i < d; i++)
-            gsl_matrix_set(&M.matrix, i, j, X[j * d + i]);
-    int rc = KPF_OK;
-    if (gsl_linalg_QR_decomp_r(&M.matrix, &T.matrix) ||
-        gsl_linalg_QR_unpack_r(&M.matrix, &T.matrix, &Q.matrix, &R.matrix))
-        rc = kpf_error_set(err, KPF_ENUMERIC, "QR of %zu probe vectors failed", p);
-    for (size_t j = 0; !rc && j < p; j++)
-        for (size_t i = 0; i < d; i++)
-            X[j * d + i] = gsl_matrix_get(&Q.matrix, i, j);
-    free(buf);
-    return rc;
+    int rc = kpf_spec_thin_qr(X, p, d, NULL, work);
+    free(work);
+    return rc ? kpf_error_set(err, rc, "QR of %zu vectors of length %zu failed", p, d) : KPF_OK;
 }

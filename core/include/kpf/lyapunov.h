@@ -65,11 +65,12 @@ int kpf_lyapunov_qr(kpf_model *m, const kpf_traj *tr, const kpf_lyap_opts *o,
 
 /* The largest exponent by direct simulation (Engelken's DNS check): from
  * step `start` each trial is re-simulated, with kpf_step on rows owned here,
- * from z + ε·u (u a seeded random unit direction, ε = eps_rel·‖z‖, or
- * eps_rel when z = 0; eps_rel ≤ 0 selects 1e-6); every t_ons steps the
- * difference d to the stored trajectory is measured and rescaled back to
- * size ε, and log(‖d‖/ε) is accumulated once past start + transient.
- * lambda_max[b] per trial.  k in the options is ignored. */
+ * from z + ε·u (u a seeded random unit direction); every t_ons steps the
+ * difference d to the stored trajectory is measured, log(‖d‖/ε) accumulated
+ * once past start + transient, and d rescaled to the current ε.  ε =
+ * eps_rel·max(‖z‖, 1) (eps_rel ≤ 0 selects 1e-6): relative to the state so
+ * rounding cannot swallow d, with a floor for states near 0.  lambda_max[b]
+ * per trial.  k in the options is ignored. */
 int kpf_lyapunov_dns(kpf_model *m, const kpf_traj *tr, const kpf_lyap_opts *o,
                      double eps_rel, double *lambda_max, kpf_error *err);
 
