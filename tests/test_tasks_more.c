@@ -899,3 +899,42 @@ Test(tasks_more, constant_input_bad_parameters)
     refused("task:\n  name: constant_input\n  t_max: 1\n",
             "test.yaml:2:3: task: t_fix (2 steps) leaves no input step in t_max (2 steps)");
 }
+
+/* Evaluation sets switch noise off without changing the conditions drawn. */
+Test(tasks_more, noise_scale_zero_gives_clean_inputs_with_same_conditions)
+{
+    const char *names[] = {"memory_pro", "multitask4", "flip_flop", "mante"};
+    for (size_t k = 0; k < 4; k++) {
+        char yaml[128];
+        snprintf(yaml, sizeof yaml, "name: %s\n", names[k]);
+        kpf_config *cfg = NULL;
+        kpf_task *task = NULL;
+        kpf_task_batch *a = NULL, *b = NULL;
+        kpf_error e = {0};
+        cr_assert_eq(kpf_config_load_string(yaml, "t.yaml", &cfg, &e), KPF_OK, "%s", e.msg);
+        cr_assert_eq(kpf_task_create(kpf_config_root(cfg), &task, &e), KPF_OK, "%s", e.msg);
+        cr_assert_eq(kpf_task_batch_alloc(task, 8, &a, &e), KPF_OK);
+        cr_assert_eq(kpf_task_batch_alloc(task, 8, &b, &e), KPF_OK);
+        gsl_rng *r1 = gsl_rng_alloc(gsl_rng_mt19937), *r2 = gsl_rng_alloc(gsl_rng_mt19937);
+        gsl_rng_set(r1, 11);
+        gsl_rng_set(r2, 11);
+        cr_assert_eq(kpf_task_generate(task, r1, a, &e), KPF_OK, "%s", e.msg);
+        kpf_task_set_noise_scale(task, 0.0);
+        cr_assert_eq(kpf_task_generate(task, r2, b, &e), KPF_OK, "%s", e.msg);
+        kpf_task_set_noise_scale(task, 1.0);
+        size_t nx = a->B * a->T * a->n_in, ny = a->B * a->T * a->n_out;
+        double dx = 0;
+        for (size_t i = 0; i < nx; i++)
+            dx = fmax(dx, fabs(a->x[i] - b->x[i]));
+        cr_assert_gt(dx, 0.0, "%s: noise scale 0 changed nothing", names[k]);
+        cr_assert_eq(memcmp(a->y, b->y, ny * sizeof(double)), 0, "%s: targets changed",
+                     names[k]);
+        cr_assert_eq(memcmp(a->cond, b->cond, a->B * sizeof(int)), 0, "%s", names[k]);
+        kpf_task_batch_free(a);
+        kpf_task_batch_free(b);
+        gsl_rng_free(r1);
+        gsl_rng_free(r2);
+        kpf_task_free(task);
+        kpf_config_free(cfg);
+    }
+}

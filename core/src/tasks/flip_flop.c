@@ -66,6 +66,7 @@
 typedef struct ff_task {
     size_t T, n_channels;
     double n_spike, noise;
+    double noise_scale; /* 1, or 0 for evaluation sets */
     int mix_anti;
 } ff_task;
 
@@ -76,6 +77,7 @@ static int ff_create(const kpf_node *node, void **self, kpf_error *err)
     ff_task *s = calloc(1, sizeof *s);
     if (!s)
         return kpf_error_set(err, KPF_ENOMEM, "cannot allocate the flip_flop task");
+    s->noise_scale = 1.0;
     int rc = kpf_cfg_size(node, "T", KPF_CFG_OPTIONAL, 90, 1, FF_MAX_STEPS, &s->T, err);
     if (!rc)
         rc = kpf_cfg_size(node, "n_channels", KPF_CFG_OPTIONAL, 3, 1, FF_MAX_CHANNELS,
@@ -97,6 +99,11 @@ static int ff_create(const kpf_node *node, void **self, kpf_error *err)
     s->mix_anti = s->mix_anti != 0;
     *self = s;
     return KPF_OK;
+}
+
+static void ff_set_noise_scale(void *self, double scale)
+{
+    ((ff_task *)self)->noise_scale = scale;
 }
 
 static void ff_destroy(void *self)
@@ -157,7 +164,7 @@ static int ff_generate(const void *self, gsl_rng *rng, kpf_task_batch *bt, kpf_e
         for (size_t t = 0; t < T; t++) {
             double *x = bt->x + (t * bt->B + b) * n_in;
             for (size_t i = 0; i < n_in; i++)
-                x[i] += gsl_ran_gaussian(rng, s->noise);
+                x[i] += gsl_ran_gaussian(rng, s->noise * s->noise_scale);
         }
     }
     return KPF_OK;
@@ -172,6 +179,7 @@ const kpf_task_type kpf_task_flip_flop = {
     .destroy = ff_destroy,
     .dims = ff_dims,
     .generate = ff_generate,
+    .set_noise_scale = ff_set_noise_scale,
 };
 
 /* ---- flip_flop_schuessler -------------------------------------------------- */

@@ -52,6 +52,7 @@ static const double mt_binary[] = {-1.0, 1.0};
 
 typedef struct mt_task {
     double dt, input_amp, target_amp, context_amp, noise;
+    double noise_scale; /* 1, or 0 for evaluation sets */
     size_t n_fix, n_stim, n_delay, n_dec;
     int fixate, coherences; /* index into mt_coherence_names */
 } mt_task;
@@ -83,6 +84,7 @@ static int mt_create(const kpf_node *node, void **self, kpf_error *err)
     mt_task *s = calloc(1, sizeof *s);
     if (!s)
         return kpf_error_set(err, KPF_ENOMEM, "cannot allocate the mante task");
+    s->noise_scale = 1.0;
     int rc = mt_read_times(node, s, err);
     if (!rc)
         rc = kpf_cfg_double(node, "input_amp", KPF_CFG_OPTIONAL, 1.0, -HUGE_VAL, HUGE_VAL,
@@ -108,6 +110,11 @@ static int mt_create(const kpf_node *node, void **self, kpf_error *err)
     }
     *self = s;
     return KPF_OK;
+}
+
+static void mt_set_noise_scale(void *self, double scale)
+{
+    ((mt_task *)self)->noise_scale = scale;
 }
 
 static void mt_destroy(void *self)
@@ -136,7 +143,7 @@ static void mt_fill_trial(const mt_task *s, gsl_rng *rng, kpf_task_batch *bt, si
                           const double c[2], int j)
 {
     const size_t B = bt->B;
-    const double sigma = s->input_amp * s->noise / sqrt(s->dt);
+    const double sigma = s->input_amp * s->noise * s->noise_scale / sqrt(s->dt);
     const double z = s->target_amp * (c[j] < 0.0 ? -1.0 : 1.0);
     for (size_t t = 0; t < bt->T; t++) {
         const int p = mt_period_of(s, t);
@@ -186,4 +193,5 @@ const kpf_task_type kpf_task_mante = {
     .destroy = mt_destroy,
     .dims = mt_dims,
     .generate = mt_generate,
+    .set_noise_scale = mt_set_noise_scale,
 };

@@ -106,6 +106,7 @@ static int mp_create_preset(const kpf_node *node, mp_preset p, void **self,
     mp_task *s = calloc(1, sizeof *s);
     if (!s)
         return kpf_error_set(err, KPF_ENOMEM, "cannot allocate the memory_pro task");
+    s->noise_scale = 1.0;
     int rc = mp_read_steps(node, s, err);
     if (!rc)
         rc = mp_read_signal(node, s, err);
@@ -139,6 +140,11 @@ static int mp_create_delay_pro(const kpf_node *node, void **self, kpf_error *err
 static int mp_create_delay_anti(const kpf_node *node, void **self, kpf_error *err)
 {
     return mp_create_preset(node, (mp_preset){1, 1, 1}, self, err);
+}
+
+static void mp_set_noise_scale(void *self, double scale)
+{
+    ((mp_task *)self)->noise_scale = scale;
 }
 
 static void mp_destroy(void *self)
@@ -212,7 +218,7 @@ static void mp_add_noise(const mp_task *s, gsl_rng *rng, kpf_task_batch *bt, siz
     for (size_t t = 0; t < bt->T; t++) {
         double *x = bt->x + (t * bt->B + b) * MP_N_IN;
         for (size_t i = 0; i < MP_N_IN; i++)
-            x[i] += gsl_ran_gaussian(rng, s->noise);
+            x[i] += gsl_ran_gaussian(rng, s->noise * s->noise_scale);
     }
 }
 
@@ -272,7 +278,8 @@ void kpf_internal_mp_fill_trial(const kpf_mp_task *s, kpf_task_batch *bt, size_t
                                  .create = create_fn,                                  \
                                  .destroy = mp_destroy,                                \
                                  .dims = mp_dims,                                      \
-                                 .generate = mp_generate}
+                                 .generate = mp_generate,                              \
+                                 .set_noise_scale = mp_set_noise_scale}
 
 MP_TYPE(kpf_task_memory_pro, "memory_pro",
         "remember a direction through a memory period, then report it",

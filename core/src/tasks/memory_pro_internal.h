@@ -19,6 +19,7 @@ enum { KPF_MP_N_IN = 3, KPF_MP_N_OUT = 3 };
 typedef struct kpf_mp_task {
     size_t t_stim, t_memory, t_response;
     double amplitude, noise;
+    double noise_scale; /* 1, or 0 for noise-free evaluation sets */
     int anti, delay, response_only;
     size_t n_conditions; /* 0: continuous angles */
 } kpf_mp_task;

@@ -54,6 +54,7 @@ typedef struct mx_task {
     size_t t_context;
     int context_throughout;
     kpf_mp_task variant[MX_N_VARIANTS]; /* MP, MA, DP, DA */
+    double noise_scale;                 /* 1, or 0 for evaluation sets */
 } mx_task;
 
 static size_t mx_T(const mx_task *s)
@@ -66,6 +67,7 @@ static int mx_create(const kpf_node *node, void **self, kpf_error *err)
     mx_task *s = calloc(1, sizeof *s);
     if (!s)
         return kpf_error_set(err, KPF_ENOMEM, "cannot allocate the multitask4 task");
+    s->noise_scale = 1.0;
     kpf_mp_task mp;
     int rc = kpf_cfg_size(node, "t_context", KPF_CFG_OPTIONAL, 30, 1, MX_MAX_STEPS,
                           &s->t_context, err);
@@ -85,6 +87,11 @@ static int mx_create(const kpf_node *node, void **self, kpf_error *err)
     }
     *self = s;
     return KPF_OK;
+}
+
+static void mx_set_noise_scale(void *self, double scale)
+{
+    ((mx_task *)self)->noise_scale = scale;
 }
 
 static void mx_destroy(void *self)
@@ -130,7 +137,7 @@ static int mx_generate(const void *self, gsl_rng *rng, kpf_task_batch *bt, kpf_e
                              "multitask4: batch is T=%zu n_in=%zu n_out=%zu, task needs "
                              "T=%zu n_in=7 n_out=3",
                              bt->T, bt->n_in, bt->n_out, mx_T(s));
-    const double sigma = s->variant[0].noise;
+    const double sigma = s->variant[0].noise * s->noise_scale;
     for (size_t b = 0; b < bt->B; b++) {
         const int k = (int)(MX_N_VARIANTS * b / bt->B);
         int angle_cond;
@@ -156,4 +163,5 @@ const kpf_task_type kpf_task_multitask4 = {
     .destroy = mx_destroy,
     .dims = mx_dims,
     .generate = mx_generate,
+    .set_noise_scale = mx_set_noise_scale,
 };
