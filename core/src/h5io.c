@@ -30,7 +30,13 @@ int kpf_h5_open(const char *path, kpf_h5 **out, kpf_error *err)
     return open_file(path, 2, out, err);
 }
 
-/* mode 0: create exclusively, 1: create or truncate, 2: open read-only. */
+int kpf_h5_open_rw(const char *path, kpf_h5 **out, kpf_error *err)
+{
+    return open_file(path, 3, out, err);
+}
+
+/* mode 0: create exclusively, 1: create or truncate, 2: open read-only,
+ * 3: open read-write. */
 static int open_file(const char *path, int mode, kpf_h5 **out, kpf_error *err)
 {
     kpf_h5 *h = calloc(1, sizeof *h);
@@ -40,8 +46,8 @@ static int open_file(const char *path, int mode, kpf_h5 **out, kpf_error *err)
     }
     H5E_BEGIN_TRY
     {
-        if (mode == 2)
-            h->file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+        if (mode >= 2)
+            h->file = H5Fopen(path, mode == 2 ? H5F_ACC_RDONLY : H5F_ACC_RDWR, H5P_DEFAULT);
         else
             h->file = H5Fcreate(path, mode ? H5F_ACC_TRUNC : H5F_ACC_EXCL, H5P_DEFAULT,
                                 H5P_DEFAULT);
@@ -50,7 +56,7 @@ static int open_file(const char *path, int mode, kpf_h5 **out, kpf_error *err)
     if (h->file < 0) {
         free(h->path);
         free(h);
-        if (mode == 2)
+        if (mode >= 2)
             return kpf_error_set(err, KPF_EIO, "%s: cannot open as an HDF5 file", path);
         return kpf_error_set(err, KPF_EIO,
                              "%s: cannot create HDF5 file (it may already exist; kpf never "
@@ -145,6 +151,20 @@ int kpf_h5_write_bytes(kpf_h5 *h, const char *path, size_t n, const void *data,
     return write_typed(h, path, 1, d, H5T_NATIVE_UCHAR, data, err);
 }
 
+int kpf_h5_remove(kpf_h5 *h, const char *path, kpf_error *err)
+{
+    herr_t st = 0;
+    H5E_BEGIN_TRY
+    {
+        if (H5Lexists(h->file, path, H5P_DEFAULT) > 0)
+            st = H5Ldelete(h->file, path, H5P_DEFAULT);
+    }
+    H5E_END_TRY;
+    if (st < 0)
+        return kpf_error_set(err, KPF_EIO, "%s: cannot remove %s", h->path, path);
+    return KPF_OK;
+}
+
 int kpf_h5_count(kpf_h5 *h, const char *path, size_t *count, kpf_error *err)
 {
     hssize_t np = -1;
@@ -236,4 +256,101 @@ int kpf_h5_attr_string(kpf_h5 *h, const char *path, const char *name, const char
     int rc = attr_write(h, path, name, t, v, err);
     H5Tclose(t);
     return rc;
+}
+
+/* ---- reading shapes and listing ----------------------------------------- */
+
+int kpf_h5_is_dataset(kpf_h5 *h, const char *path)
+{
+    int yes = 0;
+    H5E_BEGIN_TRY
+    {
+        if (H5Lexists(h->file, path, H5P_DEFAULT) > 0) {
+            hid_t o = H5Oopen(h->file, path, H5P_DEFAULT);
+            if (o >= 0) {
+                yes = H5Iget_type(o) == H5I_DATASET;
+                H5Oclose(o);
+            }
+        }
+    }
+    H5E_END_TRY;
+    return yes;
+}
+
+int kpf_h5_shape(kpf_h5 *h, const char *path, int *rank, size_t *dims, kpf_error *err)
+{
+    if (!kpf_h5_is_dataset(h, path))
+        return kpf_error_set(err, KPF_EIO, "%s: no dataset %s", h->path, path);
+    int r = -1;
+    hsize_t hd[KPF_H5_MAX_RANK];
+    H5E_BEGIN_TRY
+    {
+        hid_t ds = H5Dopen2(h->file, path, H5P_DEFAULT);
+        if (ds >= 0) {
+            hid_t sp = H5Dget_space(ds);
+            if (sp >= 0) {
+                r = H5Sget_simple_extent_ndims(sp);
+                if (r >= 0 && r <= KPF_H5_MAX_RANK)
+                    H5Sget_simple_extent_dims(sp, hd, NULL);
+                H5Sclose(sp);
+            }
+            H5Dclose(ds);
+        }
+    }
+    H5E_END_TRY;
+    if (r < 0)
+        return kpf_error_set(err, KPF_EIO, "%s: cannot read the shape of dataset %s", h->path,
+                             path);
+    if (r > KPF_H5_MAX_RANK)
+        return kpf_error_set(err, KPF_EIO, "%s: dataset %s has rank %d (at most %d supported)",
+                             h->path, path, r, KPF_H5_MAX_RANK);
+    *rank = r;
+    for (int i = 0; i < r; i++)
+        dims[i] = (size_t)hd[i];
+    return KPF_OK;
+}
+
+void kpf_h5_names_free(char **names, size_t count)
+{
+    if (!names)
+        return;
+    for (size_t i = 0; i < count; i++)
+        free(names[i]);
+    free(names);
+}
+
+int kpf_h5_list(kpf_h5 *h, const char *group, char ***names, size_t *count, kpf_error *err)
+{
+    *names = NULL;
+    *count = 0;
+    H5G_info_t info;
+    herr_t st = -1;
+    H5E_BEGIN_TRY { st = H5Gget_info_by_name(h->file, group, &info, H5P_DEFAULT); }
+    H5E_END_TRY;
+    if (st < 0)
+        return kpf_error_set(err, KPF_EIO, "%s: no group %s", h->path, group);
+    size_t n = (size_t)info.nlinks;
+    char **out = calloc(n ? n : 1, sizeof *out);
+    if (!out)
+        return kpf_error_set(err, KPF_ENOMEM, "out of memory listing %s", group);
+    for (size_t i = 0; i < n; i++) {
+        ssize_t len = -1;
+        H5E_BEGIN_TRY
+        {
+            len = H5Lget_name_by_idx(h->file, group, H5_INDEX_NAME, H5_ITER_INC, (hsize_t)i,
+                                     NULL, 0, H5P_DEFAULT);
+            if (len >= 0 && (out[i] = malloc((size_t)len + 1)))
+                len = H5Lget_name_by_idx(h->file, group, H5_INDEX_NAME, H5_ITER_INC,
+                                         (hsize_t)i, out[i], (size_t)len + 1, H5P_DEFAULT);
+        }
+        H5E_END_TRY;
+        if (len < 0 || !out[i]) {
+            kpf_h5_names_free(out, n);
+            return kpf_error_set(err, len < 0 ? KPF_EIO : KPF_ENOMEM,
+                                 "%s: cannot list group %s", h->path, group);
+        }
+    }
+    *names = out;
+    *count = n;
+    return KPF_OK;
 }

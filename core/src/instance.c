@@ -8,6 +8,7 @@
 
 #include <gsl/gsl_randist.h>
 
+#include "kpf/param_io.h"
 #include "kpf/rng.h"
 #include "model_internal.h"
 #include "kpf/stepper.h"
@@ -46,11 +47,22 @@ static int check_layout(const kpf_model *m, const kpf_model_args *a, kpf_error *
     return KPF_OK;
 }
 
-/* Core keys: step/dt for continuous models, readout for the core readout. */
+/* Core keys: step/dt for continuous models, readout for the core readout,
+ * init.from (a parameter file; *init_from = its node, or NULL). */
 static int read_core_keys(kpf_model *m, const kpf_node *node, double *init_std,
-                          kpf_error *err)
+                          const kpf_node **init_from, kpf_error *err)
 {
     int rc;
+    const kpf_node *init = NULL;
+    const char *from = NULL;
+    *init_from = NULL;
+    if ((rc = kpf_cfg_map(node, "init", KPF_CFG_OPTIONAL, &init, err)))
+        return rc;
+    if ((rc = kpf_cfg_string(init, "from", init ? KPF_CFG_REQUIRED : KPF_CFG_OPTIONAL,
+                              NULL, &from, err)))
+        return rc;
+    if (from)
+        *init_from = kpf_node_get(init, "from");
     if (m->desc->flags & KPF_MODEL_CONTINUOUS) {
         int step = 0;
         double dt_def = m->layout.dt_default > 0 ? m->layout.dt_default : 1.0;
@@ -80,6 +92,27 @@ static int read_core_keys(kpf_model *m, const kpf_node *node, double *init_std,
         return rc;
     return kpf_cfg_double(ro, "init_std", KPF_CFG_OPTIONAL, *init_std, 0.0, 1e6, init_std,
                           err);
+}
+
+/* θ from the file named at init.from: a relative path is taken relative to
+ * the folder of the config file that gave it (the working directory for
+ * --set values and configs read from strings); errors are located there. */
+static int load_init_from(kpf_model *m, const kpf_node *from, kpf_error *err)
+{
+    const char *p = kpf_node_scalar(from), *file = kpf_node_file(from);
+    const char *slash = file && strncmp(file, "--set ", 6) != 0 ? strrchr(file, '/') : NULL;
+    size_t dir = p[0] != '/' && slash ? (size_t)(slash - file) + 1 : 0;
+    char *path = malloc(dir + strlen(p) + 1);
+    if (!path)
+        return kpf_error_set(err, KPF_ENOMEM, "out of memory");
+    memcpy(path, file ? file : "", dir);
+    strcpy(path + dir, p);
+    kpf_error e = {0};
+    int rc = kpf_params_load_h5(m, path, &e);
+    free(path);
+    if (rc == KPF_ENOMEM)
+        return kpf_error_set(err, rc, "%s", e.msg);
+    return rc ? kpf_node_error(from, err, "%s", e.msg) : KPF_OK;
 }
 
 static int build_theta(kpf_model *m, double init_std, gsl_rng *rng, kpf_error *err)
@@ -134,9 +167,12 @@ static int create_with(const kpf_plugin *plugin, const kpf_node *node, size_t n_
     m->core_readout = KPF_DESC_OP(m->desc, readout) == NULL;
     m->n_out = m->core_readout ? n_out : m->layout.n_out;
     double init_std;
-    if ((rc = read_core_keys(m, node, &init_std, err)))
+    const kpf_node *init_from;
+    if ((rc = read_core_keys(m, node, &init_std, &init_from, err)))
         goto fail;
     if ((rc = build_theta(m, init_std, rng, err)))
+        goto fail;
+    if (init_from && (rc = load_init_from(m, init_from, err)))
         goto fail;
     if (node && (rc = kpf_node_check_unused(node, err)))
         goto fail;

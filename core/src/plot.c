@@ -59,3 +59,105 @@ int kpf_plot_loss(const char *stem, const kpf_train_history *h, kpf_error *err)
         return kpf_error_set(err, KPF_EIO, "%s.gp: write failed", stem);
     return run_gnuplot(stem, err);
 }
+
+static const char *const palette[] = {"#228833", "#ee7733", "#aa3377", "#4477aa",
+                                      "#66ccee", "#ccbb44", "#bbbbbb"};
+
+int kpf_plot_cumvar(const char *stem, const char *title, size_t k,
+                    const double *const *series, const char *const *names, size_t n_series,
+                    kpf_error *err)
+{
+    FILE *d = open_part(stem, "dat", err);
+    if (!d)
+        return KPF_EIO;
+    for (size_t s = 0; s < n_series; s++) {
+        fprintf(d, "# %s: components cumulative_explained_variance\n0 0\n",
+                names[s]);
+        for (size_t i = 0; series[s] && i < k; i++)
+            fprintf(d, "%zu %.17g\n", i + 1, series[s][i]);
+        fprintf(d, "\n\n");
+    }
+    if (fclose(d))
+        return kpf_error_set(err, KPF_EIO, "%s.dat: write failed", stem);
+    FILE *g = open_part(stem, "gp", err);
+    if (!g)
+        return KPF_EIO;
+    fprintf(g, "set terminal pngcairo size 800,560 noenhanced\nset output '%s.png'\n"
+               "set title '%s'\nset xlabel 'components'\nset ylabel 'cumulative explained "
+               "variance'\nset yrange [0:1.02]\nset grid\nset key bottom right\n"
+               "set arrow from graph 0, first 0.95 to graph 1, first 0.95 nohead dt 2\nplot ",
+            stem, title);
+    int first = 1;
+    for (size_t s = 0; s < n_series; s++) {
+        if (!series[s])
+            continue;
+        fprintf(g, "%s'%s.dat' index %zu using 1:2 with linespoints lw 2 pt 7 ps 0.5 lc rgb "
+                   "'%s' title '%s'",
+                first ? "" : ", ", stem, s, palette[s % 7], names[s]);
+        first = 0;
+    }
+    fprintf(g, "\n");
+    if (fclose(g))
+        return kpf_error_set(err, KPF_EIO, "%s.gp: write failed", stem);
+    return run_gnuplot(stem, err);
+}
+
+int kpf_plot_pca(const char *stem, const char *title, size_t B, size_t T, const double *pcs,
+                 const int *period, const char *const *period_names, kpf_error *err)
+{
+    FILE *d = open_part(stem, "dat", err);
+    if (!d)
+        return KPF_EIO;
+    fprintf(d, "# pc1 pc2 pc3 period (one block per trial)\n");
+    for (size_t b = 0; b < B; b++) {
+        for (size_t t = 0; t < T; t++) {
+            const double *p = pcs + (t * B + b) * 3;
+            fprintf(d, "%.9g %.9g %.9g %d\n", p[0], p[1], p[2], period[t * B + b]);
+        }
+        fprintf(d, "\n");
+    }
+    if (fclose(d))
+        return kpf_error_set(err, KPF_EIO, "%s.dat: write failed", stem);
+    FILE *g = open_part(stem, "gp", err);
+    if (!g)
+        return KPF_EIO;
+    fprintf(g, "set terminal pngcairo size 760,640 noenhanced\nset output '%s.png'\n"
+               "set title '%s'\nset xlabel 'PC1'\nset ylabel 'PC2'\nset grid\n"
+               "set key outside right\n",
+            stem, title);
+    size_t np = 0;
+    while (period_names && period_names[np])
+        np++;
+    for (size_t i = 0; i < np; i++)
+        fprintf(g, "set linetype %zu lc rgb '%s'\n", i + 1, palette[i % 7]);
+    fprintf(g, "plot '%s.dat' using 1:2:($4+1) with lines lw 1.5 lc variable notitle", stem);
+    for (size_t i = 0; i < np; i++)
+        fprintf(g, ", NaN with lines lw 3 lt %zu title '%s'", i + 1, period_names[i]);
+    fprintf(g, "\n");
+    if (fclose(g))
+        return kpf_error_set(err, KPF_EIO, "%s.gp: write failed", stem);
+    return run_gnuplot(stem, err);
+}
+
+int kpf_plot_xy(const char *stem, const char *title, const char *xlabel, const char *ylabel,
+                size_t n, const double *x, const double *y, int logx, kpf_error *err)
+{
+    FILE *d = open_part(stem, "dat", err);
+    if (!d)
+        return KPF_EIO;
+    fprintf(d, "# %s %s\n", xlabel, ylabel);
+    for (size_t i = 0; i < n; i++)
+        fprintf(d, "%.17g %.17g\n", x[i], y[i]);
+    if (fclose(d))
+        return kpf_error_set(err, KPF_EIO, "%s.dat: write failed", stem);
+    FILE *g = open_part(stem, "gp", err);
+    if (!g)
+        return KPF_EIO;
+    fprintf(g, "set terminal pngcairo size 800,560 noenhanced\nset output '%s.png'\n"
+               "set title '%s'\nset xlabel '%s'\nset ylabel '%s'\nset grid\n%s"
+               "plot '%s.dat' using 1:2 with linespoints lw 2 pt 7 lc rgb '#4477aa' notitle\n",
+            stem, title, xlabel, ylabel, logx ? "set logscale x\n" : "", stem);
+    if (fclose(g))
+        return kpf_error_set(err, KPF_EIO, "%s.gp: write failed", stem);
+    return run_gnuplot(stem, err);
+}

@@ -18,6 +18,22 @@ extern "C" {
  * `stem` is the path without extension (e.g. "runs/x/loss"). */
 int kpf_plot_loss(const char *stem, const kpf_train_history *h, kpf_error *err);
 
+/* Cumulative explained variance curves (one per named series, k values
+ * each; NULL series skipped), x = number of components. */
+int kpf_plot_cumvar(const char *stem, const char *title, size_t k,
+                    const double *const *series, const char *const *names, size_t n_series,
+                    kpf_error *err);
+
+/* Hidden trajectories in the plane of their first two principal components,
+ * each segment coloured by the task period at its start.  pcs: [T][B][3]
+ * step-major; period: [T][B]; period_names NULL-terminated. */
+int kpf_plot_pca(const char *stem, const char *title, size_t B, size_t T, const double *pcs,
+                 const int *period, const char *const *period_names, kpf_error *err);
+
+/* y against x with points and lines, one series; log-x when logx. */
+int kpf_plot_xy(const char *stem, const char *title, const char *xlabel, const char *ylabel,
+                size_t n, const double *x, const double *y, int logx, kpf_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,87 @@
+/* kpf/analysis.h — analyses at training snapshots.
+ *
+ * At each iteration of the snapshot schedule the current model is simulated
+ * on a fixed, noise-free set of analysis trials and, as configured:
+ *   - θ is stored (by block);
+ *   - the consensus spectra of K, P and P K P* are computed the way KPFlow's
+ *     analysis does (singular values σ_i = √λ_i of the Gram operator
+ *     averaged over trials and units, keeping time: avg_shape (1, T, 1)),
+ *     with their cumulative explained variance and effective rank at 0.95;
+ *   - the Lyapunov spectrum (QR method) and its Kaplan–Yorke dimension;
+ *   - the PCA of the hidden states (effective dimension at 95% variance and
+ *     the first three components for plotting).
+ * Results go to analysis.h5 under /snapshots/<iteration>/… and the scalars
+ * into the run's summary.  YAML (`analysis:` section):
+ *   at: [0, 400]   iterations (default: the first and the last)
+ *   trials: 16     analysis trials (drawn with the evaluation stream)
+ *   k: 20          components per spectrum
+ *   operators: [K, P, PKP]   any of K, P, PKP, PP (default all but PP)
+ *   lyapunov: 0    exponents to compute (0: none)
+ */
+#ifndef KPF_ANALYSIS_H
+#define KPF_ANALYSIS_H
+
+#include <stddef.h>
+
+#include "kpf/config.h"
+#include "kpf/error.h"
+#include "kpf/h5io.h"
+#include "kpf/instance.h"
+#include "kpf/task.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum { KPF_AN_K = 0, KPF_AN_P = 1, KPF_AN_PKP = 2, KPF_AN_PP = 3, KPF_AN_N_OPS = 4 };
+
+typedef struct kpf_analysis_opts {
+    size_t *at;
+    size_t n_at;
+    size_t trials, k, lyapunov;
+    int ops[KPF_AN_N_OPS]; /* which operators */
+} kpf_analysis_opts;
+
+/* Scalars of one snapshot (for summaries and sweep tables). */
+typedef struct kpf_snapshot_stats {
+    size_t iteration;
+    double effrank[KPF_AN_N_OPS]; /* NaN when not computed */
+    double pca_effdim;
+    double lyap_max, kaplan_yorke;  /* NaN when not computed */
+} kpf_snapshot_stats;
+
+typedef struct kpf_analysis kpf_analysis;
+
+int kpf_analysis_opts_from_config(const kpf_node *node, size_t last_iteration,
+                                  kpf_analysis_opts *o, kpf_error *err);
+void kpf_analysis_opts_clear(kpf_analysis_opts *o);
+
+/* Analyses writing into `h5` (borrowed; e.g. DIR/analysis.h5). */
+int kpf_analysis_alloc(const kpf_analysis_opts *o, kpf_model *m, kpf_task *task,
+                       uint64_t seed, kpf_h5 *h5, kpf_analysis **out, kpf_error *err);
+void kpf_analysis_free(kpf_analysis *a);
+
+/* Run the analyses if `iteration` is on the schedule (else nothing). */
+int kpf_analysis_at(kpf_analysis *a, size_t iteration, kpf_error *err);
+
+/* A resumed run starts at `iteration`: drop schedule entries before it
+ * (their results are already in the file from the interrupted process). */
+void kpf_analysis_skip_before(kpf_analysis *a, size_t iteration);
+
+size_t kpf_analysis_count(const kpf_analysis *a);
+const kpf_snapshot_stats *kpf_analysis_stats(const kpf_analysis *a, size_t i);
+/* The cumulative explained variance (k values) of operator op at snapshot
+ * i, or NULL; the first three PCs of the hidden states [B,T,3] step-major
+ * with their period labels, for plots. */
+const double *kpf_analysis_cumvar(const kpf_analysis *a, size_t i, int op);
+const double *kpf_analysis_pcs(const kpf_analysis *a, size_t i);
+const int *kpf_analysis_periods(const kpf_analysis *a);
+size_t kpf_analysis_k(const kpf_analysis *a);
+size_t kpf_analysis_trials(const kpf_analysis *a);
+size_t kpf_analysis_steps(const kpf_analysis *a);
+extern const char *const kpf_analysis_op_names[KPF_AN_N_OPS];
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,39 @@
+/* kpf/param_io.h — a model's parameters θ to and from HDF5 files.
+ *
+ * The file holds one dataset per named parameter block at its root, named
+ * exactly as the block (`W`, `W_in`, `weight_hh` …): a matrix block of
+ * rows×cols as a 2-D dataset [rows, cols] (row-major, as numpy/h5py and
+ * PyTorch store it), a vector block (cols = 1) as a 1-D dataset [rows]
+ * ([rows, 1] is accepted when reading).  Any floating or integer type is
+ * read (converted to double), so a PyTorch state dict written with h5py
+ * (float32) loads unchanged when the plugin uses PyTorch's block names, as
+ * `gru` does.
+ *
+ * Loading requires every plugin block; the core readout blocks `W_out` and
+ * `b_out` (present only for plugins without their own readout) are optional
+ * — both or neither — and keep their drawn values when absent.  A missing
+ * block, a dataset that names no block, or a dataset of the wrong shape is
+ * an error naming the dataset and the expected shape; θ is left unchanged
+ * on any error.  After a successful load the caller must call
+ * kpf_model_theta_changed. */
+#ifndef KPF_PARAM_IO_H
+#define KPF_PARAM_IO_H
+
+#include "kpf/error.h"
+#include "kpf/instance.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Read θ from the HDF5 file at `path` (see above). */
+int kpf_params_load_h5(kpf_model *m, const char *path, kpf_error *err);
+
+/* Write every block of θ (plugin blocks, then W_out and b_out when the core
+ * readout is in use) to a new HDF5 file at `path` (never overwritten). */
+int kpf_params_save_h5(const kpf_model *m, const char *path, kpf_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

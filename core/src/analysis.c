@@ -1,0 +1,365 @@
+/* Snapshot analyses: spectra of the KPFlow operators, PCA of the hidden
+ * states, Lyapunov spectra, θ snapshots (see kpf/analysis.h). */
+#include "kpf/analysis.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gsl/gsl_eigen.h>
+#include <gsl/gsl_errno.h>
+
+#include "kpf/blas.h"
+#include "kpf/kpflow.h"
+#include "kpf/lyapunov.h"
+#include "kpf/rng.h"
+#include "kpf/spectral.h"
+#include "kpf/trajectory.h"
+
+const char *const kpf_analysis_op_names[KPF_AN_N_OPS] = {"K", "P", "PKP", "PP"};
+
+struct kpf_analysis {
+    kpf_analysis_opts o;
+    kpf_model *m;
+    kpf_task *task;
+    kpf_h5 *h5;
+    kpf_task_batch *batch;
+    kpf_traj *tr;
+    size_t k, n_done;
+    kpf_snapshot_stats *stats; /* n_at */
+    double *cumvar;            /* n_at × N_OPS × k */
+    double *pcs;               /* n_at × B·T × 3 */
+    double *sv;                /* k scratch */
+    double *cov, *zc;          /* n×n, B·T×n scratch for PCA */
+    double *lyap;              /* B × lyapunov */
+};
+
+/* ---- configuration -------------------------------------------------------- */
+
+static int read_schedule(const kpf_node *node, size_t last, kpf_analysis_opts *o,
+                         kpf_error *err)
+{
+    const kpf_node *at = kpf_node_get(node, "at");
+    if (!at) {
+        o->n_at = last ? 2 : 1;
+        o->at = malloc(2 * sizeof(size_t));
+        if (!o->at)
+            return kpf_error_set(err, KPF_ENOMEM, "out of memory");
+        o->at[0] = 0;
+        o->at[1] = last;
+        return KPF_OK;
+    }
+    if (kpf_node_kind(at) != KPF_NODE_SEQ || kpf_node_len(at) == 0)
+        return kpf_node_error(at, err, "expected a non-empty list of iterations");
+    o->n_at = kpf_node_len(at);
+    o->at = malloc(o->n_at * sizeof(size_t));
+    if (!o->at)
+        return kpf_error_set(err, KPF_ENOMEM, "out of memory");
+    for (size_t i = 0; i < o->n_at; i++) {
+        const kpf_node *it = kpf_node_at(at, i);
+        const char *s = kpf_node_scalar(it);
+        char *end = NULL;
+        unsigned long long v = s ? strtoull(s, &end, 10) : 0;
+        if (!s || !*s || *end || s[0] == '-')
+            return kpf_node_error(it, err, "expected an iteration number");
+        if (v > last)
+            return kpf_node_error(it, err, "iteration %llu is after the last one (%zu)", v,
+                                  last);
+        if (i && v <= o->at[i - 1])
+            return kpf_node_error(it, err, "iterations must increase");
+        o->at[i] = (size_t)v;
+    }
+    return KPF_OK;
+}
+
+static int read_ops(const kpf_node *node, kpf_analysis_opts *o, kpf_error *err)
+{
+    const kpf_node *list = kpf_node_get(node, "operators");
+    if (!list) {
+        o->ops[KPF_AN_K] = o->ops[KPF_AN_P] = o->ops[KPF_AN_PKP] = 1;
+        return KPF_OK;
+    }
+    if (kpf_node_kind(list) != KPF_NODE_SEQ)
+        return kpf_node_error(list, err, "expected a list of operators (K, P, PKP, PP)");
+    for (size_t i = 0; i < kpf_node_len(list); i++) {
+        const char *s = kpf_node_scalar(kpf_node_at(list, i));
+        int hit = -1;
+        for (int j = 0; s && j < KPF_AN_N_OPS; j++)
+            if (!strcmp(s, kpf_analysis_op_names[j]))
+                hit = j;
+        if (hit < 0)
+            return kpf_node_error(kpf_node_at(list, i), err,
+                                  "unknown operator (expected one of: K, P, PKP, PP)");
+        o->ops[hit] = 1;
+    }
+    return KPF_OK;
+}
+
+int kpf_analysis_opts_from_config(const kpf_node *node, size_t last, kpf_analysis_opts *o,
+                                  kpf_error *err)
+{
+    memset(o, 0, sizeof *o);
+    int rc = read_schedule(node, last, o, err);
+    if (!rc) rc = kpf_cfg_size(node, "trials", 0, 16, 1, 100000, &o->trials, err);
+    if (!rc) rc = kpf_cfg_size(node, "k", 0, 20, 1, 100000, &o->k, err);
+    if (!rc) rc = kpf_cfg_size(node, "lyapunov", 0, 0, 0, 100000, &o->lyapunov, err);
+    if (!rc) rc = read_ops(node, o, err);
+    return rc;
+}
+
+void kpf_analysis_opts_clear(kpf_analysis_opts *o)
+{
+    free(o->at);
+    o->at = NULL;
+}
+
+/* ---- lifetime ----------------------------------------------------------- */
+
+int kpf_analysis_alloc(const kpf_analysis_opts *o, kpf_model *m, kpf_task *task,
+                       uint64_t seed, kpf_h5 *h5, kpf_analysis **out, kpf_error *err)
+{
+    kpf_analysis *a = calloc(1, sizeof *a);
+    if (!a)
+        return kpf_error_set(err, KPF_ENOMEM, "out of memory");
+    a->o = *o;
+    a->o.at = NULL;
+    a->m = m;
+    a->task = task;
+    a->h5 = h5;
+    /* The reduced space keeps time only: at most T − 1 components. */
+    a->k = o->k < task->T ? o->k : task->T - 1;
+    size_t B = o->trials, BT = B * task->T, n = m->n;
+    gsl_rng *rng = NULL;
+    int rc = kpf_rng_alloc(seed, KPF_RNG_EVAL, &rng, err);
+    if (!rc) rc = kpf_task_batch_alloc(task, B, &a->batch, err);
+    if (!rc) {
+        kpf_task_set_noise_scale(task, 0.0);
+        rc = kpf_task_generate(task, rng, a->batch, err);
+        kpf_task_set_noise_scale(task, 1.0);
+    }
+    if (!rc) rc = kpf_traj_alloc(m, B, task->T, &a->tr, err);
+    if (rng)
+        gsl_rng_free(rng);
+    if (!rc) {
+        a->o.at = malloc(o->n_at * sizeof(size_t));
+        a->stats = calloc(o->n_at, sizeof *a->stats);
+        a->cumvar = calloc(o->n_at * KPF_AN_N_OPS * (a->k ? a->k : 1), sizeof(double));
+        a->pcs = calloc(o->n_at * BT * 3, sizeof(double));
+        a->sv = calloc(a->k + 1, sizeof(double));
+        a->cov = calloc(n * n, sizeof(double));
+        a->zc = calloc(BT * n, sizeof(double));
+        a->lyap = calloc((B + 1) * (o->lyapunov + 1), sizeof(double)); /* + mean row */
+        if (!a->o.at || !a->stats || !a->cumvar || !a->pcs || !a->sv || !a->cov || !a->zc ||
+            !a->lyap)
+            rc = kpf_error_set(err, KPF_ENOMEM, "cannot allocate the analyses");
+        else
+            memcpy(a->o.at, o->at, o->n_at * sizeof(size_t));
+    }
+    if (!rc) {
+        memcpy(a->tr->x, a->batch->x, BT * m->n_in * sizeof(double));
+        memcpy(a->tr->trial, a->batch->trial, B * sizeof(size_t));
+        *out = a;
+        return KPF_OK;
+    }
+    kpf_analysis_free(a);
+    return rc;
+}
+
+void kpf_analysis_free(kpf_analysis *a)
+{
+    if (!a)
+        return;
+    kpf_task_batch_free(a->batch);
+    kpf_traj_free(a->tr);
+    free(a->o.at);
+    free(a->stats);
+    free(a->cumvar);
+    free(a->pcs);
+    free(a->sv);
+    free(a->cov);
+    free(a->zc);
+    free(a->lyap);
+    free(a);
+}
+
+/* ---- the analyses ---------------------------------------------------------- */
+
+static int build_op(kpf_analysis *a, int which, kpf_op **op, kpf_error *err)
+{
+    switch (which) {
+    case KPF_AN_K: return kpf_op_param(a->m, a->tr, op, err);
+    case KPF_AN_P: return kpf_op_propagator(a->m, a->tr, op, err);
+    case KPF_AN_PKP: return kpf_op_pkp(a->m, a->tr, op, err);
+    default: return kpf_op_pp(a->m, a->tr, op, err);
+    }
+}
+
+static int write_vec(kpf_analysis *a, size_t it, const char *what, const char *name,
+                     const double *v, size_t n, kpf_error *err)
+{
+    char path[256];
+    snprintf(path, sizeof path, "/snapshots/%zu/%s/%s", it, what, name);
+    return kpf_h5_write(a->h5, path, 1, &n, v, err);
+}
+
+/* Consensus spectrum (avg over trials and units), cumulative variance, rank. */
+static int spectrum(kpf_analysis *a, size_t slot, int which, kpf_error *err)
+{
+    kpf_op *op = NULL;
+    size_t it = a->stats[slot].iteration, k = a->k;
+    double *cum = a->cumvar + (slot * KPF_AN_N_OPS + which) * k;
+    int rc = build_op(a, which, &op, err);
+    kpf_eig_opts eo = kpf_eig_opts_default();
+    if (!rc)
+        rc = kpf_consensus_gram(op, KPF_AXIS_TRIAL | KPF_AXIS_UNIT, k, &eo, a->sv, NULL, err);
+    kpf_op_free(op);
+    if (!rc) rc = kpf_explained_variance(a->sv, k, 0.0, cum, err);
+    if (!rc) rc = kpf_effrank(a->sv, k, 0.0, 0.95, &a->stats[slot].effrank[which], err);
+    const char *nm = kpf_analysis_op_names[which];
+    if (!rc) rc = write_vec(a, it, nm, "singular_values", a->sv, k, err);
+    if (!rc) rc = write_vec(a, it, nm, "cumulative_variance", cum, k, err);
+    if (!rc) rc = write_vec(a, it, nm, "effective_rank", &a->stats[slot].effrank[which], 1, err);
+    return rc ? kpf_error_prefix(err, "spectrum of %s at iteration %zu: ", nm, it) : KPF_OK;
+}
+
+/* PCA of the hidden states over all trials and steps: the effective
+ * dimension at 95% variance and the first three component scores. */
+static int pca(kpf_analysis *a, size_t slot, kpf_error *err)
+{
+    size_t n = a->m->n, R = a->tr->B * a->tr->T;
+    for (size_t i = 0; i < n; i++) {
+        double mu = 0;
+        for (size_t r = 0; r < R; r++)
+            mu += a->tr->z[r * n + i];
+        mu /= (double)R;
+        for (size_t r = 0; r < R; r++)
+            a->zc[r * n + i] = a->tr->z[r * n + i] - mu;
+    }
+    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)n, (int)n, (int)R, 1.0, a->zc,
+                (int)n, a->zc, (int)n, 0.0, a->cov, (int)n);
+    gsl_matrix_view C = gsl_matrix_view_array(a->cov, n, n);
+    gsl_vector *ev = gsl_vector_alloc(n);
+    gsl_matrix *V = gsl_matrix_alloc(n, n);
+    gsl_eigen_symmv_workspace *w = gsl_eigen_symmv_alloc(n);
+    if (!ev || !V || !w) {
+        gsl_vector_free(ev);
+        gsl_matrix_free(V);
+        gsl_eigen_symmv_free(w);
+        return kpf_error_set(err, KPF_ENOMEM, "PCA: out of memory");
+    }
+    int st = gsl_eigen_symmv(&C.matrix, ev, V, w);
+    if (!st)
+        st = gsl_eigen_symmv_sort(ev, V, GSL_EIGEN_SORT_VAL_DESC);
+    int rc = st ? kpf_error_set(err, KPF_ENUMERIC, "PCA eigensolver failed") : KPF_OK;
+    double *sv = malloc(n * sizeof(double));
+    if (!rc && !sv)
+        rc = kpf_error_set(err, KPF_ENOMEM, "PCA: out of memory");
+    for (size_t i = 0; !rc && i < n; i++)
+        sv[i] = sqrt(fmax(gsl_vector_get(ev, i), 0.0));
+    if (!rc)
+        rc = kpf_effrank(sv, n, 0.0, 0.95, &a->stats[slot].pca_effdim, err);
+    double *pc = a->pcs + slot * R * 3;
+    for (size_t r = 0; !rc && r < R; r++)
+        for (size_t c = 0; c < 3; c++) {
+            double s = 0;
+            for (size_t i = 0; c < n && i < n; i++)
+                s += a->zc[r * n + i] * gsl_matrix_get(V, i, c);
+            pc[r * 3 + c] = s;
+        }
+    free(sv);
+    gsl_vector_free(ev);
+    gsl_matrix_free(V);
+    gsl_eigen_symmv_free(w);
+    return rc;
+}
+
+static int lyapunov(kpf_analysis *a, size_t slot, kpf_error *err)
+{
+    size_t k = a->o.lyapunov < a->m->n ? a->o.lyapunov : a->m->n, B = a->tr->B;
+    kpf_lyap_opts lo = {.k = k, .t_ons = 1, .start = 0, .transient = a->tr->T / 3, .seed = 1};
+    int rc = kpf_lyapunov_qr(a->m, a->tr, &lo, a->lyap, NULL, err);
+    if (rc)
+        return rc;
+    double *mean = a->lyap + B * k; /* the spare row reserved in alloc */
+    for (size_t i = 0; i < k; i++) {
+        mean[i] = 0;
+        for (size_t b = 0; b < B; b++)
+            mean[i] += a->lyap[b * k + i] / (double)B;
+    }
+    for (size_t i = 1; i < k; i++) /* insertion sort, descending */
+        for (size_t j = i; j > 0 && mean[j] > mean[j - 1]; j--) {
+            double t = mean[j];
+            mean[j] = mean[j - 1];
+            mean[j - 1] = t;
+        }
+    a->stats[slot].lyap_max = mean[0];
+    rc = kpf_kaplan_yorke(mean, k, &a->stats[slot].kaplan_yorke, err);
+    return rc ? rc : write_vec(a, a->stats[slot].iteration, "lyapunov", "mean_spectrum", mean, k, err);
+}
+
+static int write_theta(kpf_analysis *a, size_t it, kpf_error *err)
+{
+    const kpf_model *m = a->m;
+    int rc = KPF_OK;
+    for (size_t i = 0; !rc && i < m->n_blocks; i++) {
+        char path[256];
+        size_t d[2] = {m->blocks[i].rows, m->blocks[i].cols};
+        snprintf(path, sizeof path, "/snapshots/%zu/theta/%s", it, m->blocks[i].name);
+        rc = kpf_h5_write(a->h5, path, 2, d, m->theta + m->blocks[i].offset, err);
+    }
+    return rc;
+}
+
+int kpf_analysis_at(kpf_analysis *a, size_t it, kpf_error *err)
+{
+    if (a->n_done == a->o.n_at || a->o.at[a->n_done] != it)
+        return KPF_OK;
+    size_t slot = a->n_done;
+    kpf_snapshot_stats *st = &a->stats[slot];
+    st->iteration = it;
+    for (int j = 0; j < KPF_AN_N_OPS; j++)
+        st->effrank[j] = NAN;
+    st->lyap_max = st->kaplan_yorke = NAN;
+    char group[64];
+    snprintf(group, sizeof group, "/snapshots/%zu", it);
+    int rc = kpf_h5_remove(a->h5, group, err); /* a resumed run redoing it */
+    if (!rc) rc = kpf_simulate(a->m, a->tr, err);
+    if (!rc) rc = write_theta(a, it, err);
+    for (int j = 0; !rc && j < KPF_AN_N_OPS; j++)
+        if (a->o.ops[j])
+            rc = spectrum(a, slot, j, err);
+    if (!rc) rc = pca(a, slot, err);
+    if (!rc && a->o.lyapunov) rc = lyapunov(a, slot, err);
+    if (rc)
+        return kpf_error_prefix(err, "analysis at iteration %zu: ", it);
+    a->n_done++;
+    return KPF_OK;
+}
+
+void kpf_analysis_skip_before(kpf_analysis *a, size_t it)
+{
+    size_t drop = 0;
+    while (drop < a->o.n_at && a->o.at[drop] < it)
+        drop++;
+    memmove(a->o.at, a->o.at + drop, (a->o.n_at - drop) * sizeof(size_t));
+    a->o.n_at -= drop;
+}
+
+size_t kpf_analysis_count(const kpf_analysis *a) { return a->n_done; }
+const kpf_snapshot_stats *kpf_analysis_stats(const kpf_analysis *a, size_t i)
+{
+    return i < a->n_done ? &a->stats[i] : NULL;
+}
+const double *kpf_analysis_cumvar(const kpf_analysis *a, size_t i, int op)
+{
+    return i < a->n_done && a->o.ops[op] ? a->cumvar + (i * KPF_AN_N_OPS + op) * a->k : NULL;
+}
+const double *kpf_analysis_pcs(const kpf_analysis *a, size_t i)
+{
+    return i < a->n_done ? a->pcs + i * a->tr->B * a->tr->T * 3 : NULL;
+}
+const int *kpf_analysis_periods(const kpf_analysis *a) { return a->batch->period; }
+size_t kpf_analysis_k(const kpf_analysis *a) { return a->k; }
+size_t kpf_analysis_trials(const kpf_analysis *a) { return a->tr->B; }
+size_t kpf_analysis_steps(const kpf_analysis *a) { return a->tr->T; }

@@ -1,0 +1,56 @@
+/* Private to the experiment runner's files: the experiment object and the
+ * pieces each file contributes. */
+#ifndef KPF_EXPERIMENT_INTERNAL_H
+#define KPF_EXPERIMENT_INTERNAL_H
+
+#include "kpf/analysis.h"
+#include "kpf/json.h"
+#include "kpf/experiment.h"
+#include "kpf/h5io.h"
+#include "kpf/instance.h"
+#include "kpf/task.h"
+#include "kpf/train.h"
+#include "kpf/trajectory.h"
+
+struct kpf_experiment {
+    const kpf_config *cfg;
+    uint64_t seed;
+    size_t trials;
+    int write_trajectory;
+    kpf_task *task;
+    kpf_model *model;
+    const kpf_node *train_node; /* NULL: no training */
+    kpf_train_opts topts;
+    kpf_train_history hist;
+    const kpf_node *analysis_node; /* NULL: no analyses */
+    kpf_analysis_opts aopts;
+    kpf_analysis *an;
+    kpf_h5 *an_h5;
+    int resuming;
+    char plot_error[KPF_ERROR_MSG_MAX];
+};
+
+/* What one simulation produced, for the summary. */
+typedef struct sim_stats {
+    double mse;       /* mean of (y − y*)² over masked steps, trials, outputs */
+    double state_rms; /* RMS of z over all trials, steps and units */
+} sim_stats;
+
+/* experiment_output.c */
+int kpf_internal_readout_all(kpf_model *m, const kpf_traj *tr, double *y, kpf_error *err);
+sim_stats kpf_internal_stats_of(const kpf_traj *tr, const kpf_task_batch *bt, const double *y);
+int kpf_internal_write_summary(const kpf_experiment *ex, const char *dir, const kpf_traj *tr,
+                               sim_stats st, kpf_error *err);
+int kpf_internal_write_trajectory(const kpf_experiment *ex, const char *dir,
+                                  const kpf_traj *tr, const kpf_task_batch *bt,
+                                  const double *y, kpf_error *err);
+int kpf_internal_write_train(const kpf_experiment *ex, const char *dir, kpf_error *err);
+
+/* experiment_analysis.c */
+int kpf_internal_analysis_hook(void *ctx, kpf_model *m, size_t iter, kpf_error *err);
+int kpf_internal_open_analysis(kpf_experiment *ex, const char *dir, int resume,
+                               kpf_error *err);
+void kpf_internal_plot_analyses(kpf_experiment *ex, const char *dir);
+void kpf_internal_summary_analysis(kpf_json *j, const kpf_experiment *ex);
+
+#endif

@@ -1,0 +1,200 @@
+/* Experiment outputs: summary.json, trajectory.h5, train.h5. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "experiment_internal.h"
+#include "kpf/json.h"
+#include "kpf/stepper.h"
+#include "kpf/version.h"
+
+int kpf_internal_readout_all(kpf_model *m, const kpf_traj *tr, double *y, kpf_error *err)
+{
+    size_t R = tr->B * tr->T;
+    int rc = kpf_model_reserve(m, R, err);
+    if (rc)
+        return rc;
+    kpf_rows rows = {.R = R, .z = tr->z, .x = tr->x, .trial = tr->row_trial, .t = tr->t};
+    return kpf_readout(m, &rows, y, err);
+}
+
+sim_stats kpf_internal_stats_of(const kpf_traj *tr, const kpf_task_batch *bt, const double *y)
+{
+    sim_stats s = {0, 0};
+    size_t R = tr->B * tr->T, p = bt->n_out;
+    double wsum = 0;
+    for (size_t r = 0; r < R; r++) {
+        for (size_t j = 0; j < p; j++) {
+            double d = y[r * p + j] - bt->y[r * p + j];
+            s.mse += bt->mask[r] * d * d;
+        }
+        wsum += bt->mask[r] * (double)p;
+    }
+    s.mse = wsum > 0 ? s.mse / wsum : 0;
+    for (size_t i = 0; i < R * tr->n; i++)
+        s.state_rms += tr->z[i] * tr->z[i];
+    s.state_rms = sqrt(s.state_rms / (double)(R * tr->n));
+    return s;
+}
+
+static void summary_model(kpf_json *j, const kpf_model *m)
+{
+    kpf_json_key(j, "model");
+    kpf_json_object_begin(j);
+    kpf_json_key(j, "plugin");
+    kpf_json_string(j, m->desc->name);
+    kpf_json_key(j, "plugin_path");
+    kpf_json_string(j, m->plugin->path);
+    kpf_json_key(j, "n");
+    kpf_json_uint(j, m->n);
+    kpf_json_key(j, "n_in");
+    kpf_json_uint(j, m->n_in);
+    kpf_json_key(j, "n_out");
+    kpf_json_uint(j, m->n_out);
+    kpf_json_key(j, "n_params");
+    kpf_json_uint(j, m->m);
+    kpf_json_key(j, "stepper");
+    kpf_json_string(j, m->stepper->name);
+    kpf_json_key(j, "dt");
+    kpf_json_double(j, m->dt);
+    kpf_json_key(j, "blocks");
+    kpf_json_object_begin(j);
+    for (size_t i = 0; i < m->n_blocks; i++) {
+        kpf_json_key(j, m->blocks[i].name);
+        kpf_json_array_begin(j);
+        kpf_json_uint(j, m->blocks[i].rows);
+        kpf_json_uint(j, m->blocks[i].cols);
+        kpf_json_array_end(j);
+    }
+    kpf_json_object_end(j);
+    kpf_json_object_end(j);
+}
+
+static void summary_train(kpf_json *j, const kpf_experiment *ex)
+{
+    const kpf_train_history *h = &ex->hist;
+    kpf_json_key(j, "train");
+    kpf_json_object_begin(j);
+    kpf_json_key(j, "iterations");
+    kpf_json_uint(j, h->iterations_done);
+    kpf_json_key(j, "converged_at");
+    if (h->converged_at >= 0)
+        kpf_json_uint(j, (unsigned long long)h->converged_at);
+    else
+        kpf_json_double(j, NAN); /* null: did not converge */
+    kpf_json_key(j, "loss_threshold");
+    kpf_json_double(j, ex->topts.loss_threshold);
+    kpf_json_key(j, "eval_loss_initial");
+    kpf_json_double(j, h->n_eval ? h->eval_loss[0] : NAN);
+    kpf_json_key(j, "eval_loss_final");
+    kpf_json_double(j, h->n_eval ? h->eval_loss[h->n_eval - 1] : NAN);
+    kpf_json_key(j, "train_loss_final");
+    kpf_json_double(j, h->n_iter ? h->loss[h->n_iter - 1] : NAN);
+    kpf_json_object_end(j);
+}
+
+int kpf_internal_write_summary(const kpf_experiment *ex, const char *dir, const kpf_traj *tr,
+                         sim_stats st, kpf_error *err)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/summary.json", dir);
+    FILE *fp = fopen(path, "wx"); /* x: never replace an earlier summary */
+    if (!fp)
+        return kpf_error_set(err, KPF_EIO, "%s: cannot create (it may already exist)", path);
+    kpf_json j;
+    kpf_json_begin(&j, fp);
+    kpf_json_key(&j, "kpf_version");
+    kpf_json_string(&j, KPF_VERSION_STRING);
+    kpf_json_key(&j, "config");
+    kpf_json_string(&j, kpf_config_source(ex->cfg));
+    kpf_json_key(&j, "seed");
+    kpf_json_uint(&j, ex->seed);
+    kpf_json_key(&j, "task");
+    kpf_json_string(&j, ex->task->type->name);
+    summary_model(&j, ex->model);
+    kpf_json_key(&j, "trials");
+    kpf_json_uint(&j, tr->B);
+    kpf_json_key(&j, "steps");
+    kpf_json_uint(&j, tr->T);
+    if (ex->train_node)
+        summary_train(&j, ex);
+    if (ex->an)
+        kpf_internal_summary_analysis(&j, ex);
+    if (ex->plot_error[0]) {
+        kpf_json_key(&j, "plot_error");
+        kpf_json_string(&j, ex->plot_error);
+    }
+    kpf_json_key(&j, "readout_mse");
+    kpf_json_double(&j, st.mse);
+    kpf_json_key(&j, "state_rms");
+    kpf_json_double(&j, st.state_rms);
+    kpf_json_end(&j);
+    if (fclose(fp))
+        return kpf_error_set(err, KPF_EIO, "%s: write failed", path);
+    return KPF_OK;
+}
+
+int kpf_internal_write_trajectory(const kpf_experiment *ex, const char *dir, const kpf_traj *tr,
+                            const kpf_task_batch *bt, const double *y, kpf_error *err)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/trajectory.h5", dir);
+    kpf_h5 *h = NULL;
+    int rc = kpf_h5_create(path, &h, err);
+    if (rc)
+        return rc;
+    const kpf_model *m = ex->model;
+    size_t B = tr->B, T = tr->T, dz0[2] = {B, m->n};
+    int *period = malloc(B * T * sizeof(int));
+    if (!period)
+        rc = kpf_error_set(err, KPF_ENOMEM, "out of memory");
+    for (size_t b = 0; !rc && b < B; b++)
+        for (size_t t = 0; t < T; t++)
+            period[b * T + t] = bt->period[t * B + b];
+    size_t dp[2] = {B, T};
+    if (!rc) rc = kpf_h5_write_traj(h, "/z", B, T, m->n, tr->z, err);
+    if (!rc) rc = kpf_h5_write(h, "/z0", 2, dz0, tr->z0, err);
+    if (!rc) rc = kpf_h5_write_traj(h, "/x", B, T, m->n_in, tr->x, err);
+    if (!rc) rc = kpf_h5_write_traj(h, "/y", B, T, m->n_out, y, err);
+    if (!rc) rc = kpf_h5_write_traj(h, "/y_target", B, T, bt->n_out, bt->y, err);
+    if (!rc) rc = kpf_h5_write_traj(h, "/mask", B, T, 0, bt->mask, err);
+    if (!rc) rc = kpf_h5_write_int(h, "/period", 2, dp, period, err);
+    for (size_t i = 0; !rc && i < m->n_blocks; i++) {
+        char ds[512];
+        size_t d[2] = {m->blocks[i].rows, m->blocks[i].cols};
+        snprintf(ds, sizeof ds, "/theta/%s", m->blocks[i].name);
+        rc = kpf_h5_write(h, ds, 2, d, m->theta + m->blocks[i].offset, err);
+    }
+    if (!rc) rc = kpf_h5_attr_double(h, "/", "dt", m->dt, err);
+    if (!rc) rc = kpf_h5_attr_string(h, "/", "plugin", m->desc->name, err);
+    free(period);
+    int rc2 = kpf_h5_close(h, rc ? NULL : err);
+    return rc ? rc : rc2;
+}
+
+/* train.h5: loss history and the final θ by block. */
+int kpf_internal_write_train(const kpf_experiment *ex, const char *dir, kpf_error *err)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/train.h5", dir);
+    kpf_h5 *h = NULL;
+    int rc = kpf_h5_create(path, &h, err);
+    if (rc)
+        return rc;
+    const kpf_train_history *hi = &ex->hist;
+    size_t ni = hi->n_iter, ne = hi->n_eval;
+    if (!rc && ni) rc = kpf_h5_write(h, "/train/loss", 1, &ni, hi->loss, err);
+    if (!rc && ni) rc = kpf_h5_write(h, "/train/grad_norm", 1, &ni, hi->grad_norm, err);
+    if (!rc && ne) rc = kpf_h5_write(h, "/eval/iteration", 1, &ne, hi->eval_iter, err);
+    if (!rc && ne) rc = kpf_h5_write(h, "/eval/loss", 1, &ne, hi->eval_loss, err);
+    const kpf_model *m = ex->model;
+    for (size_t i = 0; !rc && i < m->n_blocks; i++) {
+        char ds[512];
+        size_t d[2] = {m->blocks[i].rows, m->blocks[i].cols};
+        snprintf(ds, sizeof ds, "/theta/%s", m->blocks[i].name);
+        rc = kpf_h5_write(h, ds, 2, d, m->theta + m->blocks[i].offset, err);
+    }
+    int rc2 = kpf_h5_close(h, rc ? NULL : err);
+    return rc ? rc : rc2;
+}

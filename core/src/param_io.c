@@ -1,0 +1,168 @@
+/* θ to and from HDF5: one dataset per named block (see kpf/param_io.h). */
+#include "kpf/param_io.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kpf/h5io.h"
+
+/* "[rows, cols]" for a matrix block, "[rows]" for a vector block. */
+static void block_shape(const kpf_param_block *b, char *buf, size_t size)
+{
+    if (b->cols == 1)
+        snprintf(buf, size, "[%zu]", b->rows);
+    else
+        snprintf(buf, size, "[%zu, %zu]", b->rows, b->cols);
+}
+
+static void dims_text(int rank, const size_t *dims, char *buf, size_t size)
+{
+    size_t len = (size_t)snprintf(buf, size, "[");
+    for (int i = 0; i < rank && len < size; i++)
+        len += (size_t)snprintf(buf + len, size - len, "%s%zu", i ? ", " : "", dims[i]);
+    if (len < size)
+        snprintf(buf + len, size - len, "]");
+}
+
+static int shape_matches(const kpf_param_block *b, int rank, const size_t *dims)
+{
+    if (rank == 2)
+        return dims[0] == b->rows && dims[1] == b->cols;
+    return rank == 1 && b->cols == 1 && dims[0] == b->rows;
+}
+
+/* Whether block i is the core readout's (optional in a file). */
+static int is_core_readout_block(const kpf_model *m, size_t i)
+{
+    return m->core_readout && i >= m->layout.n_blocks;
+}
+
+/* "W [3, 3], W_in [3, 2], …" for messages. */
+static void block_list(const kpf_model *m, char *buf, size_t size)
+{
+    size_t len = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < m->n_blocks && len < size; i++) {
+        char shp[64];
+        block_shape(&m->blocks[i], shp, sizeof shp);
+        len += (size_t)snprintf(buf + len, size - len, "%s%s %s", i ? ", " : "",
+                                m->blocks[i].name, shp);
+    }
+}
+
+/* Every dataset present with the right shape, no extra object; *load_ro
+ * says whether the core readout blocks are in the file. */
+static int validate(const kpf_model *m, kpf_h5 *h, const char *path, int *load_ro,
+                    kpf_error *err)
+{
+    const char *pl = m->desc->name;
+    int ro_present = 0, ro_count = 0;
+    for (size_t i = 0; i < m->n_blocks; i++) {
+        const kpf_param_block *b = &m->blocks[i];
+        char want[64];
+        block_shape(b, want, sizeof want);
+        if (!kpf_h5_is_dataset(h, b->name)) {
+            if (is_core_readout_block(m, i))
+                continue;
+            return kpf_error_set(err, KPF_EIO,
+                                 "%s: missing dataset '%s' (parameter block of plugin '%s', "
+                                 "expected shape %s)",
+                                 path, b->name, pl, want);
+        }
+        if (is_core_readout_block(m, i)) {
+            ro_present = 1;
+            ro_count++;
+        }
+        int rank;
+        size_t dims[KPF_H5_MAX_RANK];
+        int rc = kpf_h5_shape(h, b->name, &rank, dims, err);
+        if (rc)
+            return rc;
+        if (!shape_matches(b, rank, dims)) {
+            char have[160];
+            dims_text(rank, dims, have, sizeof have);
+            return kpf_error_set(err, KPF_EIO, "%s: dataset '%s' has shape %s, expected %s",
+                                 path, b->name, have, want);
+        }
+    }
+    if (ro_present && ro_count != 2) {
+        const char *have = kpf_h5_is_dataset(h, "W_out") ? "W_out" : "b_out";
+        const char *miss = have[0] == 'W' ? "b_out" : "W_out";
+        char want[64];
+        block_shape(kpf_model_block(m, miss), want, sizeof want);
+        return kpf_error_set(err, KPF_EIO,
+                             "%s: missing dataset '%s' (core readout block, expected shape "
+                             "%s; '%s' is given, and the two load together)",
+                             path, miss, want, have);
+    }
+    *load_ro = ro_present;
+
+    char **names = NULL;
+    size_t count = 0;
+    int rc = kpf_h5_list(h, "/", &names, &count, err);
+    if (rc)
+        return rc;
+    for (size_t k = 0; k < count && !rc; k++) {
+        if (kpf_model_block(m, names[k]))
+            continue;
+        char list[KPF_ERROR_MSG_MAX / 2];
+        block_list(m, list, sizeof list);
+        rc = kpf_error_set(err, KPF_EIO,
+                           "%s: %s '%s' is not a parameter block of plugin '%s' "
+                           "(expected exactly: %s)",
+                           path, kpf_h5_is_dataset(h, names[k]) ? "dataset" : "object",
+                           names[k], pl, list);
+    }
+    kpf_h5_names_free(names, count);
+    return rc;
+}
+
+int kpf_params_load_h5(kpf_model *m, const char *path, kpf_error *err)
+{
+    if (!m || !path)
+        return kpf_error_set(err, KPF_EINVAL, "kpf_params_load_h5: NULL model or path");
+    kpf_h5 *h = NULL;
+    int rc = kpf_h5_open(path, &h, err);
+    if (rc)
+        return rc;
+    int load_ro = 0;
+    double *th = NULL;
+    if ((rc = validate(m, h, path, &load_ro, err)))
+        goto done;
+    th = malloc((m->m ? m->m : 1) * sizeof *th);
+    if (!th) {
+        rc = kpf_error_set(err, KPF_ENOMEM, "out of memory reading %s", path);
+        goto done;
+    }
+    memcpy(th, m->theta, m->m * sizeof *th);
+    for (size_t i = 0; i < m->n_blocks && !rc; i++) {
+        const kpf_param_block *b = &m->blocks[i];
+        if (is_core_readout_block(m, i) && !load_ro)
+            continue;
+        rc = kpf_h5_read(h, b->name, b->rows * b->cols, th + b->offset, err);
+    }
+    if (!rc)
+        memcpy(m->theta, th, m->m * sizeof *th);
+done:
+    free(th);
+    kpf_h5_close(h, NULL);
+    return rc;
+}
+
+int kpf_params_save_h5(const kpf_model *m, const char *path, kpf_error *err)
+{
+    if (!m || !path)
+        return kpf_error_set(err, KPF_EINVAL, "kpf_params_save_h5: NULL model or path");
+    kpf_h5 *h = NULL;
+    int rc = kpf_h5_create(path, &h, err);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < m->n_blocks && !rc; i++) {
+        const kpf_param_block *b = &m->blocks[i];
+        size_t dims[2] = {b->rows, b->cols};
+        rc = kpf_h5_write(h, b->name, b->cols == 1 ? 1 : 2, dims, m->theta + b->offset, err);
+    }
+    int rc2 = kpf_h5_close(h, rc ? NULL : err);
+    return rc ? rc : rc2;
+}
