@@ -13,6 +13,22 @@ int kpf_cli_registry(kpf_registry **out, kpf_error *err);
 /* The search path used, for messages. */
 const char *kpf_cli_search_path(void);
 
+struct kpf_sweep;
+
+/* What a sweep needs to rebuild each point's config. */
+typedef struct kpf_cli_sweep_args {
+    const char *config;
+    const char *const *sets;
+    int n_sets;
+} kpf_cli_sweep_args;
+
+/* Check every point's config (errors located in the sweep spec). */
+int kpf_cli_sweep_validate(const kpf_cli_sweep_args *a, const struct kpf_sweep *sw,
+                           kpf_registry *reg, kpf_error *err);
+/* Run all points (one child process each) into dir; writes sweep.csv. */
+int kpf_cli_sweep(const kpf_cli_sweep_args *a, const struct kpf_sweep *sw, kpf_registry *reg,
+                  const char *dir);
+
 int kpf_cmd_run(int argc, char **argv);
 int kpf_cmd_plugins(int argc, char **argv);
 int kpf_cmd_check_plugin(int argc, char **argv);

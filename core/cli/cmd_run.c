@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "kpf/experiment.h"
+#include "kpf/sweep.h"
 
 #define MAX_SETS 256
 
@@ -109,6 +110,29 @@ static int load(const run_args *a, kpf_config **cfg, kpf_registry **reg,
     return rc;
 }
 
+/* Validate every point before creating anything, then run them all. */
+static int run_sweep(const run_args *a, const kpf_sweep *sw, kpf_registry *reg)
+{
+    kpf_error err;
+    kpf_error_clear(&err);
+    if (a->resume) {
+        fprintf(stderr, "kpf: --resume works on single runs; rerun the sweep's failed points "
+                        "from their folders instead\n");
+        return KPF_EXIT_USAGE;
+    }
+    kpf_cli_sweep_args sa = {a->config, a->sets, a->n_sets};
+    char dir[4096];
+    int rc = kpf_cli_sweep_validate(&sa, sw, reg, &err);
+    if (!rc && !(rc = kpf_output_dir_prepare(a->out, a->config, dir, sizeof dir, &err)))
+        rc = save_inputs(a, dir, &err);
+    if (rc) {
+        fprintf(stderr, "kpf: %s\n", err.msg);
+        return KPF_EXIT_USAGE;
+    }
+    fprintf(stderr, "kpf: sweep of %zu points into %s\n", sw->n_points, dir);
+    return kpf_cli_sweep(&sa, sw, reg, dir);
+}
+
 int kpf_cmd_run(int argc, char **argv)
 {
     run_args a;
@@ -132,6 +156,19 @@ int kpf_cmd_run(int argc, char **argv)
     if (rc) {
         fprintf(stderr, "kpf: %s\n", err.msg);
         status = rc == KPF_ENOMEM ? KPF_EXIT_FAIL : KPF_EXIT_USAGE;
+        goto done;
+    }
+    kpf_sweep sw;
+    uint64_t seed = 0;
+    kpf_cfg_u64(kpf_config_root(cfg), "seed", 0, 0, &seed, NULL);
+    if ((rc = kpf_sweep_parse(kpf_node_get(kpf_config_root(cfg), "sweep"), seed, &sw, &err))) {
+        fprintf(stderr, "kpf: %s\n", err.msg);
+        status = KPF_EXIT_USAGE;
+        goto done;
+    }
+    if (sw.n_points) {
+        status = run_sweep(&a, &sw, reg);
+        kpf_sweep_clear(&sw);
         goto done;
     }
     char dir[4096];

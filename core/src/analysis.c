@@ -337,6 +337,17 @@ int kpf_analysis_at(kpf_analysis *a, size_t it, kpf_error *err)
     return KPF_OK;
 }
 
+int kpf_analysis_final(kpf_analysis *a, size_t it, kpf_error *err)
+{
+    if (a->n_done && a->stats[a->n_done - 1].iteration == it)
+        return KPF_OK;
+    if (a->n_done == a->o.n_at) /* schedule exhausted before `it`: no slot */
+        return KPF_OK;
+    a->o.at[a->n_done] = it;
+    a->o.n_at = a->n_done + 1;
+    return kpf_analysis_at(a, it, err);
+}
+
 void kpf_analysis_skip_before(kpf_analysis *a, size_t it)
 {
     size_t drop = 0;

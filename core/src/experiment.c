@@ -3,6 +3,7 @@
  * and trajectory.h5. */
 #include "kpf/experiment.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,6 +71,10 @@ int kpf_experiment_load(const kpf_config *cfg, kpf_registry *reg, kpf_experiment
         rc = load_model(ex, root, reg, err);
     if (!rc && ex->train_node)
         rc = check_train_blocks(ex, err);
+    /* A sweep section belongs to the sweep runner, which reads it from its
+     * own copy of the config; each point's experiment just carries it. */
+    if (!rc && kpf_node_get(root, "sweep"))
+        kpf_node_mark_used(kpf_node_get(root, "sweep"));
     if (!rc)
         rc = kpf_cfg_map(root, "analysis", KPF_CFG_OPTIONAL, &ex->analysis_node, err);
     if (!rc && ex->analysis_node)
@@ -109,6 +114,8 @@ static int run_training(kpf_experiment *ex, const char *dir, int resume, kpf_err
     ex->topts.resume = resume;
     int rc = kpf_train(ex->model, ex->task, &ex->topts, kpf_internal_analysis_hook, ex, &ex->hist, err);
     ex->topts.checkpoint_path = NULL;
+    if (!rc && ex->an) /* converged early: analyse the model it stopped with */
+        rc = kpf_analysis_final(ex->an, ex->hist.iterations_done, err);
     if (!rc)
         rc = kpf_internal_write_train(ex, dir, err);
     snprintf(stem, sizeof stem, "%s/loss", dir);
@@ -154,7 +161,10 @@ int kpf_experiment_run(kpf_experiment *ex, const char *out_dir, int resume, kpf_
     if (!rc && !(y = malloc(tr->B * tr->T * ex->model->n_out * sizeof(double) + 1)))
         rc = kpf_error_set(err, KPF_ENOMEM, "out of memory");
     if (!rc) rc = kpf_internal_readout_all(ex->model, tr, y, err);
-    if (!rc) rc = kpf_internal_write_summary(ex, out_dir, tr, kpf_internal_stats_of(tr, bt, y), err);
+    if (!rc) {
+        ex->final = kpf_internal_stats_of(tr, bt, y);
+        rc = kpf_internal_write_summary(ex, out_dir, tr, ex->final, err);
+    }
     if (!rc && ex->write_trajectory)
         rc = kpf_internal_write_trajectory(ex, out_dir, tr, bt, y, err);
     free(y);
@@ -162,4 +172,39 @@ int kpf_experiment_run(kpf_experiment *ex, const char *out_dir, int resume, kpf_
     gsl_rng_free(data);
     kpf_task_batch_free(bt);
     return rc;
+}
+
+/* Scalars for sweep tables: NaN where not computed. */
+size_t kpf_experiment_scalars(const kpf_experiment *ex, const char **names, double *v,
+                              size_t cap)
+{
+    const kpf_train_history *h = &ex->hist;
+    size_t n_an = ex->an ? kpf_analysis_count(ex->an) : 0;
+    const kpf_snapshot_stats *first = n_an ? kpf_analysis_stats(ex->an, 0) : NULL;
+    const kpf_snapshot_stats *last = n_an ? kpf_analysis_stats(ex->an, n_an - 1) : NULL;
+    const struct {
+        const char *name;
+        double value;
+    } t[] = {
+        {"eval_loss_initial", h->n_eval ? h->eval_loss[0] : NAN},
+        {"eval_loss_final", h->n_eval ? h->eval_loss[h->n_eval - 1] : NAN},
+        {"converged_at", h->converged_at >= 0 ? (double)h->converged_at : NAN},
+        {"iterations", (double)h->iterations_done},
+        {"readout_mse", ex->final.mse},
+        {"effrank_K_initial", first ? first->effrank[KPF_AN_K] : NAN},
+        {"effrank_K", last ? last->effrank[KPF_AN_K] : NAN},
+        {"effrank_P_initial", first ? first->effrank[KPF_AN_P] : NAN},
+        {"effrank_P", last ? last->effrank[KPF_AN_P] : NAN},
+        {"effrank_PKP", last ? last->effrank[KPF_AN_PKP] : NAN},
+        {"pca_effdim_initial", first ? first->pca_effdim : NAN},
+        {"pca_effdim", last ? last->pca_effdim : NAN},
+        {"lyapunov_max_initial", first ? first->lyap_max : NAN},
+        {"kaplan_yorke_initial", first ? first->kaplan_yorke : NAN},
+    };
+    size_t n = sizeof t / sizeof t[0];
+    for (size_t i = 0; i < n && i < cap; i++) {
+        names[i] = t[i].name;
+        v[i] = t[i].value;
+    }
+    return n;
 }

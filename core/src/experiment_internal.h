@@ -12,6 +12,12 @@
 #include "kpf/train.h"
 #include "kpf/trajectory.h"
 
+/* What one simulation produced, for the summary. */
+typedef struct sim_stats {
+    double mse;       /* mean of (y − y*)² over masked steps, trials, outputs */
+    double state_rms; /* RMS of z over all trials, steps and units */
+} sim_stats;
+
 struct kpf_experiment {
     const kpf_config *cfg;
     uint64_t seed;
@@ -28,13 +34,9 @@ struct kpf_experiment {
     kpf_h5 *an_h5;
     int resuming;
     char plot_error[KPF_ERROR_MSG_MAX];
+    sim_stats final;            /* of the last simulation (after a run) */
 };
 
-/* What one simulation produced, for the summary. */
-typedef struct sim_stats {
-    double mse;       /* mean of (y − y*)² over masked steps, trials, outputs */
-    double state_rms; /* RMS of z over all trials, steps and units */
-} sim_stats;
 
 /* experiment_output.c */
 int kpf_internal_readout_all(kpf_model *m, const kpf_traj *tr, double *y, kpf_error *err);

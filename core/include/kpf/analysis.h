@@ -64,6 +64,11 @@ void kpf_analysis_free(kpf_analysis *a);
 /* Run the analyses if `iteration` is on the schedule (else nothing). */
 int kpf_analysis_at(kpf_analysis *a, size_t iteration, kpf_error *err);
 
+/* Training stopped early (convergence) at `iteration`: run the analyses
+ * there unless the last snapshot already was that iteration, so the final
+ * model is always analysed.  Scheduled iterations after it are dropped. */
+int kpf_analysis_final(kpf_analysis *a, size_t iteration, kpf_error *err);
+
 /* A resumed run starts at `iteration`: drop schedule entries before it
  * (their results are already in the file from the interrupted process). */
 void kpf_analysis_skip_before(kpf_analysis *a, size_t iteration);

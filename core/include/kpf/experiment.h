@@ -37,6 +37,12 @@ void kpf_experiment_free(kpf_experiment *ex);
  * continues training from out_dir/checkpoint.h5. */
 int kpf_experiment_run(kpf_experiment *ex, const char *out_dir, int resume, kpf_error *err);
 
+/* After kpf_experiment_run: up to `cap` named scalars (eval losses,
+ * convergence iteration, effective ranks and PCA dimension at the first and
+ * last snapshot …), NaN where not computed; returns how many exist. */
+size_t kpf_experiment_scalars(const kpf_experiment *ex, const char **names, double *values,
+                              size_t cap);
+
 /* Pick the output folder and create it.  `requested` (from -o) must not
  * exist or be an empty folder.  Without it: runs/<config stem>, or the first
  * free runs/<stem>-2, -3, … so an earlier run is never touched. */

@@ -1,0 +1,181 @@
+/* Sweep specifications: grids of config values × repeats. */
+#include "kpf/sweep.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char *fmt_double(double v)
+{
+    char buf[64];
+    snprintf(buf, sizeof buf, "%.15g", v);
+    return strdup(buf);
+}
+
+/* {linspace: [a, b, n]} or {logspace: [a, b, n]} (exponents of 10). */
+static int parse_range(const kpf_node *spec, kpf_sweep_key *k, kpf_error *err)
+{
+    if (kpf_node_len(spec) != 1)
+        return kpf_node_error(spec, err, "expected {linspace: [a, b, n]} or {logspace: [a, b, n]}");
+    const char *kind = kpf_node_key_at(spec, 0);
+    const kpf_node *args = kpf_node_get(spec, kind);
+    int logs = !strcmp(kind, "logspace");
+    if (!logs && strcmp(kind, "linspace"))
+        return kpf_node_error(args, err, "unknown range '%s' (expected linspace or logspace)",
+                              kind);
+    if (kpf_node_kind(args) != KPF_NODE_SEQ || kpf_node_len(args) != 3)
+        return kpf_node_error(args, err, "expected three numbers [start, stop, count]");
+    double v[3];
+    for (int i = 0; i < 3; i++) {
+        const char *s = kpf_node_scalar(kpf_node_at(args, (size_t)i));
+        char *end = NULL;
+        v[i] = s ? strtod(s, &end) : NAN;
+        if (!s || !*s || *end || !isfinite(v[i]))
+            return kpf_node_error(kpf_node_at(args, (size_t)i), err, "expected a number");
+    }
+    if (v[2] < 1 || v[2] != floor(v[2]) || v[2] > 100000)
+        return kpf_node_error(kpf_node_at(args, 2), err,
+                              "expected a whole number of points in [1, 100000]");
+    k->n = (size_t)v[2];
+    k->values = calloc(k->n, sizeof(char *));
+    if (!k->values)
+        return kpf_error_set(err, KPF_ENOMEM, "out of memory");
+    for (size_t i = 0; i < k->n; i++) {
+        double t = k->n > 1 ? (double)i / (double)(k->n - 1) : 0.0;
+        double x = v[0] + t * (v[1] - v[0]);
+        if (!(k->values[i] = fmt_double(logs ? pow(10.0, x) : x)))
+            return kpf_error_set(err, KPF_ENOMEM, "out of memory");
+    }
+    return KPF_OK;
+}
+
+static int parse_list(const kpf_node *spec, kpf_sweep_key *k, kpf_error *err)
+{
+    k->n = kpf_node_len(spec);
+    if (k->n == 0)
+        return kpf_node_error(spec, err, "expected at least one value");
+    k->values = calloc(k->n, sizeof(char *));
+    if (!k->values)
+        return kpf_error_set(err, KPF_ENOMEM, "out of memory");
+    for (size_t i = 0; i < k->n; i++) {
+        const char *s = kpf_node_scalar(kpf_node_at(spec, i));
+        if (!s)
+            return kpf_node_error(kpf_node_at(spec, i), err, "expected a scalar value");
+        if (!(k->values[i] = strdup(s)))
+            return kpf_error_set(err, KPF_ENOMEM, "out of memory");
+    }
+    return KPF_OK;
+}
+
+static int parse_key(const kpf_node *values, size_t i, kpf_sweep_key *k, kpf_error *err)
+{
+    k->path = kpf_node_key_at(values, i);
+    k->node = kpf_node_get(values, k->path);
+    if (!strcmp(k->path, "seed"))
+        return kpf_node_error(k->node, err, "sweep seeds with `repeats`, not as a value");
+    switch (kpf_node_kind(k->node)) {
+    case KPF_NODE_SEQ: return parse_list(k->node, k, err);
+    case KPF_NODE_MAP: return parse_range(k->node, k, err);
+    default:
+        return kpf_node_error(k->node, err,
+                              "expected a list of values or {linspace|logspace: [a, b, n]}");
+    }
+}
+
+int kpf_sweep_parse(const kpf_node *node, uint64_t seed, kpf_sweep *s, kpf_error *err)
+{
+    memset(s, 0, sizeof *s);
+    s->seed = seed;
+    if (!node)
+        return KPF_OK;
+    const kpf_node *values = NULL, *plot = NULL;
+    int rc = kpf_cfg_map(node, "values", KPF_CFG_REQUIRED, &values, err);
+    if (!rc) rc = kpf_cfg_size(node, "repeats", 0, 1, 1, 100000, &s->repeats, err);
+    if (!rc) rc = kpf_cfg_map(node, "plot", 0, &plot, err);
+    if (!rc && plot) rc = kpf_cfg_string(plot, "x", KPF_CFG_REQUIRED, NULL, &s->plot_x, err);
+    if (!rc && plot) rc = kpf_cfg_string(plot, "y", KPF_CFG_REQUIRED, NULL, &s->plot_y, err);
+    if (rc)
+        return rc;
+    s->n_keys = kpf_node_len(values);
+    if (s->n_keys == 0)
+        return kpf_node_error(values, err, "expected at least one key to sweep");
+    s->keys = calloc(s->n_keys, sizeof *s->keys);
+    if (!s->keys)
+        return kpf_error_set(err, KPF_ENOMEM, "out of memory");
+    s->n_points = s->repeats;
+    for (size_t i = 0; !rc && i < s->n_keys; i++) {
+        rc = parse_key(values, i, &s->keys[i], err);
+        s->n_points *= s->keys[i].n;
+    }
+    if (!rc && s->plot_x) {
+        int found = 0;
+        for (size_t i = 0; i < s->n_keys; i++)
+            found |= !strcmp(s->keys[i].path, s->plot_x);
+        if (!found)
+            rc = kpf_node_error(kpf_node_get(plot, "x"), err, "'%s' is not a swept key",
+                                s->plot_x);
+    }
+    if (rc)
+        kpf_sweep_clear(s);
+    return rc;
+}
+
+void kpf_sweep_clear(kpf_sweep *s)
+{
+    for (size_t i = 0; s->keys && i < s->n_keys; i++) {
+        for (size_t j = 0; s->keys[i].values && j < s->keys[i].n; j++)
+            free(s->keys[i].values[j]);
+        free(s->keys[i].values);
+    }
+    free(s->keys);
+    memset(s, 0, sizeof *s);
+}
+
+void kpf_sweep_point(const kpf_sweep *s, size_t i, size_t *idx, size_t *repeat,
+                     uint64_t *seed)
+{
+    *repeat = i % s->repeats;
+    size_t g = i / s->repeats;
+    for (size_t k = s->n_keys; k-- > 0;) {
+        idx[k] = g % s->keys[k].n;
+        g /= s->keys[k].n;
+    }
+    *seed = s->seed + *repeat;
+}
+
+int kpf_sweep_apply(const kpf_sweep *s, size_t i, kpf_config *cfg, kpf_error *err)
+{
+    size_t idx[64], rep;
+    uint64_t seed;
+    if (s->n_keys > 64)
+        return kpf_error_set(err, KPF_EINVAL, "at most 64 swept keys");
+    kpf_sweep_point(s, i, idx, &rep, &seed);
+    char buf[4096];
+    int rc = KPF_OK;
+    for (size_t k = 0; !rc && k < s->n_keys; k++) {
+        snprintf(buf, sizeof buf, "%s=%s", s->keys[k].path, s->keys[k].values[idx[k]]);
+        if ((rc = kpf_config_set(cfg, buf, err)))
+            kpf_sweep_blame(s, i, err);
+    }
+    snprintf(buf, sizeof buf, "seed=%llu", (unsigned long long)seed);
+    return rc ? rc : kpf_config_set(cfg, buf, err);
+}
+
+int kpf_sweep_blame(const kpf_sweep *s, size_t i, kpf_error *err)
+{
+    size_t idx[64], rep;
+    uint64_t seed;
+    kpf_sweep_point(s, i, idx, &rep, &seed);
+    /* The value came from --set text built here; name the spec instead. */
+    for (size_t k = 0; k < s->n_keys; k++) {
+        char needle[512];
+        snprintf(needle, sizeof needle, "--set %s=", s->keys[k].path);
+        if (strstr(err->msg, needle))
+            return kpf_error_prefix(err, "%s:%d:%d: sweep.values.%s (point %zu, value '%s'): ",
+                                    kpf_node_file(s->keys[k].node), kpf_node_line(s->keys[k].node),
+                                    kpf_node_col(s->keys[k].node), s->keys[k].path, i,
+                                    s->keys[k].values[idx[k]]);
+    }
+    return kpf_error_prefix(err, "sweep point %zu: ", i);
+}
