@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "experiment_internal.h"
+#include "kpf/blas.h"
 #include "kpf/plot.h"
 #include "kpf/rng.h"
 
@@ -51,6 +52,8 @@ int kpf_experiment_load(const kpf_config *cfg, kpf_registry *reg, kpf_experiment
     ex->cfg = cfg;
     const kpf_node *root = kpf_config_root(cfg), *tnode = NULL, *sim = NULL, *outn = NULL;
     int rc = kpf_cfg_u64(root, "seed", KPF_CFG_OPTIONAL, 0, &ex->seed, err);
+    if (!rc)
+        rc = kpf_cfg_size(root, "threads", KPF_CFG_OPTIONAL, 0, 0, 4096, &ex->threads, err);
     if (!rc)
         rc = kpf_cfg_map(root, "simulate", KPF_CFG_OPTIONAL, &sim, err);
     if (!rc)
@@ -136,6 +139,8 @@ int kpf_experiment_run(kpf_experiment *ex, const char *out_dir, int resume, kpf_
     int rc = KPF_OK;
     char done_path[4200];
     snprintf(done_path, sizeof done_path, "%s/summary.json", out_dir);
+    if (ex->threads)
+        kpf_blas_set_threads((int)ex->threads);
     if (resume && access(done_path, F_OK) == 0)
         return kpf_error_set(err, KPF_EINVAL, "%s: this run already finished; nothing to resume",
                              out_dir);

@@ -21,6 +21,7 @@ typedef struct sim_stats {
 struct kpf_experiment {
     const kpf_config *cfg;
     uint64_t seed;
+    size_t threads;             /* BLAS threads; 0: OpenBLAS's default */
     size_t trials;
     int write_trajectory;
     kpf_task *task;

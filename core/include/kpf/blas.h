@@ -10,4 +10,17 @@
 
 #include <gsl/gsl_cblas.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Threads OpenBLAS uses for every later BLAS call in this process (n ≥ 1),
+ * and the current count.  Results are reproducible at a fixed count. */
+void kpf_blas_set_threads(int n);
+int kpf_blas_threads(void);
+
+#ifdef __cplusplus
+}
+#endif
+
 #endif
