@@ -9,6 +9,7 @@
 
 #include "kpf/config.h"
 #include "kpf/sweep.h"
+#include "test_util.h"
 
 static kpf_error err;
 
@@ -77,57 +78,18 @@ Test(sweep, bad_specs_are_located)
 
 /* ---- through the CLI ------------------------------------------------------ */
 
-static char tmp[64], out[65536];
-
-static int sh(const char *fmt, ...)
-{
-    char cmd[8192], full[8400];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    snprintf(full, sizeof full, "cd %s && %s 2>&1", KPF_SOURCE_DIR, cmd);
-    FILE *p = popen(full, "r");
-    size_t k = fread(out, 1, sizeof out - 1, p);
-    out[k] = '\0';
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static void mk(void)
-{
-    strcpy(tmp, "/tmp/kpf-sweep-XXXXXX");
-    cr_assert_not_null(mkdtemp(tmp));
-}
-
-static void rm(void)
-{
-    char c[128];
-    snprintf(c, sizeof c, "rm -rf %s", tmp);
-    cr_assert_eq(system(c), 0);
-}
-
-static void write_cfg(const char *name, const char *text)
-{
-    char p[256];
-    snprintf(p, sizeof p, "%s/%s", tmp, name);
-    FILE *fp = fopen(p, "w");
-    fputs(text, fp);
-    fclose(fp);
-}
-
-TestSuite(sweep_cli, .init = mk, .fini = rm);
+TestSuite(sweep_cli, .init = tu_mktmp, .fini = tu_rmtmp);
 
 Test(sweep_cli, bad_value_is_blamed_on_the_spec_before_anything_runs)
 {
-    write_cfg("b.yaml", "task: {name: memory_pro}\nmodel: {plugin: rnn, n: 8}\n"
+    tu_write("b.yaml", "task: {name: memory_pro}\nmodel: {plugin: rnn, n: 8}\n"
                         "sweep:\n  values:\n    model.g: [1.0, -2.0]\n");
-    cr_assert_eq(sh("%s run %s/b.yaml -o %s/o", KPF_CLI_PATH, tmp, tmp), 2, "%s", out);
-    cr_assert(strstr(out, "b.yaml:5:14: sweep.values.model.g (point 1, value '-2.0')"), "%s",
-              out);
+    cr_assert_eq(tu_sh("%s run %s/b.yaml -o %s/o", KPF_CLI_PATH, tu_tmp, tu_tmp), 2, "%s", tu_out);
+    cr_assert(strstr(tu_out, "b.yaml:5:14: sweep.values.model.g (point 1, value '-2.0')"), "%s",
+              tu_out);
     struct stat st;
     char o[128];
-    snprintf(o, sizeof o, "%s/o", tmp);
+    snprintf(o, sizeof o, "%s/o", tu_tmp);
     cr_assert_neq(stat(o, &st), 0, "output created for an invalid sweep");
 }
 
@@ -135,15 +97,15 @@ Test(sweep_cli, failed_point_is_recorded_and_the_sweep_goes_on, .timeout = 300)
 {
     /* g = 1e5 with a linear activation overflows: that point fails at run
      * time (not at validation), the other two succeed. */
-    write_cfg("f.yaml", "task: {name: memory_pro}\n"
+    tu_write("f.yaml", "task: {name: memory_pro}\n"
                         "model: {plugin: rnn, n: 8, activation: linear}\n"
                         "simulate: {trials: 2}\n"
                         "sweep:\n  values:\n    model.g: [0.5, 100000, 0.9]\n");
-    cr_assert_eq(sh("%s run %s/f.yaml -o %s/o", KPF_CLI_PATH, tmp, tmp), 1, "%s", out);
-    cr_assert(strstr(out, "3 points, 1 failed"), "%s", out);
-    cr_assert_eq(sh("cat %s/o/sweep.csv", tmp), 0);
-    cr_assert(strstr(out, "0,0,0,0.5,ok"), "%s", out);
-    cr_assert(strstr(out, "1,0,0,100000,failed"), "%s", out);
-    cr_assert(strstr(out, "2,0,0,0.9,ok"), "%s", out);
-    cr_assert_eq(sh("test -f %s/o/point_0002/summary.json", tmp), 0);
+    cr_assert_eq(tu_sh("%s run %s/f.yaml -o %s/o", KPF_CLI_PATH, tu_tmp, tu_tmp), 1, "%s", tu_out);
+    cr_assert(strstr(tu_out, "3 points, 1 failed"), "%s", tu_out);
+    cr_assert_eq(tu_sh("cat %s/o/sweep.csv", tu_tmp), 0);
+    cr_assert(strstr(tu_out, "0,0,0,0.5,ok"), "%s", tu_out);
+    cr_assert(strstr(tu_out, "1,0,0,100000,failed"), "%s", tu_out);
+    cr_assert(strstr(tu_out, "2,0,0,0.9,ok"), "%s", tu_out);
+    cr_assert_eq(tu_sh("test -f %s/o/point_0002/summary.json", tu_tmp), 0);
 }

@@ -13,6 +13,7 @@
 
 #include "kpf/h5io.h"
 #include "kpf/optim.h"
+#include "test_util.h"
 
 static kpf_error err;
 
@@ -54,45 +55,6 @@ Test(optim, clipping_bounds_the_norm_and_frozen_entries_stay)
 
 /* ---- runs through the CLI ------------------------------------------------ */
 
-static char tmp[64], out[65536];
-
-static int sh(const char *fmt, ...)
-{
-    char cmd[8192], full[8400];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    snprintf(full, sizeof full, "cd %s && %s 2>&1", KPF_SOURCE_DIR, cmd);
-    FILE *p = popen(full, "r");
-    size_t k = fread(out, 1, sizeof out - 1, p);
-    out[k] = '\0';
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static void mk(void)
-{
-    strcpy(tmp, "/tmp/kpf-train-XXXXXX");
-    cr_assert_not_null(mkdtemp(tmp));
-}
-
-static void rm(void)
-{
-    char c[128];
-    snprintf(c, sizeof c, "rm -rf %s", tmp);
-    cr_assert_eq(system(c), 0);
-}
-
-static void write_cfg(const char *name, const char *text)
-{
-    char p[256];
-    snprintf(p, sizeof p, "%s/%s", tmp, name);
-    FILE *fp = fopen(p, "w");
-    fputs(text, fp);
-    fclose(fp);
-}
-
 static double *read_theta(const char *file, size_t *n)
 {
     kpf_h5 *h = NULL;
@@ -104,7 +66,7 @@ static double *read_theta(const char *file, size_t *n)
     return th;
 }
 
-TestSuite(train, .init = mk, .fini = rm);
+TestSuite(train, .init = tu_mktmp, .fini = tu_rmtmp);
 
 static const char *resume_cfg = "seed: 5\n"
                                 "task: {name: memory_pro, t_stim: 5, t_memory: 5, t_response: 5}\n"
@@ -115,15 +77,15 @@ static const char *resume_cfg = "seed: 5\n"
 
 Test(train, resume_after_kill_gives_identical_theta, .timeout = 300)
 {
-    write_cfg("r.yaml", resume_cfg);
-    cr_assert_eq(sh("%s run %s/r.yaml -o %s/full", KPF_CLI_PATH, tmp, tmp), 0, "%s", out);
+    tu_write("r.yaml", resume_cfg);
+    cr_assert_eq(tu_sh("%s run %s/r.yaml -o %s/full", KPF_CLI_PATH, tu_tmp, tu_tmp), 0, "%s", tu_out);
     char dir[256], ck[300], cmd[1024];
-    snprintf(dir, sizeof dir, "%s/killed", tmp);
+    snprintf(dir, sizeof dir, "%s/killed", tu_tmp);
     snprintf(ck, sizeof ck, "%s/checkpoint.h5", dir);
     pid_t pid = fork();
     cr_assert_neq(pid, -1);
     if (pid == 0) {
-        snprintf(cmd, sizeof cmd, "%s/r.yaml", tmp);
+        snprintf(cmd, sizeof cmd, "%s/r.yaml", tu_tmp);
         freopen("/dev/null", "w", stderr);
         freopen("/dev/null", "w", stdout);
         execl(KPF_CLI_PATH, "kpf", "run", cmd, "-o", dir, (char *)NULL);
@@ -138,9 +100,9 @@ Test(train, resume_after_kill_gives_identical_theta, .timeout = 300)
     waitpid(pid, &status, 0);
     cr_assert(WIFSIGNALED(status), "the run finished before it could be killed");
     cr_assert_eq(stat(ck, &st), 0, "no checkpoint survived the kill");
-    cr_assert_eq(sh("%s run --resume %s", KPF_CLI_PATH, dir), 0, "%s", out);
+    cr_assert_eq(tu_sh("%s run --resume %s", KPF_CLI_PATH, dir), 0, "%s", tu_out);
     char a[300], b[300];
-    snprintf(a, sizeof a, "%s/full/checkpoint.h5", tmp);
+    snprintf(a, sizeof a, "%s/full/checkpoint.h5", tu_tmp);
     snprintf(b, sizeof b, "%s/checkpoint.h5", dir);
     size_t na, nb;
     double *ta = read_theta(a, &na), *tb = read_theta(b, &nb);
@@ -148,42 +110,42 @@ Test(train, resume_after_kill_gives_identical_theta, .timeout = 300)
     cr_assert_eq(memcmp(ta, tb, na * sizeof(double)), 0, "resumed θ differs from uninterrupted");
     free(ta);
     free(tb);
-    cr_assert_eq(sh("%s run --resume %s", KPF_CLI_PATH, dir), 1, "%s", out);
-    cr_assert(strstr(out, "already finished"), "%s", out);
+    cr_assert_eq(tu_sh("%s run --resume %s", KPF_CLI_PATH, dir), 1, "%s", tu_out);
+    cr_assert(strstr(tu_out, "already finished"), "%s", tu_out);
 }
 
 Test(train, divergence_stops_and_keeps_checkpoint)
 {
-    write_cfg("d.yaml", "task: {name: memory_pro, t_stim: 5, t_memory: 5, t_response: 5}\n"
+    tu_write("d.yaml", "task: {name: memory_pro, t_stim: 5, t_memory: 5, t_response: 5}\n"
                         "model: {plugin: rnn, n: 16, activation: linear, g: 1.5}\n"
                         "train: {iterations: 400, batch: 4, optimizer: sgd, lr: 1000, "
                         "checkpoint_every: 1, eval_every: 1}\n");
-    cr_assert_eq(sh("%s run %s/d.yaml -o %s/out", KPF_CLI_PATH, tmp, tmp), 1, "%s", out);
-    cr_assert(strstr(out, "iteration "), "%s", out);
-    cr_assert(strstr(out, "last checkpoint kept in"), "%s", out);
+    cr_assert_eq(tu_sh("%s run %s/d.yaml -o %s/out", KPF_CLI_PATH, tu_tmp, tu_tmp), 1, "%s", tu_out);
+    cr_assert(strstr(tu_out, "iteration "), "%s", tu_out);
+    cr_assert(strstr(tu_out, "last checkpoint kept in"), "%s", tu_out);
     char ck[256];
     struct stat st;
-    snprintf(ck, sizeof ck, "%s/out/checkpoint.h5", tmp);
+    snprintf(ck, sizeof ck, "%s/out/checkpoint.h5", tu_tmp);
     cr_assert_eq(stat(ck, &st), 0);
 }
 
 Test(train, config_errors_are_located)
 {
-    write_cfg("b1.yaml", "task: {name: memory_pro}\nmodel: {plugin: rnn}\n"
+    tu_write("b1.yaml", "task: {name: memory_pro}\nmodel: {plugin: rnn}\n"
                          "train:\n  optimizer: rmsprop\n");
-    cr_assert_eq(sh("%s run %s/b1.yaml -o %s/o", KPF_CLI_PATH, tmp, tmp), 2);
-    cr_assert(strstr(out, "b1.yaml:4:14: train.optimizer: unknown value 'rmsprop'"), "%s", out);
-    write_cfg("b2.yaml", "task: {name: memory_pro}\nmodel: {plugin: rnn}\n"
+    cr_assert_eq(tu_sh("%s run %s/b1.yaml -o %s/o", KPF_CLI_PATH, tu_tmp, tu_tmp), 2);
+    cr_assert(strstr(tu_out, "b1.yaml:4:14: train.optimizer: unknown value 'rmsprop'"), "%s", tu_out);
+    tu_write("b2.yaml", "task: {name: memory_pro}\nmodel: {plugin: rnn}\n"
                          "train:\n  blocks: [W, Wx]\n");
-    cr_assert_eq(sh("%s run %s/b2.yaml -o %s/o", KPF_CLI_PATH, tmp, tmp), 2);
-    cr_assert(strstr(out, "b2.yaml:4:15: train.blocks[1]: no parameter block 'Wx'"), "%s", out);
+    cr_assert_eq(tu_sh("%s run %s/b2.yaml -o %s/o", KPF_CLI_PATH, tu_tmp, tu_tmp), 2);
+    cr_assert(strstr(tu_out, "b2.yaml:4:15: train.blocks[1]: no parameter block 'Wx'"), "%s", tu_out);
 }
 
 Test(train, quickstart_lowers_eval_loss_tenfold, .timeout = 600)
 {
-    cr_assert_eq(sh("%s run configs/quickstart.yaml -o %s/q", KPF_CLI_PATH, tmp), 0, "%s", out);
+    cr_assert_eq(tu_sh("%s run configs/quickstart.yaml -o %s/q", KPF_CLI_PATH, tu_tmp), 0, "%s", tu_out);
     char p[256];
-    snprintf(p, sizeof p, "%s/q/train.h5", tmp);
+    snprintf(p, sizeof p, "%s/q/train.h5", tu_tmp);
     kpf_h5 *h = NULL;
     size_t n;
     cr_assert_eq(kpf_h5_open(p, &h, &err), KPF_OK, "%s", err.msg);
@@ -193,7 +155,7 @@ Test(train, quickstart_lowers_eval_loss_tenfold, .timeout = 600)
     kpf_h5_close(h, NULL);
     cr_assert_gt(L[0] / L[n - 1], 10.0, "eval loss %g → %g", L[0], L[n - 1]);
     free(L);
-    snprintf(p, sizeof p, "%s/q/loss.png", tmp);
+    snprintf(p, sizeof p, "%s/q/loss.png", tu_tmp);
     struct stat st;
     cr_assert(stat(p, &st) == 0 && st.st_size > 1000, "no loss plot");
 }
