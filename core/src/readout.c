@@ -30,14 +30,19 @@ static void affine(const kpf_model *m, size_t R, const double *Z, const double *
                 out[r * p + j] += b[j];
 }
 
+/* Attach scratch; hand the call to the plugin's own readout when it has
+ * one, otherwise fall through to the core's linear readout below. */
+#define DISPATCH_TO_PLUGIN(op, ...)                                             \
+    kpf_rows r;                                                                 \
+    int rc = kpf_internal_attach_rows(m, rows, &r, err);                        \
+    if (rc)                                                                     \
+        return rc;                                                              \
+    if (!m->core_readout)                                                       \
+    return m->desc->op(m->self, m->theta, &r, __VA_ARGS__, err)
+
 int kpf_readout(kpf_model *m, const kpf_rows *rows, double *y, kpf_error *err)
 {
-    kpf_rows r;
-    int rc = kpf_internal_attach_rows(m, rows, &r, err);
-    if (rc)
-        return rc;
-    if (!m->core_readout)
-        return m->desc->readout(m->self, m->theta, &r, y, err);
+    DISPATCH_TO_PLUGIN(readout, y);
     affine(m, r.R, r.z, w_out(m, m->theta), b_out(m, m->theta), y);
     return KPF_OK;
 }
@@ -45,12 +50,7 @@ int kpf_readout(kpf_model *m, const kpf_rows *rows, double *y, kpf_error *err)
 int kpf_readout_jz(kpf_model *m, const kpf_rows *rows, const double *v, double *out,
                    kpf_error *err)
 {
-    kpf_rows r;
-    int rc = kpf_internal_attach_rows(m, rows, &r, err);
-    if (rc)
-        return rc;
-    if (!m->core_readout)
-        return m->desc->readout_jz(m->self, m->theta, &r, v, out, err);
+    DISPATCH_TO_PLUGIN(readout_jz, v, out);
     affine(m, r.R, v, w_out(m, m->theta), NULL, out);
     return KPF_OK;
 }
@@ -58,12 +58,7 @@ int kpf_readout_jz(kpf_model *m, const kpf_rows *rows, const double *v, double *
 int kpf_readout_jzT(kpf_model *m, const kpf_rows *rows, const double *w, double *out,
                     kpf_error *err)
 {
-    kpf_rows r;
-    int rc = kpf_internal_attach_rows(m, rows, &r, err);
-    if (rc)
-        return rc;
-    if (!m->core_readout)
-        return m->desc->readout_jzT(m->self, m->theta, &r, w, out, err);
+    DISPATCH_TO_PLUGIN(readout_jzT, w, out);
     size_t n = m->n, p = m->n_out;
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)r.R, (int)n, (int)p, 1.0, w,
                 (int)p, w_out(m, m->theta), (int)n, 0.0, out, (int)n);
@@ -73,12 +68,7 @@ int kpf_readout_jzT(kpf_model *m, const kpf_rows *rows, const double *w, double 
 int kpf_readout_jth(kpf_model *m, const kpf_rows *rows, const double *dth, double *out,
                     kpf_error *err)
 {
-    kpf_rows r;
-    int rc = kpf_internal_attach_rows(m, rows, &r, err);
-    if (rc)
-        return rc;
-    if (!m->core_readout)
-        return m->desc->readout_jth(m->self, m->theta, &r, dth, out, err);
+    DISPATCH_TO_PLUGIN(readout_jth, dth, out);
     affine(m, r.R, r.z, w_out(m, dth), b_out(m, dth), out);
     return KPF_OK;
 }
@@ -86,12 +76,7 @@ int kpf_readout_jth(kpf_model *m, const kpf_rows *rows, const double *dth, doubl
 int kpf_readout_jthT(kpf_model *m, const kpf_rows *rows, const double *w, double *g,
                      kpf_error *err)
 {
-    kpf_rows r;
-    int rc = kpf_internal_attach_rows(m, rows, &r, err);
-    if (rc)
-        return rc;
-    if (!m->core_readout)
-        return m->desc->readout_jthT(m->self, m->theta, &r, w, g, err);
+    DISPATCH_TO_PLUGIN(readout_jthT, w, g);
     size_t n = m->n, p = m->n_out;
     /* g_W (p×n) += Wᵀ Z with the rows as the inner dimension. */
     cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)p, (int)n, (int)r.R, 1.0, w,
