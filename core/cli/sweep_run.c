@@ -163,18 +163,10 @@ static void plot_sweep(const kpf_sweep *sw, table *t, const char *dir)
     char stem[4300], title[256];
     snprintf(stem, sizeof stem, "%s/sweep_%s_vs_%s", dir, sw->plot_y, sw->plot_x);
     snprintf(title, sizeof title, "%s against %s (%zu runs)", sw->plot_y, sw->plot_x, t->n_plot);
-    /* Sort by x so the line reads left to right (repeats stack vertically). */
-    for (size_t i = 1; i < t->n_plot; i++)
-        for (size_t j = i; j > 0 && t->px[j] < t->px[j - 1]; j--) {
-            double a = t->px[j], b = t->py[j];
-            t->px[j] = t->px[j - 1];
-            t->py[j] = t->py[j - 1];
-            t->px[j - 1] = a;
-            t->py[j - 1] = b;
-        }
     kpf_error err;
     kpf_error_clear(&err);
-    if (kpf_plot_xy(stem, title, sw->plot_x, sw->plot_y, t->n_plot, t->px, t->py, 0, &err))
+    if (kpf_plot_scatter_mean(stem, title, sw->plot_x, sw->plot_y, t->n_plot, t->px, t->py, 0,
+                              &err))
         fprintf(stderr, "kpf: %s\n", err.msg);
 }
 

@@ -1,6 +1,7 @@
 /* gnuplot-rendered PNGs: data table + script + one gnuplot run. */
 #include "kpf/plot.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -139,15 +140,34 @@ int kpf_plot_pca(const char *stem, const char *title, size_t B, size_t T, const 
     return run_gnuplot(stem, err);
 }
 
-int kpf_plot_xy(const char *stem, const char *title, const char *xlabel, const char *ylabel,
-                size_t n, const double *x, const double *y, int logx, kpf_error *err)
+int kpf_plot_scatter_mean(const char *stem, const char *title, const char *xlabel,
+                          const char *ylabel, size_t n, const double *x, const double *y,
+                          int logx, kpf_error *err)
 {
     FILE *d = open_part(stem, "dat", err);
     if (!d)
         return KPF_EIO;
-    fprintf(d, "# %s %s\n", xlabel, ylabel);
+    fprintf(d, "# %s %s (every run)\n", xlabel, ylabel);
     for (size_t i = 0; i < n; i++)
         fprintf(d, "%.17g %.17g\n", x[i], y[i]);
+    fprintf(d, "\n\n# %s mean_%s (over runs with equal x, ascending x)\n", xlabel, ylabel);
+    double last = -HUGE_VAL;
+    for (;;) { /* next distinct x above `last`: O(n²), n is a sweep's size */
+        double nx = HUGE_VAL, sum = 0;
+        size_t cnt = 0;
+        for (size_t i = 0; i < n; i++)
+            if (x[i] > last && x[i] < nx)
+                nx = x[i];
+        if (nx == HUGE_VAL)
+            break;
+        for (size_t i = 0; i < n; i++)
+            if (x[i] == nx) {
+                sum += y[i];
+                cnt++;
+            }
+        fprintf(d, "%.17g %.17g\n", nx, sum / (double)cnt);
+        last = nx;
+    }
     if (fclose(d))
         return kpf_error_set(err, KPF_EIO, "%s.dat: write failed", stem);
     FILE *g = open_part(stem, "gp", err);
@@ -155,8 +175,11 @@ int kpf_plot_xy(const char *stem, const char *title, const char *xlabel, const c
         return KPF_EIO;
     fprintf(g, "set terminal pngcairo size 800,560 noenhanced\nset output '%s.png'\n"
                "set title '%s'\nset xlabel '%s'\nset ylabel '%s'\nset grid\n%s"
-               "plot '%s.dat' using 1:2 with linespoints lw 2 pt 7 lc rgb '#4477aa' notitle\n",
-            stem, title, xlabel, ylabel, logx ? "set logscale x\n" : "", stem);
+               "set key top left\n"
+               "plot '%s.dat' index 0 using 1:2 with points pt 7 ps 0.8 lc rgb '#99aacc' "
+               "title 'runs', \\\n     '%s.dat' index 1 using 1:2 with linespoints lw 2 pt 5 "
+               "lc rgb '#224488' title 'mean'\n",
+            stem, title, xlabel, ylabel, logx ? "set logscale x\n" : "", stem, stem);
     if (fclose(g))
         return kpf_error_set(err, KPF_EIO, "%s.gp: write failed", stem);
     return run_gnuplot(stem, err);

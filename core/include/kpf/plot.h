@@ -30,9 +30,11 @@ int kpf_plot_cumvar(const char *stem, const char *title, size_t k,
 int kpf_plot_pca(const char *stem, const char *title, size_t B, size_t T, const double *pcs,
                  const int *period, const char *const *period_names, kpf_error *err);
 
-/* y against x with points and lines, one series; log-x when logx. */
-int kpf_plot_xy(const char *stem, const char *title, const char *xlabel, const char *ylabel,
-                size_t n, const double *x, const double *y, int logx, kpf_error *err);
+/* Every (x, y) as a point, and the mean of y over equal x as a line (a
+ * sweep with repeats); x need not be sorted.  log-x when logx. */
+int kpf_plot_scatter_mean(const char *stem, const char *title, const char *xlabel,
+                          const char *ylabel, size_t n, const double *x, const double *y,
+                          int logx, kpf_error *err);
 
 #ifdef __cplusplus
 }
