@@ -7,11 +7,13 @@
 
 #include "kpf/h5io.h"
 
-/* "[rows, cols]" for a matrix block, "[rows]" for a vector block. */
+/* "[rows, cols]" for a matrix block, "[rows] or [rows, 1]" for a vector
+ * block (a block of one column may be either: bias_hh, or weight_ih of a
+ * one-input GRU). */
 static void block_shape(const kpf_param_block *b, char *buf, size_t size)
 {
     if (b->cols == 1)
-        snprintf(buf, size, "[%zu]", b->rows);
+        snprintf(buf, size, "[%zu] or [%zu, 1]", b->rows, b->rows);
     else
         snprintf(buf, size, "[%zu, %zu]", b->rows, b->cols);
 }
@@ -45,7 +47,11 @@ static void block_list(const kpf_model *m, char *buf, size_t size)
     buf[0] = '\0';
     for (size_t i = 0; i < m->n_blocks && len < size; i++) {
         char shp[64];
-        block_shape(&m->blocks[i], shp, sizeof shp);
+        const kpf_param_block *b = &m->blocks[i];
+        if (b->cols == 1)
+            snprintf(shp, sizeof shp, "[%zu]", b->rows);
+        else
+            block_shape(b, shp, sizeof shp);
         len += (size_t)snprintf(buf + len, size - len, "%s%s %s", i ? ", " : "",
                                 m->blocks[i].name, shp);
     }
