@@ -1,6 +1,8 @@
 /* `kpf run CONFIG [-o DIR] [--set k=v]…`: load and validate, then create the
  * output folder, then run.  A bad config exits 2 before anything is written. */
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -54,7 +56,26 @@ static int parse(int argc, char **argv, run_args *a)
 }
 
 /* A run keeps copies of its config and overrides so --resume can rebuild it. */
-static int save_inputs(const run_args *a, const char *dir, kpf_error *err)
+/* The run's copy of the config lives in DIR, so a relative weights file
+ * (model.init.from, relative to the config's folder) is pinned to an
+ * absolute path among the overrides the resumed run re-applies. */
+static void pin_weights_path(const kpf_config *cfg, const char *config, FILE *ov)
+{
+    const kpf_node *init = kpf_node_get(kpf_node_get(kpf_config_root(cfg), "model"), "init");
+    const char *from = kpf_node_scalar(kpf_node_get(init, "from"));
+    if (!from || from[0] == '/' || strchr(from, '='))
+        return;
+    char cdir[4096], abs[PATH_MAX];
+    snprintf(cdir, sizeof cdir, "%s", config);
+    char *slash = strrchr(cdir, '/');
+    snprintf(slash ? slash + 1 : cdir, sizeof cdir - (size_t)(slash ? slash + 1 - cdir : 0), "%s",
+             from);
+    if (realpath(cdir, abs))
+        fprintf(ov, "model.init.from=%s\n", abs);
+}
+
+static int save_inputs(const run_args *a, const kpf_config *cfg, const char *dir,
+                       kpf_error *err)
 {
     char path[4200];
     snprintf(path, sizeof path, "%s/config.yaml", dir);
@@ -72,6 +93,8 @@ static int save_inputs(const run_args *a, const char *dir, kpf_error *err)
     FILE *ov = ok ? fopen(path, "wx") : NULL;
     for (int i = 0; ov && i < a->n_sets; i++)
         fprintf(ov, "%s\n", a->sets[i]);
+    if (ov)
+        pin_weights_path(cfg, a->config, ov);
     if (!ov || fclose(ov))
         return kpf_error_set(err, KPF_EIO, "%s: cannot keep a copy of the config", dir);
     return KPF_OK;
@@ -111,7 +134,8 @@ static int load(const run_args *a, kpf_config **cfg, kpf_registry **reg,
 }
 
 /* Validate every point before creating anything, then run them all. */
-static int run_sweep(const run_args *a, const kpf_sweep *sw, kpf_registry *reg)
+static int run_sweep(const run_args *a, const kpf_config *cfg, const kpf_sweep *sw,
+                     kpf_registry *reg)
 {
     kpf_error err;
     kpf_error_clear(&err);
@@ -124,7 +148,7 @@ static int run_sweep(const run_args *a, const kpf_sweep *sw, kpf_registry *reg)
     char dir[4096];
     int rc = kpf_cli_sweep_validate(&sa, sw, reg, &err);
     if (!rc && !(rc = kpf_output_dir_prepare(a->out, a->config, dir, sizeof dir, &err)))
-        rc = save_inputs(a, dir, &err);
+        rc = save_inputs(a, cfg, dir, &err);
     if (rc) {
         fprintf(stderr, "kpf: %s\n", err.msg);
         return KPF_EXIT_USAGE;
@@ -167,7 +191,7 @@ int kpf_cmd_run(int argc, char **argv)
         goto done;
     }
     if (sw.n_points) {
-        status = run_sweep(&a, &sw, reg);
+        status = run_sweep(&a, cfg, &sw, reg);
         kpf_sweep_clear(&sw);
         goto done;
     }
@@ -175,7 +199,7 @@ int kpf_cmd_run(int argc, char **argv)
     if (a.resume)
         snprintf(dir, sizeof dir, "%s", a.resume);
     else if (!(rc = kpf_output_dir_prepare(a.out, a.config, dir, sizeof dir, &err)))
-        rc = save_inputs(&a, dir, &err);
+        rc = save_inputs(&a, cfg, dir, &err);
     if (rc) {
         fprintf(stderr, "kpf: %s\n", err.msg);
         status = KPF_EXIT_USAGE;
