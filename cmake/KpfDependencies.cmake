@@ -20,12 +20,15 @@ find_library(M_LIBRARY m REQUIRED)
 # Matrix-free eigen/SVD through ARPACK's reverse-communication interface.
 find_library(ARPACK_LIBRARY arpack REQUIRED)
 
+# FFTs of trajectories and LTI convolutions (lrnn toolkit, power spectra).
+pkg_check_modules(FFTW3 REQUIRED IMPORTED_TARGET fftw3)
+
 add_library(kpf_deps INTERFACE)
 target_include_directories(kpf_deps INTERFACE ${GSL_INCLUDE_DIR} ${CBLAS_INCLUDE_DIR}
                            ${HDF5_C_INCLUDE_DIRS} ${HDF5_INCLUDE_DIRS})
 target_compile_definitions(kpf_deps INTERFACE ${HDF5_C_DEFINITIONS} ${HDF5_DEFINITIONS})
 target_link_libraries(kpf_deps INTERFACE ${GSL_LIBRARY} ${OPENBLAS_LIBRARY}
-                      ${ARPACK_LIBRARY} PkgConfig::YAML ${HDF5_C_LIBRARIES} ${HDF5_LIBRARIES}
+                      ${ARPACK_LIBRARY} PkgConfig::FFTW3 PkgConfig::YAML ${HDF5_C_LIBRARIES} ${HDF5_LIBRARIES}
                       ${CMAKE_DL_LIBS} ${M_LIBRARY})
 
 if(KPF_BUILD_TESTS)

@@ -118,7 +118,8 @@ Test(tasks_more, table_lists_every_task_in_order)
     const char *want[] = {"memory_pro", "memory_anti", "delay_pro",
                           "delay_anti", "multitask4", "flip_flop",
                           "flip_flop_schuessler", "mante", "romo",
-                          "constant_input"};
+                          "constant_input", "lrnn_svd", "lrnn_rotation",
+                          "lrnn_integration"};
     const size_t nw = sizeof want / sizeof *want;
     const kpf_task_type *const *types = kpf_task_types();
     size_t n = 0;
@@ -135,7 +136,8 @@ Test(tasks_more, table_lists_every_task_in_order)
     refused("task:\n  name: mantee\n",
             "test.yaml:2:9: task.name: unknown task 'mantee' (known tasks: memory_pro, "
             "memory_anti, delay_pro, delay_anti, multitask4, flip_flop, "
-            "flip_flop_schuessler, mante, romo, constant_input)");
+            "flip_flop_schuessler, mante, romo, constant_input, lrnn_svd, lrnn_rotation, "
+            "lrnn_integration)");
 }
 
 /* ---- generic: determinism, regeneration, foreign batches ----------------- */

@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "kpf/experiment.h"
+#include "kpf/lrnn.h"
 #include "kpf/sweep.h"
 
 #define MAX_SETS 256
@@ -120,6 +121,31 @@ static int load_resume_sets(run_args *a, char *store, size_t size, kpf_error *er
     return KPF_OK;
 }
 
+/* A config with a top-level `lrnn:` map is one of the linear-RNN figure
+ * reproductions (kpf/lrnn.h, docs/lrnn.md): its own runner, not the
+ * general experiment loop. */
+static int run_lrnn(const run_args *a, kpf_config *cfg, kpf_registry *reg)
+{
+    kpf_error err;
+    kpf_error_clear(&err);
+    const kpf_plugin *p = NULL;
+    char dir[4096];
+    int rc = kpf_registry_find(reg, "lrnn", &p, &err);
+    if (!rc && a->resume)
+        rc = kpf_error_set(&err, KPF_EINVAL, "lrnn figure runs cannot be resumed");
+    if (!rc && !(rc = kpf_output_dir_prepare(a->out, a->config, dir, sizeof dir, &err)))
+        rc = save_inputs(a, cfg, dir, &err);
+    if (rc) {
+        fprintf(stderr, "kpf: %s\n", err.msg);
+        return KPF_EXIT_USAGE;
+    }
+    fprintf(stderr, "kpf: writing to %s\n", dir);
+    rc = kpf_lrnn_experiment_run(cfg, p, dir, &err);
+    if (rc)
+        fprintf(stderr, "kpf: %s\n", err.msg);
+    return rc == KPF_OK ? KPF_EXIT_OK : rc == KPF_ECONFIG ? KPF_EXIT_USAGE : KPF_EXIT_FAIL;
+}
+
 static int load(const run_args *a, kpf_config **cfg, kpf_registry **reg,
                 kpf_experiment **ex, kpf_error *err)
 {
@@ -128,7 +154,7 @@ static int load(const run_args *a, kpf_config **cfg, kpf_registry **reg,
         rc = kpf_config_set(*cfg, a->sets[i], err);
     if (!rc)
         rc = kpf_cli_registry(reg, err);
-    if (!rc)
+    if (!rc && !kpf_node_get(kpf_config_root(*cfg), "lrnn"))
         rc = kpf_experiment_load(*cfg, *reg, ex, err);
     return rc;
 }
@@ -180,6 +206,10 @@ int kpf_cmd_run(int argc, char **argv)
     if (rc) {
         fprintf(stderr, "kpf: %s\n", err.msg);
         status = rc == KPF_ENOMEM ? KPF_EXIT_FAIL : KPF_EXIT_USAGE;
+        goto done;
+    }
+    if (!ex) { /* an lrnn figure config (see load) */
+        status = run_lrnn(&a, cfg, reg);
         goto done;
     }
     kpf_sweep sw;

@@ -31,8 +31,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kpf/config.h"
 #include "kpf/error.h"
 #include "kpf/instance.h"
+#include "kpf/plugin.h"
 #include "kpf/task.h"
 
 #ifdef __cplusplus
@@ -254,6 +256,29 @@ typedef struct kpf_lrnn_final {
 } kpf_lrnn_final;
 int kpf_lrnn_train_modes(const kpf_lrnn_terms *t, double a0, double b0, double c0, double h,
                          size_t steps, kpf_lrnn_final *out, kpf_error *err);
+
+/* ---- shipped reproductions (lrnn_experiments.c) ------------------------ */
+
+/* Run the experiment a config describes and write its table (*.dat), plot
+ * (*.png via gnuplot) and summary.json into out_dir (which must exist; no
+ * file is overwritten).  The config's `lrnn:` map picks the figure:
+ *   figure: modes        Fig. 2 — task lrnn_svd, model lrnn; the network is
+ *                        trained by SGD at `step` units of t_θ/τ per
+ *                        iteration for `time` units, modes extracted every
+ *                        `record_every` iterations, against the reduced ODE
+ *   figure: phase        Fig. 4 — `panels` (dynamics, sweep, from, to, n,
+ *                        kappa, delta, lambda, beta) × `T`: final (b, ac) by
+ *                        gradient descent on E from `init` and the global
+ *                        minimum; `verify` points re-trained with the plugin
+ *   figure: ntk          Fig. 5 — kernel distance over `T` × `scale` for
+ *                        `alignment` aligned (mode_init = scale) and
+ *                        unaligned (sigma = scale)
+ *   figure: integration  Fig. 6 — `ops` sum/mean: singular values during
+ *                        training and the loss at T_test_from … T_test_to
+ * docs/lrnn.md documents every key.  Config values are changed in place
+ * (task.T, model.alignment …) while sweeping. */
+int kpf_lrnn_experiment_run(kpf_config *cfg, const kpf_plugin *lrnn, const char *out_dir,
+                            kpf_error *err);
 
 #ifdef __cplusplus
 }

@@ -18,6 +18,10 @@ extern const kpf_task_type kpf_task_flip_flop_schuessler;
 extern const kpf_task_type kpf_task_mante;
 extern const kpf_task_type kpf_task_romo;
 extern const kpf_task_type kpf_task_constant_input;
+/* tasks/lrnn_svd.c, lrnn_rotation.c, lrnn_integration.c (Proca et al.) */
+extern const kpf_task_type kpf_task_lrnn_svd;
+extern const kpf_task_type kpf_task_lrnn_rotation;
+extern const kpf_task_type kpf_task_lrnn_integration;
 
 /* Read by task.c (kpf_task_types); NULL-terminated. */
 extern const kpf_task_type *const kpf_task_registry[];
@@ -33,5 +37,8 @@ const kpf_task_type *const kpf_task_registry[] = {
     &kpf_task_mante,
     &kpf_task_romo,
     &kpf_task_constant_input,
+    &kpf_task_lrnn_svd,
+    &kpf_task_lrnn_rotation,
+    &kpf_task_lrnn_integration,
     NULL,
 };
