@@ -13,6 +13,7 @@
 #include "kpf/blas.h"
 #include "kpf/kpflow.h"
 #include "kpf/lyapunov.h"
+#include "kpf/powerspec.h"
 #include "kpf/rng.h"
 #include "kpf/spectral.h"
 #include "kpf/trajectory.h"
@@ -31,6 +32,7 @@ struct kpf_analysis {
     double *cumvar;            /* n_at × N_OPS × k */
     double *pcs;               /* n_at × B·T × 3 */
     double *sv;                /* k scratch */
+    double *modes, *freq;      /* k consensus modes [T] each; their frequencies */
     double *cov, *zc;          /* n×n, B·T×n scratch for PCA */
     double *lyap;              /* B × lyapunov */
 };
@@ -147,11 +149,13 @@ int kpf_analysis_alloc(const kpf_analysis_opts *o, kpf_model *m, kpf_task *task,
         a->cumvar = calloc(o->n_at * KPF_AN_N_OPS * (a->k ? a->k : 1), sizeof(double));
         a->pcs = calloc(o->n_at * BT * 3, sizeof(double));
         a->sv = calloc(a->k + 1, sizeof(double));
+        a->modes = calloc((a->k + 1) * task->T, sizeof(double));
+        a->freq = calloc(a->k + 1, sizeof(double));
         a->cov = calloc(n * n, sizeof(double));
         a->zc = calloc(BT * n, sizeof(double));
         a->lyap = calloc((B + 1) * (o->lyapunov + 1), sizeof(double)); /* + mean row */
         if (!a->o.at || !a->stats || !a->cumvar || !a->pcs || !a->sv || !a->cov || !a->zc ||
-            !a->lyap)
+            !a->lyap || !a->modes || !a->freq)
             rc = kpf_error_set(err, KPF_ENOMEM, "cannot allocate the analyses");
         else
             memcpy(a->o.at, o->at, o->n_at * sizeof(size_t));
@@ -177,6 +181,8 @@ void kpf_analysis_free(kpf_analysis *a)
     free(a->cumvar);
     free(a->pcs);
     free(a->sv);
+    free(a->modes);
+    free(a->freq);
     free(a->cov);
     free(a->zc);
     free(a->lyap);
@@ -212,14 +218,21 @@ static int spectrum(kpf_analysis *a, size_t slot, int which, kpf_error *err)
     int rc = build_op(a, which, &op, err);
     kpf_eig_opts eo = kpf_eig_opts_default();
     if (!rc)
-        rc = kpf_consensus_gram(op, KPF_AXIS_TRIAL | KPF_AXIS_UNIT, k, &eo, a->sv, NULL, err);
+        rc = kpf_consensus_gram(op, KPF_AXIS_TRIAL | KPF_AXIS_UNIT, k, &eo, a->sv, a->modes,
+                                err);
     kpf_op_free(op);
+    /* The consensus modes are time courses: how fast each one oscillates
+     * (KPFlow Fig. 6: P's eigenfunctions oscillate). */
+    if (!rc)
+        rc = kpf_dominant_frequencies(a->modes, k, 1, a->tr->T, 1, a->freq, err);
     if (!rc) rc = kpf_explained_variance(a->sv, k, 0.0, cum, err);
     if (!rc) rc = kpf_effrank(a->sv, k, 0.0, 0.95, &a->stats[slot].effrank[which], err);
     const char *nm = kpf_analysis_op_names[which];
     if (!rc) rc = write_vec(a, it, nm, "singular_values", a->sv, k, err);
     if (!rc) rc = write_vec(a, it, nm, "cumulative_variance", cum, k, err);
     if (!rc) rc = write_vec(a, it, nm, "effective_rank", &a->stats[slot].effrank[which], 1, err);
+    if (!rc) rc = write_vec(a, it, nm, "modes", a->modes, k * a->tr->T, err);
+    if (!rc) rc = write_vec(a, it, nm, "dominant_frequency", a->freq, k, err);
     return rc ? kpf_error_prefix(err, "spectrum of %s at iteration %zu: ", nm, it) : KPF_OK;
 }
 
