@@ -17,6 +17,7 @@
 #include "kpf/rng.h"
 #include "kpf/spectral.h"
 #include "kpf/trajectory.h"
+#include "gsl_quiet.h"
 
 const char *const kpf_analysis_op_names[KPF_AN_N_OPS] = {"K", "P", "PKP", "PP"};
 
@@ -252,19 +253,17 @@ static int pca(kpf_analysis *a, size_t slot, kpf_error *err)
     cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)n, (int)n, (int)R, 1.0, a->zc,
                 (int)n, a->zc, (int)n, 0.0, a->cov, (int)n);
     gsl_matrix_view C = gsl_matrix_view_array(a->cov, n, n);
+    gsl_error_handler_t *quiet = kpf_internal_gsl_quiet();
     gsl_vector *ev = gsl_vector_alloc(n);
     gsl_matrix *V = gsl_matrix_alloc(n, n);
     gsl_eigen_symmv_workspace *w = gsl_eigen_symmv_alloc(n);
-    if (!ev || !V || !w) {
-        gsl_vector_free(ev);
-        gsl_matrix_free(V);
-        gsl_eigen_symmv_free(w);
-        return kpf_error_set(err, KPF_ENOMEM, "PCA: out of memory");
-    }
-    int st = gsl_eigen_symmv(&C.matrix, ev, V, w);
+    int st = !ev || !V || !w ? GSL_ENOMEM : gsl_eigen_symmv(&C.matrix, ev, V, w);
     if (!st)
         st = gsl_eigen_symmv_sort(ev, V, GSL_EIGEN_SORT_VAL_DESC);
-    int rc = st ? kpf_error_set(err, KPF_ENUMERIC, "PCA eigensolver failed") : KPF_OK;
+    kpf_internal_gsl_restore(quiet);
+    int rc = st ? kpf_error_set(err, st == GSL_ENOMEM ? KPF_ENOMEM : KPF_ENUMERIC,
+                                "PCA eigensolver failed (%s)", gsl_strerror(st))
+                : KPF_OK;
     double *sv = malloc(n * sizeof(double));
     if (!rc && !sv)
         rc = kpf_error_set(err, KPF_ENOMEM, "PCA: out of memory");

@@ -133,8 +133,8 @@ int kpf_lyap_svals(double *A, size_t rows, size_t cols, double *sv, double *work
     gsl_matrix_view Av = gsl_matrix_view_array(A, rows, cols);
     gsl_matrix_view Vv = gsl_matrix_view_array(work, cols, cols);
     gsl_vector_view Sv = gsl_vector_view_array(sv, cols);
-    gsl_error_handler_t *h = kpf_spec_gsl_quiet();
+    gsl_error_handler_t *h = kpf_internal_gsl_quiet();
     int st = gsl_linalg_SV_decomp_jacobi(&Av.matrix, &Vv.matrix, &Sv.vector);
-    kpf_spec_gsl_restore(h);
+    kpf_internal_gsl_restore(h);
     return st ? kpf_error_set(err, KPF_ENUMERIC, "Jacobi SVD failed (status %d)", st) : KPF_OK;
 }

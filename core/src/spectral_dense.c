@@ -46,17 +46,17 @@ static void symmetrise(double *M, size_t n)
 static int symm_eig(double *M, size_t n, double *eval, double *evec, kpf_eig_which which,
                     kpf_error *err)
 {
-    gsl_error_handler_t *h = kpf_spec_gsl_quiet();
+    gsl_error_handler_t *h = kpf_internal_gsl_quiet();
     gsl_eigen_symmv_workspace *w = gsl_eigen_symmv_alloc(n);
     if (!w) {
-        kpf_spec_gsl_restore(h);
+        kpf_internal_gsl_restore(h);
         return kpf_error_set(err, KPF_ENOMEM, "cannot allocate an eigen workspace (n = %zu)", n);
     }
     gsl_matrix_view Mv = gsl_matrix_view_array(M, n, n), Ev = gsl_matrix_view_array(evec, n, n);
     gsl_vector_view ev = gsl_vector_view_array(eval, n);
     int st = gsl_eigen_symmv(&Mv.matrix, &ev.vector, &Ev.matrix, w);
     gsl_eigen_symmv_free(w);
-    kpf_spec_gsl_restore(h);
+    kpf_internal_gsl_restore(h);
     if (st)
         return kpf_error_set(err, KPF_ENUMERIC, "gsl_eigen_symmv failed (status %d)", st);
     gsl_eigen_symmv_sort(&ev.vector, &Ev.matrix,
@@ -111,9 +111,9 @@ static int thin_svd(double *X, size_t rows, size_t cols, double *Vm, double *S,
     gsl_matrix_view Xv = gsl_matrix_view_array(X, rows, cols);
     gsl_matrix_view Vv = gsl_matrix_view_array(Vm, cols, cols);
     gsl_vector_view Sv = gsl_vector_view_array(S, cols), Wv = gsl_vector_view_array(work, cols);
-    gsl_error_handler_t *h = kpf_spec_gsl_quiet();
+    gsl_error_handler_t *h = kpf_internal_gsl_quiet();
     int st = gsl_linalg_SV_decomp(&Xv.matrix, &Vv.matrix, &Sv.vector, &Wv.vector);
-    kpf_spec_gsl_restore(h);
+    kpf_internal_gsl_restore(h);
     free(work);
     return st ? kpf_error_set(err, KPF_ENUMERIC, "gsl_linalg_SV_decomp failed (status %d)", st)
               : KPF_OK;

@@ -3,6 +3,8 @@
 #ifndef KPF_SPECTRAL_INTERNAL_H
 #define KPF_SPECTRAL_INTERNAL_H
 
+#include "gsl_quiet.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -38,12 +40,6 @@ void kpf_spec_scale(double *x, size_t n, double a);
  * seed alone). */
 int kpf_spec_rng(uint64_t seed, gsl_rng **r, kpf_error *err);
 
-/* GSL's default error handler prints and aborts, which library code must
- * never do: calls that can fail numerically (iteration limits, workspace
- * allocation) run between quiet() and restore(), and their status is
- * turned into a kpf status.  (Process-global, like GSL's handler itself.) */
-gsl_error_handler_t *kpf_spec_gsl_quiet(void);
-void kpf_spec_gsl_restore(gsl_error_handler_t *h);
 
 /* Thin QR of the d × p matrix X whose columns are the p rows (each d long,
  * p ≤ d) of X: the rows become the columns of Q (orthonormal), and R (p×p

@@ -76,17 +76,13 @@ int kpf_spec_rng(uint64_t seed, gsl_rng **r, kpf_error *err)
 
 size_t kpf_spec_thin_qr_work(size_t p, size_t d) { return d * p + p + d; }
 
-gsl_error_handler_t *kpf_spec_gsl_quiet(void) { return gsl_set_error_handler_off(); }
-
-void kpf_spec_gsl_restore(gsl_error_handler_t *h) { gsl_set_error_handler(h); }
-
 static int thin_qr(double *X, size_t p, size_t d, double *R, double *work);
 
 int kpf_spec_thin_qr(double *X, size_t p, size_t d, double *R, double *work)
 {
-    gsl_error_handler_t *h = kpf_spec_gsl_quiet();
+    gsl_error_handler_t *h = kpf_internal_gsl_quiet();
     int rc = thin_qr(X, p, d, R, work);
-    kpf_spec_gsl_restore(h);
+    kpf_internal_gsl_restore(h);
     return rc;
 }
 
