@@ -29,6 +29,19 @@ static FILE *open_part(const char *stem, const char *ext, kpf_error *err)
     return fp;
 }
 
+static int close_data(FILE *d, const char *stem, kpf_error *err)
+{
+    return fclose(d) ? kpf_error_set(err, KPF_EIO, "%s.dat: write failed", stem) : KPF_OK;
+}
+
+/* Close the script and render it. */
+static int finish_script(FILE *g, const char *stem, kpf_error *err)
+{
+    if (fclose(g))
+        return kpf_error_set(err, KPF_EIO, "%s.gp: write failed", stem);
+    return run_gnuplot(stem, err);
+}
+
 int kpf_plot_loss(const char *stem, const kpf_train_history *h, kpf_error *err)
 {
     FILE *d = open_part(stem, "dat", err);
@@ -40,8 +53,8 @@ int kpf_plot_loss(const char *stem, const kpf_train_history *h, kpf_error *err)
     fprintf(d, "\n\n# iteration eval_loss\n");
     for (size_t i = 0; i < h->n_eval; i++)
         fprintf(d, "%.0f %.17g\n", h->eval_iter[i], h->eval_loss[i]);
-    if (fclose(d))
-        return kpf_error_set(err, KPF_EIO, "%s.dat: write failed", stem);
+    if (close_data(d, stem, err))
+        return KPF_EIO;
     FILE *g = open_part(stem, "gp", err);
     if (!g)
         return KPF_EIO;
@@ -56,9 +69,7 @@ int kpf_plot_loss(const char *stem, const kpf_train_history *h, kpf_error *err)
             "     '%s.dat' index 1 using 1:2 with linespoints lw 2 pt 7 ps 0.6 lc rgb "
             "'#cc3311' title 'evaluation (noise-free)'\n",
             stem, stem, stem);
-    if (fclose(g))
-        return kpf_error_set(err, KPF_EIO, "%s.gp: write failed", stem);
-    return run_gnuplot(stem, err);
+    return finish_script(g, stem, err);
 }
 
 static const char *const palette[] = {"#228833", "#ee7733", "#aa3377", "#4477aa",
@@ -78,8 +89,8 @@ int kpf_plot_cumvar(const char *stem, const char *title, size_t k,
             fprintf(d, "%zu %.17g\n", i + 1, series[s][i]);
         fprintf(d, "\n\n");
     }
-    if (fclose(d))
-        return kpf_error_set(err, KPF_EIO, "%s.dat: write failed", stem);
+    if (close_data(d, stem, err))
+        return KPF_EIO;
     FILE *g = open_part(stem, "gp", err);
     if (!g)
         return KPF_EIO;
@@ -98,9 +109,7 @@ int kpf_plot_cumvar(const char *stem, const char *title, size_t k,
         first = 0;
     }
     fprintf(g, "\n");
-    if (fclose(g))
-        return kpf_error_set(err, KPF_EIO, "%s.gp: write failed", stem);
-    return run_gnuplot(stem, err);
+    return finish_script(g, stem, err);
 }
 
 int kpf_plot_pca(const char *stem, const char *title, size_t B, size_t T, const double *pcs,
@@ -117,8 +126,8 @@ int kpf_plot_pca(const char *stem, const char *title, size_t B, size_t T, const 
         }
         fprintf(d, "\n");
     }
-    if (fclose(d))
-        return kpf_error_set(err, KPF_EIO, "%s.dat: write failed", stem);
+    if (close_data(d, stem, err))
+        return KPF_EIO;
     FILE *g = open_part(stem, "gp", err);
     if (!g)
         return KPF_EIO;
@@ -135,9 +144,7 @@ int kpf_plot_pca(const char *stem, const char *title, size_t B, size_t T, const 
     for (size_t i = 0; i < np; i++)
         fprintf(g, ", NaN with lines lw 3 lt %zu title '%s'", i + 1, period_names[i]);
     fprintf(g, "\n");
-    if (fclose(g))
-        return kpf_error_set(err, KPF_EIO, "%s.gp: write failed", stem);
-    return run_gnuplot(stem, err);
+    return finish_script(g, stem, err);
 }
 
 int kpf_plot_scatter_mean(const char *stem, const char *title, const char *xlabel,
@@ -168,8 +175,8 @@ int kpf_plot_scatter_mean(const char *stem, const char *title, const char *xlabe
         fprintf(d, "%.17g %.17g\n", nx, sum / (double)cnt);
         last = nx;
     }
-    if (fclose(d))
-        return kpf_error_set(err, KPF_EIO, "%s.dat: write failed", stem);
+    if (close_data(d, stem, err))
+        return KPF_EIO;
     FILE *g = open_part(stem, "gp", err);
     if (!g)
         return KPF_EIO;
@@ -180,7 +187,5 @@ int kpf_plot_scatter_mean(const char *stem, const char *title, const char *xlabe
                "title 'runs', \\\n     '%s.dat' index 1 using 1:2 with linespoints lw 2 pt 5 "
                "lc rgb '#224488' title 'mean'\n",
             stem, title, xlabel, ylabel, logx ? "set logscale x\n" : "", stem, stem);
-    if (fclose(g))
-        return kpf_error_set(err, KPF_EIO, "%s.gp: write failed", stem);
-    return run_gnuplot(stem, err);
+    return finish_script(g, stem, err);
 }
