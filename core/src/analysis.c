@@ -11,6 +11,9 @@
 #include <gsl/gsl_errno.h>
 
 #include "kpf/blas.h"
+#include "kpf/cp.h"
+#include "kpf/delta_w.h"
+#include "kpf/gradient.h"
 #include "kpf/kpflow.h"
 #include "kpf/lyapunov.h"
 #include "kpf/powerspec.h"
@@ -36,6 +39,10 @@ struct kpf_analysis {
     double *modes, *freq;      /* k consensus modes [T] each; their frequencies */
     double *cov, *zc;          /* n×n, B·T×n scratch for PCA */
     double *lyap;              /* B × lyapunov */
+    double *wsnap;             /* n_at × n×n snapshots of the ΔW block */
+    double *dw_loss, *dw_sv;   /* r_max+1; n */
+    double dw_L0;              /* analysis-set loss at the first snapshot */
+    int have_w0;               /* W₀ taken in this process (not after a resume) */
 };
 
 /* ---- configuration -------------------------------------------------------- */
@@ -99,6 +106,18 @@ static int read_ops(const kpf_node *node, kpf_analysis_opts *o, kpf_error *err)
     return KPF_OK;
 }
 
+static int read_weight_analyses(const kpf_node *node, kpf_analysis_opts *o, kpf_error *err)
+{
+    const kpf_node *dw = NULL, *cp = NULL;
+    int rc = kpf_cfg_map(node, "delta_w", 0, &dw, err);
+    if (!rc) rc = kpf_cfg_map(node, "cp", 0, &cp, err);
+    if (!rc && dw) rc = kpf_cfg_string(dw, "block", 0, "W", &o->dw_block, err);
+    if (!rc && dw) rc = kpf_cfg_size(dw, "r_max", 0, 10, 1, 100000, &o->dw_rmax, err);
+    if (!rc && cp) rc = kpf_cfg_size(cp, "r_max", 0, 4, 1, 64, &o->cp_rmax, err);
+    if (!rc && cp && !o->dw_block) rc = kpf_cfg_string(cp, "block", 0, "W", &o->dw_block, err);
+    return rc;
+}
+
 int kpf_analysis_opts_from_config(const kpf_node *node, size_t last, kpf_analysis_opts *o,
                                   kpf_error *err)
 {
@@ -108,6 +127,7 @@ int kpf_analysis_opts_from_config(const kpf_node *node, size_t last, kpf_analysi
     if (!rc) rc = kpf_cfg_size(node, "k", 0, 20, 1, 100000, &o->k, err);
     if (!rc) rc = kpf_cfg_size(node, "lyapunov", 0, 0, 0, 100000, &o->lyapunov, err);
     if (!rc) rc = read_ops(node, o, err);
+    if (!rc) rc = read_weight_analyses(node, o, err);
     return rc;
 }
 
@@ -155,11 +175,25 @@ int kpf_analysis_alloc(const kpf_analysis_opts *o, kpf_model *m, kpf_task *task,
         a->cov = calloc(n * n, sizeof(double));
         a->zc = calloc(BT * n, sizeof(double));
         a->lyap = calloc((B + 1) * (o->lyapunov + 1), sizeof(double)); /* + mean row */
+        if (o->dw_block) {
+            a->wsnap = calloc(o->n_at * n * n, sizeof(double));
+            a->dw_loss = calloc(o->dw_rmax + 1, sizeof(double));
+            a->dw_sv = calloc(n, sizeof(double));
+            if (!a->wsnap || !a->dw_loss || !a->dw_sv)
+                rc = kpf_error_set(err, KPF_ENOMEM, "cannot allocate the ΔW analysis");
+        }
         if (!a->o.at || !a->stats || !a->cumvar || !a->pcs || !a->sv || !a->cov || !a->zc ||
             !a->lyap || !a->modes || !a->freq)
             rc = kpf_error_set(err, KPF_ENOMEM, "cannot allocate the analyses");
         else
             memcpy(a->o.at, o->at, o->n_at * sizeof(size_t));
+    }
+    if (!rc && o->dw_block) {
+        const kpf_param_block *blk = kpf_model_block(m, o->dw_block);
+        if (!blk || blk->rows != n || blk->cols != n)
+            rc = kpf_error_set(err, KPF_ECONFIG,
+                               "analysis: ΔW needs a square %zu×%zu block '%s' in plugin '%s'",
+                               n, n, o->dw_block, m->desc->name);
     }
     if (!rc) {
         memcpy(a->tr->x, a->batch->x, BT * m->n_in * sizeof(double));
@@ -187,6 +221,9 @@ void kpf_analysis_free(kpf_analysis *a)
     free(a->cov);
     free(a->zc);
     free(a->lyap);
+    free(a->wsnap);
+    free(a->dw_loss);
+    free(a->dw_sv);
     free(a);
 }
 
@@ -310,6 +347,68 @@ static int lyapunov(kpf_analysis *a, size_t slot, kpf_error *err)
     return rc ? rc : write_vec(a, a->stats[slot].iteration, "lyapunov", "mean_spectrum", mean, k, err);
 }
 
+/* ΔW = W − W₀ against the first snapshot: spectrum, truncation losses on
+ * the analysis trials, functional rank (loss < 5% of the first snapshot's). */
+static int delta_w(kpf_analysis *a, size_t slot, kpf_error *err)
+{
+    size_t n = a->m->n, it = a->stats[slot].iteration, R = a->o.dw_rmax;
+    double *W = a->wsnap + slot * n * n;
+    kpf_snapshot_stats *st = &a->stats[slot];
+    int rc = kpf_weight_snapshot(a->m, NULL, a->o.dw_block, W, err);
+    if (!rc && slot > 0 && !a->have_w0)
+        return KPF_OK; /* resumed past the first snapshot: no W₀ here */
+    if (rc || slot == 0) {
+        a->have_w0 = !rc;
+        kpf_grad_ws *ws = NULL;
+        if (!rc) rc = kpf_grad_ws_alloc(a->m, a->tr->B, a->tr->T, &ws, err);
+        if (!rc) rc = kpf_loss_eval(a->m, a->batch, ws, &a->dw_L0, err);
+        kpf_grad_ws_free(ws);
+        return rc;
+    }
+    if (R > n)
+        R = n;
+    rc = kpf_dw_truncation_losses(a->m, a->o.dw_block, a->wsnap, W, a->batch, R, a->dw_loss,
+                                  a->dw_sv, err);
+    if (rc)
+        return rc;
+    st->dw_sv1 = a->dw_sv[0];
+    st->dw_sv2 = n > 1 ? a->dw_sv[1] : 0.0;
+    st->functional_rank = (double)kpf_dw_functional_rank(a->dw_loss, R, a->dw_L0, 0.05);
+    rc = write_vec(a, it, "delta_w", "singular_values", a->dw_sv, n, err);
+    if (!rc) rc = write_vec(a, it, "delta_w", "truncation_loss", a->dw_loss, R + 1, err);
+    if (!rc) rc = write_vec(a, it, "delta_w", "functional_rank", &st->functional_rank, 1, err);
+    return rc;
+}
+
+int kpf_analysis_finish(kpf_analysis *a, kpf_error *err)
+{
+    size_t K = a->n_done, n = a->m->n, R = a->o.cp_rmax;
+    if (!R || K < 2 || !a->have_w0)
+        return KPF_OK;
+    double *X = malloc(n * n * K * sizeof(double)), *ve = malloc(R * sizeof(double));
+    double *sv = malloc(n * n * sizeof(double));
+    int rc = X && ve && sv ? KPF_OK : kpf_error_set(err, KPF_ENOMEM, "CP: out of memory");
+    kpf_cp_opts co;
+    kpf_cp_opts_default(&co);
+    if (!rc) {
+        kpf_weight_tensor(n, K, a->wsnap, 1, X);
+        rc = kpf_cp_ve_sweep(X, n, n, K, R, &co, ve, err);
+    }
+    size_t one = R;
+    if (!rc) rc = kpf_h5_write(a->h5, "/weight_tensor/cp_variance_explained", 1, &one, ve, err);
+    for (int mode = 0; !rc && mode < 3; mode++) {
+        size_t k = mode < 2 ? (n < n * K ? n : n * K) : (K < n * n ? K : n * n);
+        char path[64];
+        snprintf(path, sizeof path, "/weight_tensor/unfolding%d_singular_values", mode);
+        rc = kpf_tensor_unfold_sv(X, n, n, K, mode, sv, err);
+        if (!rc) rc = kpf_h5_write(a->h5, path, 1, &k, sv, err);
+    }
+    free(X);
+    free(ve);
+    free(sv);
+    return rc ? kpf_error_prefix(err, "CP analysis of the weight tensor: ") : KPF_OK;
+}
+
 static int write_theta(kpf_analysis *a, size_t it, kpf_error *err)
 {
     const kpf_model *m = a->m;
@@ -333,6 +432,7 @@ int kpf_analysis_at(kpf_analysis *a, size_t it, kpf_error *err)
     for (int j = 0; j < KPF_AN_N_OPS; j++)
         st->effrank[j] = NAN;
     st->lyap_max = st->kaplan_yorke = NAN;
+    st->dw_sv1 = st->dw_sv2 = st->functional_rank = NAN;
     char group[64];
     snprintf(group, sizeof group, "/snapshots/%zu", it);
     int rc = kpf_h5_remove(a->h5, group, err); /* a resumed run redoing it */
@@ -343,6 +443,7 @@ int kpf_analysis_at(kpf_analysis *a, size_t it, kpf_error *err)
             rc = spectrum(a, slot, j, err);
     if (!rc) rc = pca(a, slot, err);
     if (!rc && a->o.lyapunov) rc = lyapunov(a, slot, err);
+    if (!rc && a->o.dw_block) rc = delta_w(a, slot, err);
     if (rc)
         return kpf_error_prefix(err, "analysis at iteration %zu: ", it);
     a->n_done++;

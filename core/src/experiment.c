@@ -152,6 +152,8 @@ int kpf_experiment_run(kpf_experiment *ex, const char *out_dir, int resume, kpf_
     else if (!rc && ex->an)
         rc = kpf_analysis_at(ex->an, 0, err);
     if (!rc && ex->an)
+        rc = kpf_analysis_finish(ex->an, err);
+    if (!rc && ex->an)
         kpf_internal_plot_analyses(ex, out_dir);
     if (!rc)
         rc = kpf_task_batch_alloc(ex->task, ex->trials, &bt, err);
@@ -204,6 +206,9 @@ size_t kpf_experiment_scalars(const kpf_experiment *ex, const char **names, doub
         {"pca_effdim_initial", first ? first->pca_effdim : NAN},
         {"pca_effdim", last ? last->pca_effdim : NAN},
         {"lyapunov_max_initial", first ? first->lyap_max : NAN},
+        {"delta_w_sv1", last ? last->dw_sv1 : NAN},
+        {"delta_w_sv2", last ? last->dw_sv2 : NAN},
+        {"functional_rank", last ? last->functional_rank : NAN},
         {"kaplan_yorke_initial", first ? first->kaplan_yorke : NAN},
     };
     size_t n = sizeof t / sizeof t[0];

@@ -92,6 +92,14 @@ void kpf_internal_summary_analysis(kpf_json *j, const kpf_experiment *ex)
         }
         kpf_json_key(j, "pca_effdim");
         kpf_json_double(j, st->pca_effdim);
+        if (!isnan(st->functional_rank)) {
+            kpf_json_key(j, "delta_w_sv1");
+            kpf_json_double(j, st->dw_sv1);
+            kpf_json_key(j, "delta_w_sv2");
+            kpf_json_double(j, st->dw_sv2);
+            kpf_json_key(j, "functional_rank");
+            kpf_json_double(j, st->functional_rank);
+        }
         if (!isnan(st->lyap_max)) {
             kpf_json_key(j, "lyapunov_max");
             kpf_json_double(j, st->lyap_max);

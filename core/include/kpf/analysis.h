@@ -17,6 +17,12 @@
  *   k: 20          components per spectrum
  *   operators: [K, P, PKP]   any of K, P, PKP, PP (default all but PP)
  *   lyapunov: 0    exponents to compute (0: none)
+ *   delta_w: {block: W, r_max: 10}   ΔW = W − W₀ (W₀ at the first snapshot):
+ *                  singular values, rank-R truncation losses on the
+ *                  analysis trials, functional rank (Schuessler eq. 4)
+ *   cp: {r_max: 4}  after the last snapshot: CP/PARAFAC variance explained
+ *                  of the weight tensor [n × n × snapshots] − W₀, and the
+ *                  singular values of its unfoldings (Pellegrino et al.)
  */
 #ifndef KPF_ANALYSIS_H
 #define KPF_ANALYSIS_H
@@ -40,6 +46,9 @@ typedef struct kpf_analysis_opts {
     size_t n_at;
     size_t trials, k, lyapunov;
     int ops[KPF_AN_N_OPS]; /* which operators */
+    const char *dw_block;  /* ΔW / CP block, NULL: off */
+    size_t dw_rmax;        /* 0: no ΔW analysis */
+    size_t cp_rmax;        /* 0: no CP analysis */
 } kpf_analysis_opts;
 
 /* Scalars of one snapshot (for summaries and sweep tables). */
@@ -48,6 +57,8 @@ typedef struct kpf_snapshot_stats {
     double effrank[KPF_AN_N_OPS]; /* NaN when not computed */
     double pca_effdim;
     double lyap_max, kaplan_yorke;  /* NaN when not computed */
+    double dw_sv1, dw_sv2;          /* top singular values of ΔW (NaN: none) */
+    double functional_rank;         /* −1: none ≤ r_max; NaN: not computed */
 } kpf_snapshot_stats;
 
 typedef struct kpf_analysis kpf_analysis;
@@ -63,6 +74,10 @@ void kpf_analysis_free(kpf_analysis *a);
 
 /* Run the analyses if `iteration` is on the schedule (else nothing). */
 int kpf_analysis_at(kpf_analysis *a, size_t iteration, kpf_error *err);
+
+/* After the last snapshot: the CP analysis of the stacked weight snapshots
+ * (when configured and at least two snapshots exist). */
+int kpf_analysis_finish(kpf_analysis *a, kpf_error *err);
 
 /* Training stopped early (convergence) at `iteration`: run the analyses
  * there unless the last snapshot already was that iteration, so the final
