@@ -16,6 +16,7 @@
 #include "kpf/gradient.h"
 #include "kpf/kpflow.h"
 #include "kpf/lyapunov.h"
+#include "kpf/param_io.h"
 #include "kpf/powerspec.h"
 #include "kpf/rng.h"
 #include "kpf/spectral.h"
@@ -411,15 +412,9 @@ int kpf_analysis_finish(kpf_analysis *a, kpf_error *err)
 
 static int write_theta(kpf_analysis *a, size_t it, kpf_error *err)
 {
-    const kpf_model *m = a->m;
-    int rc = KPF_OK;
-    for (size_t i = 0; !rc && i < m->n_blocks; i++) {
-        char path[256];
-        size_t d[2] = {m->blocks[i].rows, m->blocks[i].cols};
-        snprintf(path, sizeof path, "/snapshots/%zu/theta/%s", it, m->blocks[i].name);
-        rc = kpf_h5_write(a->h5, path, 2, d, m->theta + m->blocks[i].offset, err);
-    }
-    return rc;
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "/snapshots/%zu/theta", it);
+    return kpf_params_write(a->h5, a->m, NULL, prefix, 0, err);
 }
 
 int kpf_analysis_at(kpf_analysis *a, size_t it, kpf_error *err)

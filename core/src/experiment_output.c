@@ -6,6 +6,7 @@
 
 #include "experiment_internal.h"
 #include "kpf/json.h"
+#include "kpf/param_io.h"
 #include "kpf/stepper.h"
 #include "kpf/version.h"
 
@@ -160,12 +161,8 @@ int kpf_internal_write_trajectory(const kpf_experiment *ex, const char *dir, con
     if (!rc) rc = kpf_h5_write_traj(h, "/y_target", B, T, bt->n_out, bt->y, err);
     if (!rc) rc = kpf_h5_write_traj(h, "/mask", B, T, 0, bt->mask, err);
     if (!rc) rc = kpf_h5_write_int(h, "/period", 2, dp, period, err);
-    for (size_t i = 0; !rc && i < m->n_blocks; i++) {
-        char ds[512];
-        size_t d[2] = {m->blocks[i].rows, m->blocks[i].cols};
-        snprintf(ds, sizeof ds, "/theta/%s", m->blocks[i].name);
-        rc = kpf_h5_write(h, ds, 2, d, m->theta + m->blocks[i].offset, err);
-    }
+    if (!rc)
+        rc = kpf_params_write(h, m, NULL, "/theta", 0, err);
     if (!rc) rc = kpf_h5_attr_double(h, "/", "dt", m->dt, err);
     if (!rc) rc = kpf_h5_attr_string(h, "/", "plugin", m->desc->name, err);
     free(period);
@@ -189,12 +186,8 @@ int kpf_internal_write_train(const kpf_experiment *ex, const char *dir, kpf_erro
     if (!rc && ne) rc = kpf_h5_write(h, "/eval/iteration", 1, &ne, hi->eval_iter, err);
     if (!rc && ne) rc = kpf_h5_write(h, "/eval/loss", 1, &ne, hi->eval_loss, err);
     const kpf_model *m = ex->model;
-    for (size_t i = 0; !rc && i < m->n_blocks; i++) {
-        char ds[512];
-        size_t d[2] = {m->blocks[i].rows, m->blocks[i].cols};
-        snprintf(ds, sizeof ds, "/theta/%s", m->blocks[i].name);
-        rc = kpf_h5_write(h, ds, 2, d, m->theta + m->blocks[i].offset, err);
-    }
+    if (!rc)
+        rc = kpf_params_write(h, m, NULL, "/theta", 0, err);
     int rc2 = kpf_h5_close(h, rc ? NULL : err);
     return rc ? rc : rc2;
 }

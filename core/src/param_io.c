@@ -164,11 +164,23 @@ int kpf_params_save_h5(const kpf_model *m, const char *path, kpf_error *err)
     int rc = kpf_h5_create(path, &h, err);
     if (rc)
         return rc;
+    rc = kpf_params_write(h, m, NULL, "", 1, err);
+    int rc2 = kpf_h5_close(h, rc ? NULL : err);
+    return rc ? rc : rc2;
+}
+
+int kpf_params_write(kpf_h5 *h, const kpf_model *m, const double *theta, const char *prefix,
+                     int vectors_1d, kpf_error *err)
+{
+    const double *th = theta ? theta : m->theta;
+    int rc = KPF_OK;
     for (size_t i = 0; i < m->n_blocks && !rc; i++) {
         const kpf_param_block *b = &m->blocks[i];
         size_t dims[2] = {b->rows, b->cols};
-        rc = kpf_h5_write(h, b->name, b->cols == 1 ? 1 : 2, dims, m->theta + b->offset, err);
+        char path[512];
+        snprintf(path, sizeof path, "%s%s%s", prefix, *prefix ? "/" : "", b->name);
+        rc = kpf_h5_write(h, path, vectors_1d && b->cols == 1 ? 1 : 2, dims, th + b->offset,
+                          err);
     }
-    int rc2 = kpf_h5_close(h, rc ? NULL : err);
-    return rc ? rc : rc2;
+    return rc;
 }

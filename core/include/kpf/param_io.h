@@ -33,6 +33,13 @@ int kpf_params_load_h5(kpf_model *m, const char *path, kpf_error *err);
  * readout is in use) to a new HDF5 file at `path` (never overwritten). */
 int kpf_params_save_h5(const kpf_model *m, const char *path, kpf_error *err);
 
+/* Write θ (theta, or the model's own when NULL) into an open file as one
+ * dataset per block, `prefix`/<block> (rows×cols; vectors as [rows] when
+ * vectors_1d, else [rows, 1]). */
+struct kpf_h5;
+int kpf_params_write(struct kpf_h5 *h, const kpf_model *m, const double *theta,
+                     const char *prefix, int vectors_1d, kpf_error *err);
+
 #ifdef __cplusplus
 }
 #endif
