@@ -8,6 +8,7 @@
  *       (kpf_loss_grad + Adam step), K·q, P·q, P*·q and (T = 90 only) the
  *       top-20 consensus spectrum of K.  Writes
  *         OUT/kpf_times.tsv          model B T row median_s min_s reps flops
+ *                                    dgemm_gflops (1024³, sampled before the case)
  *         OUT/roofline.tsv           dgemm GFLOP/s (1024³ and the shapes used)
  *         OUT/<model>_B<B>_T<T>.h5   inputs, θ, probe q, and kpf's results
  *       so that bench/torch_bench.py computes on identical inputs and checks
@@ -60,7 +61,7 @@ extern int openblas_get_num_threads(void);
 #define N_IN 4
 #define N_OUT 3
 #define K_SPEC 20
-#define SPEC_TOL 1e-10
+#define SPEC_TOL 1e-8
 #define LR 1e-3
 #define SEED_MODEL 1
 #define SEED_DATA 2
@@ -182,35 +183,48 @@ static int f_train(bcase *c, kpf_error *err)
     return rc;
 }
 
+static size_t spec_ncv = 0; /* 0: kpf's default, min(dim, max(2k+1, 20)) */
+
 static int f_spectrum(bcase *c, kpf_error *err)
 {
     kpf_eig_opts o = kpf_eig_opts_default();
     o.tol = SPEC_TOL;
+    o.ncv = spec_ncv;
     o.seed = 7;
     return kpf_consensus_gram(c->Kc, KPF_AXIS_TRIAL | KPF_AXIS_TIME, K_SPEC, &o, c->spec,
                               NULL, err);
 }
 
-static void time_it(bench_fn fn, bcase *c, int warm, int reps, double *med, double *mn)
+/* warm warm-up calls, then timed calls: at least min_reps, at most reps, and
+ * no new one once the timed calls have used `budget` seconds.  Returns the
+ * number of timed calls. */
+static int time_it(bench_fn fn, bcase *c, int warm, int reps, int min_reps, double budget,
+                   double *med, double *mn)
 {
     kpf_error err = {0};
     for (int i = 0; i < warm; i++)
         if (fn(c, &err))
             die("warm-up", &err);
-    double *t = malloc((size_t)reps * sizeof *t);
-    for (int i = 0; i < reps; i++) {
+    double *t = malloc((size_t)reps * sizeof *t), used = 0;
+    int k = 0;
+    while (k < reps && (k < min_reps || used < budget)) {
         double t0 = now();
         if (fn(c, &err))
             die("timed run", &err);
-        t[i] = now() - t0;
+        t[k] = now() - t0;
+        used += t[k++];
     }
     *mn = t[0];
-    for (int i = 1; i < reps; i++)
+    for (int i = 1; i < k; i++)
         if (t[i] < *mn)
             *mn = t[i];
-    *med = median(t, reps);
+    *med = median(t, k);
     free(t);
+    return k;
 }
+
+#define ROW_BUDGET 10.0  /* seconds of timed calls per row (at least 3 calls) */
+#define SPEC_BUDGET 30.0 /* the spectrum: at least 1 solve                    */
 
 static const kpf_plugin *find_plugin(kpf_registry *reg, const char *name)
 {
@@ -304,6 +318,9 @@ static void write_inputs(kpf_h5 *h, bcase *c)
     CHECK(kpf_h5_attr_double(h, "/", "dt", m->dt, &err), "h5 attr");
     CHECK(kpf_h5_attr_double(h, "/", "lr", LR, &err), "h5 attr");
     CHECK(kpf_h5_attr_double(h, "/", "spec_tol", SPEC_TOL, &err), "h5 attr");
+    CHECK(kpf_h5_attr_double(h, "/", "spec_ncv",
+                             (double)(spec_ncv ? spec_ncv : 2 * K_SPEC + 1), &err),
+          "h5 attr");
     CHECK(kpf_h5_attr_double(h, "/", "continuous",
                              (m->desc->flags & KPF_MODEL_CONTINUOUS) ? 1.0 : 0.0, &err),
           "h5 attr");
@@ -316,6 +333,7 @@ static void write_inputs(kpf_h5 *h, bcase *c)
         size_t dims[2] = {b->rows, b->cols};
         CHECK(kpf_h5_write(h, path, b->cols == 1 ? 1 : 2, dims, m->theta + b->offset, &err),
               "h5 block");
+        CHECK(kpf_h5_attr_double(h, path, "offset", (double)b->offset, &err), "h5 attr");
     }
     CHECK(kpf_h5_write_traj(h, "/x", B, T, N_IN, c->batch.x, &err), "h5 x");
     CHECK(kpf_h5_write_traj(h, "/y_target", B, T, N_OUT, c->batch.y, &err), "h5 y");
@@ -323,20 +341,27 @@ static void write_inputs(kpf_h5 *h, bcase *c)
     CHECK(kpf_h5_write_traj(h, "/q", B, T, n, c->q, &err), "h5 q");
 }
 
+static double case_dgemm; /* dgemm 1024³ GFLOP/s sampled just before the case */
+
 static void put_row(FILE *tsv, bcase *c, const char *row, double med, double mn, int reps,
                     double fl)
 {
-    fprintf(tsv, "%s\t%zu\t%zu\t%s\t%.6e\t%.6e\t%d\t%.6e\n", c->name, c->B, c->T, row, med, mn,
-            reps, fl);
+    fprintf(tsv, "%s\t%zu\t%zu\t%s\t%.6e\t%.6e\t%d\t%.6e\t%.3f\n", c->name, c->B, c->T, row,
+            med, mn, reps, fl, case_dgemm);
     fflush(tsv);
     fprintf(stderr, "  %-4s B=%-3zu T=%-3zu %-9s median %9.3f ms  (%s%.1f GFLOP/s)\n", c->name,
             c->B, c->T, row, 1e3 * med, fl > 0 ? "" : "n/a ", fl > 0 ? fl / med * 1e-9 : 0.0);
 }
 
+static double dgemm_rate(int M, int N, int Kd, int reps);
+
 static void run_case(FILE *tsv, const char *outdir, const kpf_plugin *pl, const char *name,
                      size_t n, size_t B, size_t T, int reps, int spec_reps, int do_spec)
 {
     kpf_error err = {0};
+    /* The roofline beside this case's rows: on a shared machine the rate
+     * drifts, so it is sampled again for every case. */
+    case_dgemm = dgemm_rate(1024, 1024, 1024, 3);
     bcase c;
     case_setup(&c, pl, name, n, B, T);
     flops fl = count_flops(name, n, B, T);
@@ -349,22 +374,22 @@ static void run_case(FILE *tsv, const char *outdir, const kpf_plugin *pl, const 
 
     double med, mn;
     /* forward simulation (tape included) */
-    time_it(f_forward, &c, 1, reps, &med, &mn);
-    put_row(tsv, &c, "forward", med, mn, reps, fl.fwd);
+    int k = time_it(f_forward, &c, 1, reps, 3, ROW_BUDGET, &med, &mn);
+    put_row(tsv, &c, "forward", med, mn, k, fl.fwd);
     CHECK(kpf_h5_write_traj(h, "/kpf/z", B, T, n, c.tr->z, &err), "h5 z");
 
     /* operators along the simulated trajectory */
     CHECK(kpf_op_param(c.m, c.tr, &c.K, &err), "K");
     CHECK(kpf_op_propagator(c.m, c.tr, &c.P, &err), "P");
     CHECK(kpf_op_propagator_adjoint(c.m, c.tr, &c.Ps, &err), "P*");
-    time_it(f_kq, &c, 1, reps, &med, &mn);
-    put_row(tsv, &c, "Kq", med, mn, reps, fl.kq);
+    k = time_it(f_kq, &c, 1, reps, 3, ROW_BUDGET, &med, &mn);
+    put_row(tsv, &c, "Kq", med, mn, k, fl.kq);
     CHECK(kpf_h5_write_traj(h, "/kpf/Kq", B, T, n, c.out, &err), "h5 Kq");
-    time_it(f_pq, &c, 1, reps, &med, &mn);
-    put_row(tsv, &c, "Pq", med, mn, reps, fl.pq);
+    k = time_it(f_pq, &c, 1, reps, 3, ROW_BUDGET, &med, &mn);
+    put_row(tsv, &c, "Pq", med, mn, k, fl.pq);
     CHECK(kpf_h5_write_traj(h, "/kpf/Pq", B, T, n, c.out, &err), "h5 Pq");
-    time_it(f_psq, &c, 1, reps, &med, &mn);
-    put_row(tsv, &c, "Pstarq", med, mn, reps, fl.psq);
+    k = time_it(f_psq, &c, 1, reps, 3, ROW_BUDGET, &med, &mn);
+    put_row(tsv, &c, "Pstarq", med, mn, k, fl.psq);
     CHECK(kpf_h5_write_traj(h, "/kpf/Pstarq", B, T, n, c.out, &err), "h5 P*q");
 
     if (do_spec) {
@@ -372,13 +397,15 @@ static void run_case(FILE *tsv, const char *outdir, const kpf_plugin *pl, const 
         kpf_space sp = c.K->in;
         CHECK(kpf_op_new(&count_type, sp, sp, &c.cst, &c.Kc, &err), "counted K");
         c.cst.n_apply = 0;
-        time_it(f_spectrum, &c, 0, spec_reps, &med, &mn);
-        double per_solve = (double)c.cst.n_apply / spec_reps;
-        put_row(tsv, &c, "spectrum", med, mn, spec_reps, per_solve * fl.kq);
+        k = time_it(f_spectrum, &c, 0, spec_reps, 1, SPEC_BUDGET, &med, &mn);
+        double per_solve = (double)c.cst.n_apply / k;
+        put_row(tsv, &c, "spectrum", med, mn, k, per_solve * fl.kq);
         size_t k = K_SPEC;
         CHECK(kpf_h5_write(h, "/kpf/spectrum", 1, &k, c.spec, &err), "h5 spectrum");
         CHECK(kpf_h5_attr_double(h, "/kpf/spectrum", "K_applications", per_solve, &err),
               "h5 attr");
+        fprintf(stderr, "  (spectrum: %.0f K applications per solve, ncv %zu)\n", per_solve,
+                spec_ncv ? spec_ncv : (size_t)(2 * K_SPEC + 1));
     }
 
     /* training: the first (warm-up) iteration is the exported one */
@@ -392,8 +419,8 @@ static void run_case(FILE *tsv, const char *outdir, const kpf_plugin *pl, const 
     CHECK(kpf_optim_step(c.opt, c.m->theta, c.grad, &err), "optim step");
     CHECK(kpf_model_theta_changed(c.m, &err), "prepare");
     CHECK(kpf_h5_write(h, "/kpf/theta_after", 1, &dm, c.m->theta, &err), "h5 theta'");
-    time_it(f_train, &c, 0, reps, &med, &mn);
-    put_row(tsv, &c, "train", med, mn, reps, fl.train);
+    k = time_it(f_train, &c, 0, reps, 3, ROW_BUDGET, &med, &mn);
+    put_row(tsv, &c, "train", med, mn, k, fl.train);
     (void)R;
 
     CHECK(kpf_h5_close(h, &err), "h5 close");
@@ -495,6 +522,7 @@ static void usage(void)
     fprintf(stderr,
             "usage: kpf_bench run --plugins DIR --out DIR [--models rnn,gru] [--reps N]\n"
             "                     [--spec-reps N] [--n N] [--T-long T] [--B-list 30,200]\n"
+            "                     [--ncv N] [--spec-B-max B]\n"
             "       kpf_bench mem --plugins DIR MODEL B T Kq|Pq|Pstarq [--n N]\n");
     exit(2);
 }
@@ -507,7 +535,7 @@ int main(int argc, char **argv)
     const char *plugdir = NULL, *outdir = NULL, *models = "rnn";
     const char *blist = "30,200";
     int reps = 5, spec_reps = 3;
-    size_t n = 256, T = 90, T_long = 360;
+    size_t n = 256, T = 90, T_long = 360, spec_B_max = (size_t)-1;
     const char *pos[8];
     int npos = 0;
     for (int i = 2; i < argc; i++) {
@@ -521,6 +549,8 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--n") && v) n = (size_t)atol(v), i++;
         else if (!strcmp(a, "--T-long") && v) T_long = (size_t)atol(v), i++;
         else if (!strcmp(a, "--B-list") && v) blist = v, i++;
+        else if (!strcmp(a, "--ncv") && v) spec_ncv = (size_t)atol(v), i++;
+        else if (!strcmp(a, "--spec-B-max") && v) spec_B_max = (size_t)atol(v), i++;
         else if (a[0] != '-' && npos < 8) pos[npos++] = a;
         else usage();
     }
@@ -550,7 +580,7 @@ int main(int argc, char **argv)
         perror(path);
         return 1;
     }
-    fprintf(tsv, "model\tB\tT\trow\tmedian_s\tmin_s\treps\tflops\n");
+    fprintf(tsv, "model\tB\tT\trow\tmedian_s\tmin_s\treps\tflops\tdgemm_gflops\n");
     size_t Bs[8];
     int nB = 0;
     for (char *s = (char *)blist; *s && nB < 8;) {
@@ -563,7 +593,8 @@ int main(int argc, char **argv)
          name = strtok_r(NULL, ",", &save)) {
         const kpf_plugin *pl = find_plugin(reg, name);
         for (int i = 0; i < nB; i++)
-            run_case(tsv, outdir, pl, name, n, Bs[i], T, reps, spec_reps, 1);
+            run_case(tsv, outdir, pl, name, n, Bs[i], T, reps, spec_reps,
+                     Bs[i] <= spec_B_max);
         for (int i = 0; i < nB; i++)
             run_case(tsv, outdir, pl, name, n, Bs[i], T_long, reps, spec_reps, 0);
     }
