@@ -266,10 +266,16 @@ static int rnn_tape(void *self, const double *theta, const kpf_rows *rows, doubl
     for (size_t r = 0; r < R; r++) {
         const double *z = rows->z + r * n;
         double *s = out + r * 2 * n, *ds = s + n;
-        for (size_t i = 0; i < n; i++) {
-            s[i] = act_sigma(m->act, z[i]);
-            ds[i] = act_dsigma(m->act, z[i]);
-        }
+        if (m->act == ACT_TANH) /* one tanh per entry: σ' = 1 − σ² */
+            for (size_t i = 0; i < n; i++) {
+                s[i] = tanh(z[i]);
+                ds[i] = 1.0 - s[i] * s[i];
+            }
+        else
+            for (size_t i = 0; i < n; i++) {
+                s[i] = act_sigma(m->act, z[i]);
+                ds[i] = act_dsigma(m->act, z[i]);
+            }
     }
     return KPF_OK;
 }
