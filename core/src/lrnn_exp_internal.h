@@ -34,6 +34,10 @@ int kpf_lrnn_num_list(const kpf_node *map, const char *key, size_t max, double *
 int kpf_lrnn_name_list(const kpf_node *map, const char *key, const char *const *choices,
                        int *out, size_t max, size_t *n, kpf_error *err);
 /* The task and the lrnn model from the config's `task:` / `model:` maps. */
+/* Make room for one more row of `width` doubles in a growing table (*v
+ * holding *n rows of capacity *cap): the recorders of the training hooks. */
+int kpf_lrnn_rows_reserve(double **v, size_t n, size_t *cap, size_t width, kpf_error *err);
+
 int kpf_lrnn_make_task(kpf_lrnn_ctx *c, kpf_task **t, kpf_error *err);
 int kpf_lrnn_make_model(kpf_lrnn_ctx *c, const kpf_task *t, size_t trials, kpf_model **m,
                         kpf_error *err);

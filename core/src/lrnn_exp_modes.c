@@ -33,16 +33,11 @@ static int fig2_hook(void *p, kpf_model *m, size_t iter, kpf_error *err)
     if (iter % r->every)
         return KPF_OK;
     const size_t w = 1 + 3 * r->d;
-    if (r->n == r->cap) {
-        size_t cap = r->cap ? 2 * r->cap : 256;
-        double *v = realloc(r->v, cap * w * sizeof *v);
-        if (!v)
-            return kpf_error_set(err, KPF_ENOMEM, "out of memory");
-        r->v = v;
-        r->cap = cap;
-    }
+    int rc = kpf_lrnn_rows_reserve(&r->v, r->n, &r->cap, w, err);
+    if (rc)
+        return rc;
     kpf_lrnn_net net;
-    int rc = kpf_lrnn_net_from_model(m, r->seed, &net, err);
+    rc = kpf_lrnn_net_from_model(m, r->seed, &net, err);
     if (rc)
         return rc;
     double a[64], b[64], cc[64];

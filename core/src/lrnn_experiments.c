@@ -27,6 +27,19 @@ FILE *kpf_lrnn_open_out(const char *dir, const char *name, kpf_error *err)
 }
 
 /* Write NAME.gp (terminal, output and `body`) and render it. */
+int kpf_lrnn_rows_reserve(double **v, size_t n, size_t *cap, size_t width, kpf_error *err)
+{
+    if (n < *cap)
+        return KPF_OK;
+    size_t c = *cap ? 2 * *cap : 256;
+    double *nv = realloc(*v, c * width * sizeof *nv);
+    if (!nv)
+        return kpf_error_set(err, KPF_ENOMEM, "out of memory");
+    *v = nv;
+    *cap = c;
+    return KPF_OK;
+}
+
 int kpf_lrnn_gnuplot(const char *dir, const char *name, const char *size, kpf_error *err,
                      const char *fmt, ...)
 {
