@@ -121,18 +121,40 @@ static int load_resume_sets(run_args *a, char *store, size_t size, kpf_error *er
     return KPF_OK;
 }
 
-/* A config with a top-level `lrnn:` map is one of the linear-RNN figure
- * reproductions (kpf/lrnn.h, docs/lrnn.md): its own runner, not the
- * general experiment loop. */
-static int run_lrnn(const run_args *a, kpf_config *cfg, kpf_registry *reg)
+/* Studies with their own runner instead of the general experiment loop:
+ * a config whose top level holds the study's key is that study.  Each
+ * entry names the plugin its runner needs (NULL: none). */
+typedef int (*study_run_fn)(kpf_config *cfg, const kpf_plugin *p, const char *out_dir,
+                            kpf_error *err);
+typedef struct study {
+    const char *key;
+    const char *plugin;
+    study_run_fn run;
+} study;
+
+static const study studies[] = {
+    /* linear-RNN figure reproductions (kpf/lrnn.h, docs/lrnn.md) */
+    {"lrnn", "lrnn", kpf_lrnn_experiment_run},
+};
+
+static const study *study_of(const kpf_config *cfg)
+{
+    for (size_t i = 0; i < sizeof studies / sizeof studies[0]; i++)
+        if (kpf_node_get(kpf_config_root(cfg), studies[i].key))
+            return &studies[i];
+    return NULL;
+}
+
+static int run_study(const run_args *a, const study *st, kpf_config *cfg, kpf_registry *reg)
 {
     kpf_error err;
     kpf_error_clear(&err);
     const kpf_plugin *p = NULL;
     char dir[4096];
-    int rc = kpf_registry_find(reg, "lrnn", &p, &err);
+    int rc = st->plugin ? kpf_registry_find(reg, st->plugin, &p, &err) : KPF_OK;
     if (!rc && a->resume)
-        rc = kpf_error_set(&err, KPF_EINVAL, "lrnn figure runs cannot be resumed");
+        rc = kpf_error_set(&err, KPF_EINVAL, "`%s:` runs cannot be resumed; start a new run",
+                           st->key);
     if (!rc && !(rc = kpf_output_dir_prepare(a->out, a->config, dir, sizeof dir, &err)))
         rc = save_inputs(a, cfg, dir, &err);
     if (rc) {
@@ -140,7 +162,7 @@ static int run_lrnn(const run_args *a, kpf_config *cfg, kpf_registry *reg)
         return KPF_EXIT_USAGE;
     }
     fprintf(stderr, "kpf: writing to %s\n", dir);
-    rc = kpf_lrnn_experiment_run(cfg, p, dir, &err);
+    rc = st->run(cfg, p, dir, &err);
     if (rc)
         fprintf(stderr, "kpf: %s\n", err.msg);
     return rc == KPF_OK ? KPF_EXIT_OK : rc == KPF_ECONFIG ? KPF_EXIT_USAGE : KPF_EXIT_FAIL;
@@ -154,7 +176,7 @@ static int load(const run_args *a, kpf_config **cfg, kpf_registry **reg,
         rc = kpf_config_set(*cfg, a->sets[i], err);
     if (!rc)
         rc = kpf_cli_registry(reg, err);
-    if (!rc && !kpf_node_get(kpf_config_root(*cfg), "lrnn"))
+    if (!rc && !study_of(*cfg))
         rc = kpf_experiment_load(*cfg, *reg, ex, err);
     return rc;
 }
@@ -208,8 +230,8 @@ int kpf_cmd_run(int argc, char **argv)
         status = rc == KPF_ENOMEM ? KPF_EXIT_FAIL : KPF_EXIT_USAGE;
         goto done;
     }
-    if (!ex) { /* an lrnn figure config (see load) */
-        status = run_lrnn(&a, cfg, reg);
+    if (!ex) { /* a study with its own runner (see load) */
+        status = run_study(&a, study_of(cfg), cfg, reg);
         goto done;
     }
     kpf_sweep sw;
