@@ -123,18 +123,22 @@ static int load_resume_sets(run_args *a, char *store, size_t size, kpf_error *er
 
 /* Studies with their own runner instead of the general experiment loop:
  * a config whose top level holds the study's key is that study.  Each
- * entry names the plugin its runner needs (NULL: none). */
+ * entry names the plugin its runner needs (NULL: none), and may have a
+ * `check` that validates the whole config (KPF_ECONFIG, located) before
+ * the output folder is created, so a bad config writes nothing. */
+typedef int (*study_check_fn)(kpf_config *cfg, const kpf_plugin *p, kpf_error *err);
 typedef int (*study_run_fn)(kpf_config *cfg, const kpf_plugin *p, const char *out_dir,
                             kpf_error *err);
 typedef struct study {
     const char *key;
     const char *plugin;
+    study_check_fn check; /* NULL: the runner validates as it goes */
     study_run_fn run;
 } study;
 
 static const study studies[] = {
     /* linear-RNN figure reproductions (kpf/lrnn.h, docs/lrnn.md) */
-    {"lrnn", "lrnn", kpf_lrnn_experiment_run},
+    {"lrnn", "lrnn", NULL, kpf_lrnn_experiment_run},
 };
 
 static const study *study_of(const kpf_config *cfg)
@@ -155,6 +159,8 @@ static int run_study(const run_args *a, const study *st, kpf_config *cfg, kpf_re
     if (!rc && a->resume)
         rc = kpf_error_set(&err, KPF_EINVAL, "`%s:` runs cannot be resumed; start a new run",
                            st->key);
+    if (!rc && st->check)
+        rc = st->check(cfg, p, &err);
     if (!rc && !(rc = kpf_output_dir_prepare(a->out, a->config, dir, sizeof dir, &err)))
         rc = save_inputs(a, cfg, dir, &err);
     if (rc) {

@@ -99,9 +99,9 @@ int kpf_lrnn_fig_integration(kpf_lrnn_ctx *c, kpf_error *err)
         kpf_train_opts_clear(&o);
         return rc;
     }
-    FILE *fe = kpf_lrnn_open_out(c->dir, "fig6_extrapolation.dat", err);
-    FILE *fs = fe ? kpf_lrnn_open_out(c->dir, "fig6_svals.dat", err) : NULL;
-    FILE *js = fs ? kpf_lrnn_open_out(c->dir, "summary.json", err) : NULL;
+    FILE *fe = kpf_plot_open(c->dir, "fig6_extrapolation.dat", err);
+    FILE *fs = fe ? kpf_plot_open(c->dir, "fig6_svals.dat", err) : NULL;
+    FILE *js = fs ? kpf_plot_open(c->dir, "summary.json", err) : NULL;
     if (!js) {
         if (fe) fclose(fe);
         if (fs) fclose(fs);
@@ -238,6 +238,6 @@ int kpf_lrnn_fig_integration(kpf_lrnn_ctx *c, kpf_error *err)
     strcat(body, "unset multiplot\n");
     char size[32];
     snprintf(size, sizeof size, "%zu,900", 600 * nops);
-    return kpf_lrnn_gnuplot(c->dir, "fig6", size, err, "%s", body);
+    return kpf_plot_script(c->dir, "fig6", size, err, "%s", body);
 }
 

@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "kpf/lrnn.h"
+#include "kpf/plot.h"
 #include "kpf/train.h"
 #include "tasks/lrnn_tasks.h"
 
@@ -18,12 +19,6 @@ typedef struct kpf_lrnn_ctx {
     uint64_t seed;
 } kpf_lrnn_ctx;
 
-/* DIR/NAME created exclusively ("wx"); NULL with err set if it exists. */
-FILE *kpf_lrnn_open_out(const char *dir, const char *name, kpf_error *err);
-/* Write DIR/NAME.gp (pngcairo of `size`, output NAME.png, then the body)
- * and render it with gnuplot (log in NAME.log). */
-int kpf_lrnn_gnuplot(const char *dir, const char *name, const char *size, kpf_error *err,
-                     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /* kpf_config_set with a formatted "key.path=value". */
 int kpf_lrnn_setf(kpf_config *cfg, kpf_error *err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

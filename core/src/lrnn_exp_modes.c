@@ -153,7 +153,7 @@ int kpf_lrnn_fig_modes(kpf_lrnn_ctx *c, kpf_error *err)
         goto done;
     for (size_t s = 0; s < r.n; s++)
         tt[s] = r.v[s * w] * step;
-    FILE *fp = kpf_lrnn_open_out(c->dir, "fig2.dat", err);
+    FILE *fp = kpf_plot_open(c->dir, "fig2.dat", err);
     if (!fp) {
         rc = KPF_EIO;
         goto done;
@@ -179,7 +179,7 @@ int kpf_lrnn_fig_modes(kpf_lrnn_ctx *c, kpf_error *err)
         rc = kpf_error_set(err, KPF_ENOMEM, "out of memory");
         goto done;
     }
-    fp = kpf_lrnn_open_out(c->dir, "summary.json", err);
+    fp = kpf_plot_open(c->dir, "summary.json", err);
     if (!fp) {
         free(acs);
         rc = KPF_EIO;
@@ -246,7 +246,7 @@ int kpf_lrnn_fig_modes(kpf_lrnn_ctx *c, kpf_error *err)
                  "dt 2 lw 2 lc rgb '#000000' t '%s'",
                  k ? ", " : "", base + 1, cl, k, base + 3, k ? "" : "theory");
     }
-    rc = kpf_lrnn_gnuplot(c->dir, "fig2", "1200,500", err,
+    rc = kpf_plot_script(c->dir, "fig2", "1200,500", err,
                  "set multiplot layout 1,2\nset grid\nset key bottom right\n"
                  "set xlabel 't_theta / tau'\nset ylabel 'ac (input-output modes)'\n"
                  "plot %s\nset ylabel 'b (recurrent mode)'\nplot %s\nunset multiplot\n",

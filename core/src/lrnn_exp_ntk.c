@@ -42,7 +42,7 @@ int kpf_lrnn_fig_ntk(kpf_lrnn_ctx *c, kpf_error *err)
     if (!rc) rc = kpf_config_check_unused(c->cfg, err);
     if (rc)
         return rc;
-    FILE *fp = kpf_lrnn_open_out(c->dir, "fig5.dat", err);
+    FILE *fp = kpf_plot_open(c->dir, "fig5.dat", err);
     if (!fp)
         return KPF_EIO;
     fprintf(fp, "# Proca et al. Fig. 5: kernel distance D (eq. 135) of the output NTK "
@@ -111,7 +111,7 @@ int kpf_lrnn_fig_ntk(kpf_lrnn_ctx *c, kpf_error *err)
     fclose(fp);
     if (rc)
         return rc;
-    FILE *js = kpf_lrnn_open_out(c->dir, "summary.json", err);
+    FILE *js = kpf_plot_open(c->dir, "summary.json", err);
     if (!js)
         return KPF_EIO;
     kpf_json j;
@@ -163,6 +163,6 @@ int kpf_lrnn_fig_ntk(kpf_lrnn_ctx *c, kpf_error *err)
     strcat(body, "unset multiplot\n");
     char size[32];
     snprintf(size, sizeof size, "%zu,520", 600 * na);
-    return kpf_lrnn_gnuplot(c->dir, "fig5", size, err, "%s", body);
+    return kpf_plot_script(c->dir, "fig5", size, err, "%s", body);
 }
 

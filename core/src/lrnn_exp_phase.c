@@ -121,8 +121,8 @@ int kpf_lrnn_fig_phase(kpf_lrnn_ctx *c, kpf_error *err)
     if (rc)
         return rc;
     const size_t steps = (size_t)llround(time / step);
-    FILE *fp = kpf_lrnn_open_out(c->dir, "fig4.dat", err);
-    FILE *js = fp ? kpf_lrnn_open_out(c->dir, "summary.json", err) : NULL;
+    FILE *fp = kpf_plot_open(c->dir, "fig4.dat", err);
+    FILE *js = fp ? kpf_plot_open(c->dir, "summary.json", err) : NULL;
     if (!fp || !js) {
         if (fp)
             fclose(fp);
@@ -323,7 +323,7 @@ int kpf_lrnn_fig_phase(kpf_lrnn_ctx *c, kpf_error *err)
     snprintf(body + len, cap - len, "unset multiplot\n");
     char size[32];
     snprintf(size, sizeof size, "%zu,900", 520 * np);
-    rc = kpf_lrnn_gnuplot(c->dir, "fig4", size, err, "%s", body);
+    rc = kpf_plot_script(c->dir, "fig4", size, err, "%s", body);
     free(body);
     return rc;
 }

@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 
 #include "kpf/json.h"
 #include "kpf/rng.h"
@@ -16,17 +15,6 @@
 
 /* ---- small helpers --------------------------------------------------------- */
 
-FILE *kpf_lrnn_open_out(const char *dir, const char *name, kpf_error *err)
-{
-    char path[4200];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *fp = fopen(path, "wx");
-    if (!fp)
-        kpf_error_set(err, KPF_EIO, "%s: cannot create (it may already exist)", path);
-    return fp;
-}
-
-/* Write NAME.gp (terminal, output and `body`) and render it. */
 int kpf_lrnn_rows_reserve(double **v, size_t n, size_t *cap, size_t width, kpf_error *err)
 {
     if (n < *cap)
@@ -37,30 +25,6 @@ int kpf_lrnn_rows_reserve(double **v, size_t n, size_t *cap, size_t width, kpf_e
         return kpf_error_set(err, KPF_ENOMEM, "out of memory");
     *v = nv;
     *cap = c;
-    return KPF_OK;
-}
-
-int kpf_lrnn_gnuplot(const char *dir, const char *name, const char *size, kpf_error *err,
-                     const char *fmt, ...)
-{
-    char gp[256];
-    snprintf(gp, sizeof gp, "%s.gp", name);
-    FILE *fp = kpf_lrnn_open_out(dir, gp, err);
-    if (!fp)
-        return KPF_EIO;
-    fprintf(fp, "set terminal pngcairo size %s noenhanced\nset output '%s.png'\n", size, name);
-    va_list ap;
-    va_start(ap, fmt);
-    vfprintf(fp, fmt, ap);
-    va_end(ap);
-    if (fclose(fp))
-        return kpf_error_set(err, KPF_EIO, "%s/%s: write failed", dir, gp);
-    char cmd[8800];
-    snprintf(cmd, sizeof cmd, "cd '%s' && gnuplot '%s.gp' > '%s.log' 2>&1", dir, name, name);
-    int st = system(cmd);
-    if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
-        return kpf_error_set(err, KPF_EIO, "gnuplot failed on %s/%s.gp (see %s.log)", dir, name,
-                             name);
     return KPF_OK;
 }
 

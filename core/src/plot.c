@@ -2,6 +2,7 @@
 #include "kpf/plot.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -188,4 +189,38 @@ int kpf_plot_scatter_mean(const char *stem, const char *title, const char *xlabe
                "lc rgb '#224488' title 'mean'\n",
             stem, title, xlabel, ylabel, logx ? "set logscale x\n" : "", stem, stem);
     return finish_script(g, stem, err);
+}
+
+FILE *kpf_plot_open(const char *dir, const char *name, kpf_error *err)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *fp = fopen(path, "wx");
+    if (!fp)
+        kpf_error_set(err, KPF_EIO, "%s: cannot create (it may already exist)", path);
+    return fp;
+}
+
+int kpf_plot_script(const char *dir, const char *name, const char *size, kpf_error *err,
+                     const char *fmt, ...)
+{
+    char gp[256];
+    snprintf(gp, sizeof gp, "%s.gp", name);
+    FILE *fp = kpf_plot_open(dir, gp, err);
+    if (!fp)
+        return KPF_EIO;
+    fprintf(fp, "set terminal pngcairo size %s noenhanced\nset output '%s.png'\n", size, name);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(fp, fmt, ap);
+    va_end(ap);
+    if (fclose(fp))
+        return kpf_error_set(err, KPF_EIO, "%s/%s: write failed", dir, gp);
+    char cmd[8800];
+    snprintf(cmd, sizeof cmd, "cd '%s' && gnuplot '%s.gp' > '%s.log' 2>&1", dir, name, name);
+    int st = system(cmd);
+    if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        return kpf_error_set(err, KPF_EIO, "gnuplot failed on %s/%s.gp (see %s.log)", dir, name,
+                             name);
+    return KPF_OK;
 }

@@ -7,6 +7,8 @@
 #ifndef KPF_PLOT_H
 #define KPF_PLOT_H
 
+#include <stdio.h>
+
 #include "kpf/error.h"
 #include "kpf/train.h"
 
@@ -35,6 +37,14 @@ int kpf_plot_pca(const char *stem, const char *title, size_t B, size_t T, const 
 int kpf_plot_scatter_mean(const char *stem, const char *title, const char *xlabel,
                           const char *ylabel, size_t n, const double *x, const double *y,
                           int logx, kpf_error *err);
+
+/* Free-form figures, for runners that draw their own: DIR/NAME created
+ * exclusively ("wx"; NULL with err set when it exists), and DIR/NAME.gp
+ * (pngcairo of `size`, e.g. "900,600", output NAME.png, then the printf-style
+ * body) rendered by gnuplot run inside DIR, its output in DIR/NAME.log. */
+FILE *kpf_plot_open(const char *dir, const char *name, kpf_error *err);
+int kpf_plot_script(const char *dir, const char *name, const char *size, kpf_error *err,
+                    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 #ifdef __cplusplus
 }
