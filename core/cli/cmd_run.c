@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "kpf/delta_w.h"
 #include "kpf/experiment.h"
 #include "kpf/lrnn.h"
 #include "kpf/sweep.h"
@@ -139,6 +140,8 @@ typedef struct study {
 static const study studies[] = {
     /* linear-RNN figure reproductions (kpf/lrnn.h, docs/lrnn.md) */
     {"lrnn", "lrnn", NULL, kpf_lrnn_experiment_run},
+    /* Schuessler's linear theory over g (kpf/delta_w.h, docs/delta_w.md) */
+    {"linear_theory", NULL, kpf_dw_linear_study_check, kpf_dw_linear_study_run},
 };
 
 static const study *study_of(const kpf_config *cfg)

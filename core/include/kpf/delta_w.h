@@ -18,8 +18,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kpf/config.h"
 #include "kpf/error.h"
 #include "kpf/instance.h"
+#include "kpf/plugin.h"
 #include "kpf/task.h"
 
 #ifdef __cplusplus
@@ -48,6 +50,15 @@ int kpf_weight_snapshot(const kpf_model *m, const double *theta, const char *blo
  * other), each minus snapshot 0 when subtract_first. */
 void kpf_weight_tensor(size_t n, size_t K, const double *snaps, int subtract_first,
                        double *W);
+
+/* Unexplained variance of the snapshots D_k (K matrices n×n one after the
+ * other) after projecting each onto the column space of U and the row space
+ * of V (n×k each, orthonormal columns, row-major): 1 − Σ_k ‖Uᵀ D_k V‖²_F /
+ * Σ_k ‖D_k‖²_F (Pellegrino et al. Supp. C: the retraining updates
+ * W − W*⊗1 against the top singular vectors of the pretraining update
+ * W* − W₀; ≈ 0.2 there).  NaN when every D_k is zero. */
+double kpf_dw_subspace_residual(size_t n, size_t K, const double *D, size_t k, const double *U,
+                                const double *V);
 
 /* ---- ΔW ------------------------------------------------------------------ */
 
@@ -140,6 +151,34 @@ typedef struct kpf_lin_result {
  * convergence (loss < frac·L0) or max_epochs.  (I − W)⁻¹ is updated by
  * Sherman–Morrison after each rank-one step. */
 int kpf_dw_linear_theory(const kpf_lin_opts *o, kpf_lin_result *res, kpf_error *err);
+
+/* ---- the `linear_theory:` study (Schuessler Fig. 4) ------------------------- */
+
+/* `kpf run` runner for a config whose top level holds
+ *
+ *   seed: 0                    # repeat r runs with seed + r at every g
+ *   linear_theory:
+ *     N: 400                   # units                        [400]
+ *     g: [0, 0.1, 0.2]         # or {linspace: [a, b, n]}; 0 ≤ g < 1, must hold 0
+ *     seeds: 3                 # networks per g                [3]
+ *     zhat: 0.5                # the kpf_lin_opts keys, same defaults
+ *     eta0: 0.015
+ *     max_epochs: 2000
+ *     frac: 0.05
+ *
+ * (and optionally `threads`).  kpf_dw_linear_theory for every (g, seed);
+ * as it draws W₀ = g·W̃ from the same stream before m and w, one seed gives
+ * the same m, w and W̃ at every g.  Writes into out_dir, each file created
+ * exclusively: linear_theory.dat (index 0: one row per network; index 1:
+ * per g, the means and their ratios to the g = 0 means beside the
+ * first-order theory (1−g²)², 1−g², 1/(1−g²), g⁴(2−g²)²),
+ * linear_theory.gp/.png (Fig. 4a–d) and summary.json.
+ * check validates everything (KPF_ECONFIG located at the key, unknown keys
+ * included) and writes nothing; run re-parses, so it may be called alone.
+ * The plugin argument is unused (the study needs none). */
+int kpf_dw_linear_study_check(kpf_config *cfg, const kpf_plugin *unused, kpf_error *err);
+int kpf_dw_linear_study_run(kpf_config *cfg, const kpf_plugin *unused, const char *out_dir,
+                            kpf_error *err);
 
 #ifdef __cplusplus
 }
