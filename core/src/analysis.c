@@ -43,6 +43,8 @@ struct kpf_analysis {
     double *wsnap;             /* n_at × n×n snapshots of the ΔW block */
     double *dw_loss, *dw_sv;   /* r_max+1; n */
     double dw_L0;              /* analysis-set loss at the first snapshot */
+    double *cp_ve;             /* cp_rmax: CP variance explained (after finish) */
+    size_t n_cp;               /* entries of cp_ve filled (0: not computed) */
     int have_w0;               /* W₀ taken in this process (not after a resume) */
 };
 
@@ -225,6 +227,7 @@ void kpf_analysis_free(kpf_analysis *a)
     free(a->wsnap);
     free(a->dw_loss);
     free(a->dw_sv);
+    free(a->cp_ve);
     free(a);
 }
 
@@ -386,17 +389,21 @@ int kpf_analysis_finish(kpf_analysis *a, kpf_error *err)
     size_t K = a->n_done, n = a->m->n, R = a->o.cp_rmax;
     if (!R || K < 2 || !a->have_w0)
         return KPF_OK;
-    double *X = malloc(n * n * K * sizeof(double)), *ve = malloc(R * sizeof(double));
-    double *sv = malloc(n * n * sizeof(double));
-    int rc = X && ve && sv ? KPF_OK : kpf_error_set(err, KPF_ENOMEM, "CP: out of memory");
+    double *X = malloc(n * n * K * sizeof(double)), *sv = malloc(n * n * sizeof(double));
+    if (!a->cp_ve)
+        a->cp_ve = malloc(R * sizeof(double));
+    int rc = X && a->cp_ve && sv ? KPF_OK : kpf_error_set(err, KPF_ENOMEM, "CP: out of memory");
     kpf_cp_opts co;
     kpf_cp_opts_default(&co);
     if (!rc) {
         kpf_weight_tensor(n, K, a->wsnap, 1, X);
-        rc = kpf_cp_ve_sweep(X, n, n, K, R, &co, ve, err);
+        rc = kpf_cp_ve_sweep(X, n, n, K, R, &co, a->cp_ve, err);
     }
     size_t one = R;
-    if (!rc) rc = kpf_h5_write(a->h5, "/weight_tensor/cp_variance_explained", 1, &one, ve, err);
+    if (!rc) {
+        a->n_cp = R;
+        rc = kpf_h5_write(a->h5, "/weight_tensor/cp_variance_explained", 1, &one, a->cp_ve, err);
+    }
     for (int mode = 0; !rc && mode < 3; mode++) {
         size_t k = mode < 2 ? (n < n * K ? n : n * K) : (K < n * n ? K : n * n);
         char path[64];
@@ -405,7 +412,6 @@ int kpf_analysis_finish(kpf_analysis *a, kpf_error *err)
         if (!rc) rc = kpf_h5_write(a->h5, path, 1, &k, sv, err);
     }
     free(X);
-    free(ve);
     free(sv);
     return rc ? kpf_error_prefix(err, "CP analysis of the weight tensor: ") : KPF_OK;
 }
@@ -482,3 +488,13 @@ const int *kpf_analysis_periods(const kpf_analysis *a) { return a->batch->period
 size_t kpf_analysis_k(const kpf_analysis *a) { return a->k; }
 size_t kpf_analysis_trials(const kpf_analysis *a) { return a->tr->B; }
 size_t kpf_analysis_steps(const kpf_analysis *a) { return a->tr->T; }
+const double *kpf_analysis_cp_ve(const kpf_analysis *a, size_t *r)
+{
+    *r = a->n_cp;
+    return a->n_cp ? a->cp_ve : NULL;
+}
+const double *kpf_analysis_weights(const kpf_analysis *a, size_t *count)
+{
+    *count = a->wsnap && a->have_w0 ? a->n_done : 0;
+    return *count ? a->wsnap : NULL;
+}

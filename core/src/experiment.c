@@ -85,6 +85,8 @@ int kpf_experiment_load(const kpf_config *cfg, kpf_registry *reg, kpf_experiment
                                            ex->train_node ? ex->topts.iterations : 0,
                                            &ex->aopts, err);
     if (!rc)
+        rc = kpf_internal_pretrain_load(ex, root, err);
+    if (!rc)
         rc = kpf_config_check_unused(cfg, err);
     if (rc) {
         kpf_experiment_free(ex);
@@ -105,6 +107,7 @@ void kpf_experiment_free(kpf_experiment *ex)
     kpf_analysis_free(ex->an);
     kpf_h5_close(ex->an_h5, NULL);
     kpf_train_history_free(&ex->hist);
+    kpf_internal_pretrain_free(&ex->pre);
     free(ex);
 }
 
@@ -114,13 +117,15 @@ static int run_training(kpf_experiment *ex, const char *dir, int resume, kpf_err
     snprintf(ckpt, sizeof ckpt, "%s/checkpoint.h5", dir);
     ex->topts.seed = ex->seed;
     ex->topts.checkpoint_path = ckpt;
-    ex->topts.resume = resume;
+    /* killed during pretraining: the main training has not begun */
+    ex->topts.resume = resume && (!ex->pre.node || access(ckpt, F_OK) == 0);
     int rc = kpf_train(ex->model, ex->task, &ex->topts, kpf_internal_analysis_hook, ex, &ex->hist, err);
     ex->topts.checkpoint_path = NULL;
     if (!rc && ex->an) /* converged early: analyse the model it stopped with */
         rc = kpf_analysis_final(ex->an, ex->hist.iterations_done, err);
+    snprintf(stem, sizeof stem, "%s/train.h5", dir);
     if (!rc)
-        rc = kpf_internal_write_train(ex, dir, err);
+        rc = kpf_internal_write_train(ex, &ex->hist, stem, err);
     snprintf(stem, sizeof stem, "%s/loss", dir);
     kpf_error perr;
     kpf_error_clear(&perr);
@@ -147,12 +152,16 @@ int kpf_experiment_run(kpf_experiment *ex, const char *out_dir, int resume, kpf_
     if (!ex->train_node && resume)
         return kpf_error_set(err, KPF_EINVAL, "nothing to resume: the config has no train section");
     rc = kpf_internal_open_analysis(ex, out_dir, resume, err);
+    if (!rc && ex->pre.node)
+        rc = kpf_internal_pretrain_run(ex, out_dir, resume, err);
     if (!rc && ex->train_node)
         rc = run_training(ex, out_dir, resume, err);
     else if (!rc && ex->an)
         rc = kpf_analysis_at(ex->an, 0, err);
     if (!rc && ex->an)
         rc = kpf_analysis_finish(ex->an, err);
+    if (!rc && ex->pre.node)
+        kpf_internal_pretrain_compare(ex);
     if (!rc && ex->an)
         kpf_internal_plot_analyses(ex, out_dir);
     if (!rc)
@@ -210,6 +219,9 @@ size_t kpf_experiment_scalars(const kpf_experiment *ex, const char **names, doub
         {"delta_w_sv2", last ? last->dw_sv2 : NAN},
         {"functional_rank", last ? last->functional_rank : NAN},
         {"kaplan_yorke_initial", first ? first->kaplan_yorke : NAN},
+        {"pretrain_eval_loss_final",
+         ex->pre.hist.n_eval ? ex->pre.hist.eval_loss[ex->pre.hist.n_eval - 1] : NAN},
+        {"pretrain_updates_outside_subspace", ex->pre.residual},
     };
     size_t n = sizeof t / sizeof t[0];
     for (size_t i = 0; i < n && i < cap; i++) {

@@ -2,10 +2,12 @@
  * plots and the summary entries. */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "experiment_internal.h"
+#include "kpf/delta_w.h"
 #include "kpf/plot.h"
 
 /* Called by the training loop after every iteration (and at 0). */
@@ -41,6 +43,73 @@ static void note_plot(kpf_experiment *ex, int rc, const kpf_error *perr)
         snprintf(ex->plot_error, sizeof ex->plot_error, "%s", perr->msg);
 }
 
+/* Singular values of the last snapshot minus the first, normalised by the
+ * largest (sv: n values). */
+static int main_update_spectrum(const kpf_experiment *ex, double *sv, kpf_error *err)
+{
+    size_t K = 0, n = ex->model->n;
+    const double *w = kpf_analysis_weights(ex->an, &K);
+    double *D = malloc(n * n * sizeof *D);
+    if (!D)
+        return kpf_error_set(err, KPF_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n * n; i++)
+        D[i] = w[(K - 1) * n * n + i] - w[i];
+    int rc = kpf_matrix_svd(n, n, D, sv, NULL, NULL, err);
+    free(D);
+    return rc;
+}
+
+static void write_weight_rows(FILE *fp, const kpf_experiment *ex, const double *ve, size_t R,
+                              const double *sv)
+{
+    size_t n = ex->model->n, show = n < 20 ? n : 20;
+    const double *pre = ex->pre.sv;
+    fprintf(fp, "# rank  CP variance explained of W - W_first (snapshots)\n");
+    for (size_t r = 0; r < R; r++)
+        fprintf(fp, "%zu %.10g\n", r + 1, ve[r]);
+    fprintf(fp, "\n\n# i  s_i/s_1 of W_last - W_first  s_i/s_1 of the pretraining update\n");
+    for (size_t i = 0; i < show; i++)
+        fprintf(fp, "%zu %.10g %.10g\n", i + 1, sv[0] > 0 ? sv[i] / sv[0] : NAN,
+                pre && pre[0] > 0 ? pre[i] / pre[0] : NAN);
+}
+
+/* weight_tensor.{dat,gp,png}: CP variance explained against rank, and the
+ * normalised spectra of the weight updates (Pellegrino Fig. 5c). */
+static int plot_weight_tensor(kpf_experiment *ex, const char *dir, kpf_error *err)
+{
+    size_t R = 0;
+    const double *ve = kpf_analysis_cp_ve(ex->an, &R);
+    if (!ve)
+        return KPF_OK;
+    double *sv = malloc(ex->model->n * sizeof *sv);
+    if (!sv)
+        return kpf_error_set(err, KPF_ENOMEM, "out of memory");
+    int rc = main_update_spectrum(ex, sv, err);
+    FILE *fp = rc ? NULL : kpf_plot_open(dir, "weight_tensor.dat", err);
+    if (fp) {
+        write_weight_rows(fp, ex, ve, R, sv);
+        rc = fclose(fp) ? kpf_error_set(err, KPF_EIO, "%s/weight_tensor.dat: write failed", dir)
+                        : KPF_OK;
+    } else if (!rc) {
+        rc = KPF_EIO;
+    }
+    free(sv);
+    if (!rc)
+        rc = kpf_plot_script(
+            dir, "weight_tensor", "1100,450", err,
+            "set multiplot layout 1,2\nset grid\nset key bottom right\n"
+            "set title 'CP of the weight tensor W - W_first'\nset xlabel 'rank'\n"
+            "set ylabel 'variance explained'\nset yrange [0:1.05]\nset xtics 1\n"
+            "plot 'weight_tensor.dat' index 0 using 1:2 with linespoints lw 2 pt 7 notitle\n"
+            "set title 'singular values of the weight updates'\nset xlabel 'i'\n"
+            "set ylabel 's_i / s_1'\nset logscale y\nset autoscale y\nset xtics auto\n"
+            "set key top right\n"
+            "plot 'weight_tensor.dat' index 1 using 1:2 with linespoints pt 7 "
+            "title 'W_last - W_first', '' index 1 using 1:3 with linespoints pt 5 "
+            "title 'pretraining W* - W0'\nunset multiplot\n");
+    return rc;
+}
+
 /* Cumulative explained variance and PCA plots at the first and last snapshot. */
 void kpf_internal_plot_analyses(kpf_experiment *ex, const char *dir)
 {
@@ -71,6 +140,8 @@ void kpf_internal_plot_analyses(kpf_experiment *ex, const char *dir)
                                    kpf_analysis_periods(ex->an), ex->task->type->period_names,
                                    &perr), &perr);
     }
+    kpf_error_clear(&perr);
+    note_plot(ex, plot_weight_tensor(ex, dir, &perr), &perr);
 }
 
 void kpf_internal_summary_analysis(kpf_json *j, const kpf_experiment *ex)
@@ -109,4 +180,13 @@ void kpf_internal_summary_analysis(kpf_json *j, const kpf_experiment *ex)
         kpf_json_object_end(j);
     }
     kpf_json_array_end(j);
+    size_t R = 0;
+    const double *ve = kpf_analysis_cp_ve(ex->an, &R);
+    if (ve) {
+        kpf_json_key(j, "cp_variance_explained");
+        kpf_json_array_begin(j);
+        for (size_t r = 0; r < R; r++)
+            kpf_json_double(j, ve[r]);
+        kpf_json_array_end(j);
+    }
 }

@@ -18,6 +18,20 @@ typedef struct sim_stats {
     double state_rms; /* RMS of z over all trials, steps and units */
 } sim_stats;
 
+/* The optional pretraining stage (experiment_pretrain.c). */
+typedef struct pretrain_stage {
+    const kpf_node *node;     /* the `pretrain:` map; NULL: none */
+    kpf_task *task;           /* its own task; NULL: the main task */
+    kpf_train_opts topts;
+    kpf_train_history hist;
+    const char *block;        /* square block compared (NULL: none) */
+    size_t subspace;          /* singular pairs of W* − W₀ projected on */
+    int ran;                  /* trained in this process, so W₀ is known */
+    double *w0;               /* the block before pretraining (n×n) */
+    double *sv, *U, *V;       /* SVD of W* − W₀: n values, n×subspace each */
+    double residual;          /* kpf_dw_subspace_residual of the main run */
+} pretrain_stage;
+
 struct kpf_experiment {
     const kpf_config *cfg;
     uint64_t seed;
@@ -33,6 +47,7 @@ struct kpf_experiment {
     kpf_analysis_opts aopts;
     kpf_analysis *an;
     kpf_h5 *an_h5;
+    pretrain_stage pre;
     int resuming;
     char plot_error[KPF_ERROR_MSG_MAX];
     sim_stats final;            /* of the last simulation (after a run) */
@@ -47,7 +62,8 @@ int kpf_internal_write_summary(const kpf_experiment *ex, const char *dir, const 
 int kpf_internal_write_trajectory(const kpf_experiment *ex, const char *dir,
                                   const kpf_traj *tr, const kpf_task_batch *bt,
                                   const double *y, kpf_error *err);
-int kpf_internal_write_train(const kpf_experiment *ex, const char *dir, kpf_error *err);
+int kpf_internal_write_train(const kpf_experiment *ex, const kpf_train_history *hist,
+                             const char *path, kpf_error *err);
 
 /* experiment_analysis.c */
 int kpf_internal_analysis_hook(void *ctx, kpf_model *m, size_t iter, kpf_error *err);
@@ -55,5 +71,12 @@ int kpf_internal_open_analysis(kpf_experiment *ex, const char *dir, int resume,
                                kpf_error *err);
 void kpf_internal_plot_analyses(kpf_experiment *ex, const char *dir);
 void kpf_internal_summary_analysis(kpf_json *j, const kpf_experiment *ex);
+
+/* experiment_pretrain.c */
+int kpf_internal_pretrain_load(kpf_experiment *ex, const kpf_node *root, kpf_error *err);
+void kpf_internal_pretrain_free(pretrain_stage *p);
+int kpf_internal_pretrain_run(kpf_experiment *ex, const char *dir, int resume, kpf_error *err);
+void kpf_internal_pretrain_compare(kpf_experiment *ex);
+void kpf_internal_summary_pretrain(kpf_json *j, const kpf_experiment *ex);
 
 #endif

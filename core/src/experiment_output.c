@@ -120,6 +120,8 @@ int kpf_internal_write_summary(const kpf_experiment *ex, const char *dir, const 
     kpf_json_uint(&j, tr->T);
     if (ex->train_node)
         summary_train(&j, ex);
+    if (ex->pre.node)
+        kpf_internal_summary_pretrain(&j, ex);
     if (ex->an)
         kpf_internal_summary_analysis(&j, ex);
     if (ex->plot_error[0]) {
@@ -170,16 +172,14 @@ int kpf_internal_write_trajectory(const kpf_experiment *ex, const char *dir, con
     return rc ? rc : rc2;
 }
 
-/* train.h5: loss history and the final θ by block. */
-int kpf_internal_write_train(const kpf_experiment *ex, const char *dir, kpf_error *err)
+/* train.h5 (or pretrain.h5): loss history and the final θ by block. */
+int kpf_internal_write_train(const kpf_experiment *ex, const kpf_train_history *hi,
+                             const char *path, kpf_error *err)
 {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/train.h5", dir);
     kpf_h5 *h = NULL;
     int rc = kpf_h5_create(path, &h, err);
     if (rc)
         return rc;
-    const kpf_train_history *hi = &ex->hist;
     size_t ni = hi->n_iter, ne = hi->n_eval;
     if (!rc && ni) rc = kpf_h5_write(h, "/train/loss", 1, &ni, hi->loss, err);
     if (!rc && ni) rc = kpf_h5_write(h, "/train/grad_norm", 1, &ni, hi->grad_norm, err);

@@ -97,6 +97,13 @@ const double *kpf_analysis_cumvar(const kpf_analysis *a, size_t i, int op);
 const double *kpf_analysis_pcs(const kpf_analysis *a, size_t i);
 const int *kpf_analysis_periods(const kpf_analysis *a);
 size_t kpf_analysis_k(const kpf_analysis *a);
+/* After kpf_analysis_finish: the CP variance explained at ranks 1 … *r of
+ * the weight tensor minus its first snapshot (NULL, *r = 0 when not
+ * computed). */
+const double *kpf_analysis_cp_ve(const kpf_analysis *a, size_t *r);
+/* The ΔW block's snapshots taken so far, *count matrices n×n one after the
+ * other (NULL, *count = 0 without a ΔW/CP block or after a resume). */
+const double *kpf_analysis_weights(const kpf_analysis *a, size_t *count);
 size_t kpf_analysis_trials(const kpf_analysis *a);
 size_t kpf_analysis_steps(const kpf_analysis *a);
 extern const char *const kpf_analysis_op_names[KPF_AN_N_OPS];

@@ -6,6 +6,8 @@
  *   task:     map, required (`name` picks the generator)
  *   model:    map, required (`plugin` picks the plugin; other keys go to it)
  *   train:    optional; see kpf_train_opts_from_config (train.h)
+ *   pretrain: optional {task, train, block, subspace}: a first training
+ *             stage on its own task (docs/config.md)
  *   simulate: {trials: 32}  (after training: the final model)
  *   output:   {trajectory: true}
  *
