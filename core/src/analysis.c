@@ -46,6 +46,7 @@ struct kpf_analysis {
     double *cp_ve;             /* cp_rmax: CP variance explained (after finish) */
     size_t n_cp;               /* entries of cp_ve filled (0: not computed) */
     int have_w0;               /* W₀ taken in this process (not after a resume) */
+    int w0_lost;               /* resumed past the first snapshot */
 };
 
 /* ---- configuration -------------------------------------------------------- */
@@ -359,7 +360,7 @@ static int delta_w(kpf_analysis *a, size_t slot, kpf_error *err)
     double *W = a->wsnap + slot * n * n;
     kpf_snapshot_stats *st = &a->stats[slot];
     int rc = kpf_weight_snapshot(a->m, NULL, a->o.dw_block, W, err);
-    if (!rc && slot > 0 && !a->have_w0)
+    if (!rc && (a->w0_lost || (slot > 0 && !a->have_w0)))
         return KPF_OK; /* resumed past the first snapshot: no W₀ here */
     if (rc || slot == 0) {
         a->have_w0 = !rc;
@@ -445,6 +446,7 @@ int kpf_analysis_at(kpf_analysis *a, size_t it, kpf_error *err)
     if (!rc) rc = pca(a, slot, err);
     if (!rc && a->o.lyapunov) rc = lyapunov(a, slot, err);
     if (!rc && a->o.dw_block) rc = delta_w(a, slot, err);
+    if (!rc) rc = kpf_h5_flush(a->h5, err); /* a kill later keeps this snapshot */
     if (rc)
         return kpf_error_prefix(err, "analysis at iteration %zu: ", it);
     a->n_done++;
@@ -467,6 +469,8 @@ void kpf_analysis_skip_before(kpf_analysis *a, size_t it)
     size_t drop = 0;
     while (drop < a->o.n_at && a->o.at[drop] < it)
         drop++;
+    if (drop)
+        a->w0_lost = 1;
     memmove(a->o.at, a->o.at + drop, (a->o.n_at - drop) * sizeof(size_t));
     a->o.n_at -= drop;
 }

@@ -151,9 +151,12 @@ int kpf_experiment_run(kpf_experiment *ex, const char *out_dir, int resume, kpf_
                              out_dir);
     if (!ex->train_node && resume)
         return kpf_error_set(err, KPF_EINVAL, "nothing to resume: the config has no train section");
-    rc = kpf_internal_open_analysis(ex, out_dir, resume, err);
-    if (!rc && ex->pre.node)
+    /* the analysis file opens after pretraining, so a kill during the
+     * stage leaves no half-written file behind */
+    if (ex->pre.node)
         rc = kpf_internal_pretrain_run(ex, out_dir, resume, err);
+    if (!rc)
+        rc = kpf_internal_open_analysis(ex, out_dir, resume, err);
     if (!rc && ex->train_node)
         rc = run_training(ex, out_dir, resume, err);
     else if (!rc && ex->an)

@@ -229,6 +229,12 @@ void kpf_internal_summary_pretrain(kpf_json *j, const kpf_experiment *ex)
     kpf_json_object_begin(j);
     kpf_json_key(j, "task");
     kpf_json_string(j, (p->task ? p->task : ex->task)->type->name);
+    if (!h->iterations_done) { /* resumed after the stage: its results are in pretrain.h5 */
+        kpf_json_key(j, "skipped_on_resume");
+        kpf_json_bool(j, 1);
+        kpf_json_object_end(j);
+        return;
+    }
     kpf_json_key(j, "iterations");
     kpf_json_uint(j, h->iterations_done);
     kpf_json_key(j, "eval_loss_initial");

@@ -80,6 +80,14 @@ int kpf_h5_close(kpf_h5 *h, kpf_error *err)
     return rc;
 }
 
+int kpf_h5_flush(kpf_h5 *h, kpf_error *err)
+{
+    herr_t st;
+    H5E_BEGIN_TRY { st = H5Fflush(h->file, H5F_SCOPE_GLOBAL); }
+    H5E_END_TRY;
+    return st < 0 ? kpf_error_set(err, KPF_EIO, "%s: flush failed", h->path) : KPF_OK;
+}
+
 /* Link creation property list that creates missing parent groups. */
 static hid_t lcpl_parents(void)
 {

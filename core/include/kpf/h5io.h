@@ -25,6 +25,9 @@ int kpf_h5_create_trunc(const char *path, kpf_h5 **out, kpf_error *err);
 int kpf_h5_open(const char *path, kpf_h5 **out, kpf_error *err);
 /* Open an existing file to add datasets (resumed runs). */
 int kpf_h5_open_rw(const char *path, kpf_h5 **out, kpf_error *err);
+/* Writes everything so far to disk: a process killed afterwards leaves a
+ * readable file holding at least this much. */
+int kpf_h5_flush(kpf_h5 *h, kpf_error *err);
 /* Closes and frees; returns an error if the final flush failed. */
 int kpf_h5_close(kpf_h5 *h, kpf_error *err);
 
