@@ -9,6 +9,7 @@
 #include "kpf/delta_w.h"
 #include "kpf/experiment.h"
 #include "kpf/lrnn.h"
+#include "kpf/ltr_fit.h"
 #include "kpf/sweep.h"
 
 #define MAX_SETS 256
@@ -142,6 +143,8 @@ static const study studies[] = {
     {"lrnn", "lrnn", NULL, kpf_lrnn_experiment_run},
     /* Schuessler's linear theory over g (kpf/delta_w.h, docs/delta_w.md) */
     {"linear_theory", NULL, kpf_dw_linear_study_check, kpf_dw_linear_study_run},
+    /* ltr rank sweep on data or a synthetic teacher (kpf/ltr_fit.h, docs/ltr.md) */
+    {"ltr_fit", "ltr", kpf_ltr_study_check, kpf_ltr_study_run},
 };
 
 static const study *study_of(const kpf_config *cfg)

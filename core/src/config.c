@@ -752,6 +752,22 @@ int kpf_node_line(const kpf_node *node) { return node ? node->line : 0; }
 int kpf_node_col(const kpf_node *node) { return node ? node->col : 0; }
 const char *kpf_node_scalar(const kpf_node *node) { return node ? node->scalar : NULL; }
 
+int kpf_node_file_path(const kpf_node *node, char **out, kpf_error *err)
+{
+    const char *p = node ? node->scalar : NULL, *file = node ? node->file : NULL;
+    if (!p)
+        return kpf_node_error(node, err, "expected a file name");
+    const char *slash = file && strncmp(file, "--set ", 6) != 0 ? strrchr(file, '/') : NULL;
+    size_t dir = p[0] != '/' && slash ? (size_t)(slash - file) + 1 : 0;
+    char *path = malloc(dir + strlen(p) + 1);
+    if (!path)
+        return kpf_error_set(err, KPF_ENOMEM, "out of memory");
+    memcpy(path, file, dir);
+    strcpy(path + dir, p);
+    *out = path;
+    return KPF_OK;
+}
+
 size_t kpf_node_len(const kpf_node *node)
 {
     return node && node->kind != KPF_NODE_SCALAR ? node->n_kids : 0;

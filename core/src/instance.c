@@ -99,16 +99,12 @@ static int read_core_keys(kpf_model *m, const kpf_node *node, double *init_std,
  * --set values and configs read from strings); errors are located there. */
 static int load_init_from(kpf_model *m, const kpf_node *from, kpf_error *err)
 {
-    const char *p = kpf_node_scalar(from), *file = kpf_node_file(from);
-    const char *slash = file && strncmp(file, "--set ", 6) != 0 ? strrchr(file, '/') : NULL;
-    size_t dir = p[0] != '/' && slash ? (size_t)(slash - file) + 1 : 0;
-    char *path = malloc(dir + strlen(p) + 1);
-    if (!path)
-        return kpf_error_set(err, KPF_ENOMEM, "out of memory");
-    memcpy(path, file ? file : "", dir);
-    strcpy(path + dir, p);
+    char *path = NULL;
+    int rc = kpf_node_file_path(from, &path, err);
+    if (rc)
+        return rc;
     kpf_error e = {0};
-    int rc = kpf_params_load_h5(m, path, &e);
+    rc = kpf_params_load_h5(m, path, &e);
     free(path);
     if (rc == KPF_ENOMEM)
         return kpf_error_set(err, rc, "%s", e.msg);

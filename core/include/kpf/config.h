@@ -65,6 +65,10 @@ int kpf_node_line(const kpf_node *node);
 int kpf_node_col(const kpf_node *node);
 /* Scalar text, or NULL for maps and sequences. */
 const char *kpf_node_scalar(const kpf_node *node);
+/* A scalar naming a file, as a path (*out malloc'd, the caller frees): a
+ * relative one is relative to the folder of the config file that gave it,
+ * or to the working directory for --set values and configs from strings. */
+int kpf_node_file_path(const kpf_node *node, char **out, kpf_error *err);
 /* Number of entries of a map or items of a sequence; 0 for scalars. */
 size_t kpf_node_len(const kpf_node *node);
 /* i-th item of a sequence, or i-th value of a map (document order). */

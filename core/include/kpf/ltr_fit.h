@@ -223,6 +223,23 @@ int kpf_ltr_teacher(const kpf_plugin *ltr, const kpf_ltr_spec *spec, kpf_ltr_dat
                     const kpf_ltr_fit_opts *o, const kpf_ltr_teacher_opts *t, double **theta,
                     size_t *m_out, kpf_error *err);
 
+/* ---- the `ltr_fit:` study (kpf run; docs/ltr.md) ------------------------- */
+
+/* A config whose top level holds `ltr_fit:` fits ltr networks of rank
+ * R = 1 … ranks.max to data (`data: {file: PATH}`, HDF5 as
+ * kpf_ltr_data_read reads it, relative to the config's folder; or
+ * `data: {teacher: {rank, …}}`, a synthetic kpf_ltr_teacher) under blocked
+ * CV and picks the plateau rank (kpf_ltr_plateau).  check validates every
+ * key (KPF_ECONFIG, file:line:col: key.path), loads or simulates the data
+ * and draws the masks, writing nothing; run does the same, then the sweep,
+ * and writes into out_dir: data.h5 (teacher only), rank_sweep.dat/.gp/.png,
+ * fits.h5 (θ and decoded a, b, c at every R, the teacher's, the masks),
+ * trial_factors.dat/.gp/.png (chosen fit vs teacher) and summary.json.
+ * ltr is the ltr plugin.  Nothing is printed. */
+int kpf_ltr_study_check(kpf_config *cfg, const kpf_plugin *ltr, kpf_error *err);
+int kpf_ltr_study_run(kpf_config *cfg, const kpf_plugin *ltr, const char *out_dir,
+                      kpf_error *err);
+
 #ifdef __cplusplus
 }
 #endif
