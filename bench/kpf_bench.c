@@ -14,6 +14,13 @@
  *       so that bench/torch_bench.py computes on identical inputs and checks
  *       agreement.
  *
+ *       When the hh plugin is in DIR (and --hh-n is not 0), also times the
+ *       forward simulation of a Hodgkin–Huxley network, a reference with no
+ *       PyTorch side: N = --hh-n (100) neurons, B = 30, RK4 at the default
+ *       dt, T = --hh-T (1000) steps; writes
+ *         OUT/hh_times.tsv           model N B T stepper median_s min_s reps
+ *                                    steps_per_s
+ *
  *   kpf_bench mem --plugins DIR MODEL B T OP      (OP: Kq | Pq | Pstarq)
  *       In a fresh process: create, simulate, build the operator, apply it
  *       once; prints "MEM model B T op base_kB peak_kB" (VmHWM after model
@@ -427,6 +434,56 @@ static void run_case(FILE *tsv, const char *outdir, const kpf_plugin *pl, const 
     case_free(&c);
 }
 
+/* ---- hh: steps per second of a Hodgkin–Huxley network ---------------------- */
+
+#define HH_B 30
+
+/* Times kpf_simulate (tape included) of hh with N neurons, B = 30 trials,
+ * RK4, T steps; inputs N(0, 1).  Skipped when the plugin is absent. */
+static void hh_row(kpf_registry *reg, const char *outdir, size_t N, size_t T, int reps)
+{
+    kpf_error err = {0};
+    const kpf_plugin *pl = NULL;
+    if (N == 0 || kpf_registry_find(reg, "hh", &pl, &err)) {
+        fprintf(stderr, "  (hh row skipped)\n");
+        return;
+    }
+    char yaml[64];
+    snprintf(yaml, sizeof yaml, "n: %zu\nstep: rk4\n", N);
+    kpf_config *cfg = NULL;
+    bcase c;
+    memset(&c, 0, sizeof c);
+    CHECK(kpf_config_load_string(yaml, "bench hh", &cfg, &err), "hh config");
+    CHECK(kpf_model_create(pl, kpf_config_root(cfg), N_IN, N_OUT, HH_B, SEED_MODEL, &c.m,
+                           &err),
+          "hh create");
+    kpf_config_free(cfg);
+    CHECK(kpf_model_theta_changed(c.m, &err), "hh prepare");
+    CHECK(kpf_traj_alloc(c.m, HH_B, T, &c.tr, &err), "hh traj");
+    gsl_rng *rng = NULL;
+    CHECK(kpf_rng_alloc(SEED_DATA, KPF_RNG_DATA, &rng, &err), "rng");
+    for (size_t i = 0; i < HH_B * T * N_IN; i++)
+        c.tr->x[i] = gsl_ran_gaussian(rng, 1.0);
+    gsl_rng_free(rng);
+    double med, mn;
+    int k = time_it(f_forward, &c, 1, reps, 3, ROW_BUDGET, &med, &mn);
+    char path[512];
+    snprintf(path, sizeof path, "%s/hh_times.tsv", outdir);
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        perror(path);
+        exit(1);
+    }
+    fprintf(f, "model\tN\tB\tT\tstepper\tmedian_s\tmin_s\treps\tsteps_per_s\n");
+    fprintf(f, "hh\t%zu\t%d\t%zu\trk4\t%.6g\t%.6g\t%d\t%.6g\n", N, HH_B, T, med, mn, k,
+            (double)T / med);
+    fclose(f);
+    fprintf(stderr, "  hh N=%zu B=%d T=%zu rk4: %.2f ms, %.0f steps/s\n", N, HH_B, T,
+            1e3 * med, (double)T / med);
+    kpf_traj_free(c.tr);
+    kpf_model_free(c.m);
+}
+
 /* ---- dgemm roofline -------------------------------------------------------- */
 
 static double dgemm_rate(int M, int N, int Kd, int reps)
@@ -522,7 +579,7 @@ static void usage(void)
     fprintf(stderr,
             "usage: kpf_bench run --plugins DIR --out DIR [--models rnn,gru] [--reps N]\n"
             "                     [--spec-reps N] [--n N] [--T-long T] [--B-list 30,200]\n"
-            "                     [--ncv N] [--spec-B-max B]\n"
+            "                     [--ncv N] [--spec-B-max B] [--hh-n N] [--hh-T T]\n"
             "       kpf_bench mem --plugins DIR MODEL B T Kq|Pq|Pstarq [--n N]\n");
     exit(2);
 }
@@ -536,6 +593,7 @@ int main(int argc, char **argv)
     const char *blist = "30,200";
     int reps = 5, spec_reps = 3;
     size_t n = 256, T = 90, T_long = 360, spec_B_max = (size_t)-1;
+    size_t hh_n = 100, hh_T = 1000;
     const char *pos[8];
     int npos = 0;
     for (int i = 2; i < argc; i++) {
@@ -551,6 +609,8 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--B-list") && v) blist = v, i++;
         else if (!strcmp(a, "--ncv") && v) spec_ncv = (size_t)atol(v), i++;
         else if (!strcmp(a, "--spec-B-max") && v) spec_B_max = (size_t)atol(v), i++;
+        else if (!strcmp(a, "--hh-n") && v) hh_n = (size_t)atol(v), i++;
+        else if (!strcmp(a, "--hh-T") && v) hh_T = (size_t)atol(v), i++;
         else if (a[0] != '-' && npos < 8) pos[npos++] = a;
         else usage();
     }
@@ -600,6 +660,7 @@ int main(int argc, char **argv)
     }
     free(mlist);
     fclose(tsv);
+    hh_row(reg, outdir, hh_n, hh_T, reps);
     kpf_registry_free(reg);
     return 0;
 }

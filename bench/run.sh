@@ -12,8 +12,9 @@
 # memory at T = 90 in fresh processes), TORCH_MAX_BT (18000: PyTorch skips
 # larger cases, i.e. B = 200 at T = 360, to keep the run near 10 minutes on
 # two cores; 0 runs all), SPEC_B_MAX (spectrum rows only for B ≤ this;
-# default all — the gru B = 200 solve alone takes minutes), OUT
-# (build-bench/bench-out).
+# default all — the gru B = 200 solve alone takes minutes), HH_N (100: the
+# hh reference row's neurons, B = 30, RK4, HH_T = 1000 steps; 0 skips it),
+# OUT (build-bench/bench-out).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,6 +27,8 @@ T_LONG=${T_LONG:-360}
 TORCH_MEM=${TORCH_MEM:-1}
 TORCH_MAX_BT=${TORCH_MAX_BT:-18000}
 SPEC_B_MAX=${SPEC_B_MAX:-1000000000}
+HH_N=${HH_N:-100}
+HH_T=${HH_T:-1000}
 OUT=${OUT:-build-bench/bench-out}
 PY=/usr/bin/python3   # Debian's python, where python3-torch lives
 
@@ -74,7 +77,7 @@ PLUG=build-bench/bin/plugins
 echo "== kpf" >&2
 build-bench/bin/kpf_bench run --plugins "$PLUG" --out "$OUT" --models "$MODELS" \
   --reps "$REPS" --spec-reps "$SPEC_REPS" --B-list "$B_LIST" --T-long "$T_LONG" \
-  --spec-B-max "$SPEC_B_MAX"
+  --spec-B-max "$SPEC_B_MAX" --hh-n "$HH_N" --hh-T "$HH_T"
 
 echo "== peak memory (fresh processes)" >&2
 printf 'side\tmodel\tB\tT\top\tbase_kB\tpeak_kB\n' >"$OUT/mem.tsv"

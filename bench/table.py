@@ -31,6 +31,28 @@ def machine():
     return f"{model}, {os.cpu_count()} logical CPUs, {mem} RAM, {platform.system()} {platform.release()}"
 
 
+def hh_reference(out, kpf, P):
+    """The hh simulation row (kpf only) as steps/s, beside the rnn forward."""
+    path = os.path.join(out, "hh_times.tsv")
+    if not os.path.exists(path):
+        return
+    P("")
+    P("Simulation steps per second (kpf only; a step advances all B trials; "
+      "forward includes the tape):")
+    P("")
+    P("| model | size | B | T | stepper | kpf ms | steps/s |")
+    P("|---|---|---|---|---|---:|---:|")
+    for r in read_tsv(path):
+        s = float(r["median_s"])
+        P(f"| hh | N = {r['N']} | {r['B']} | {r['T']} | {r['stepper']} | {1e3 * s:.2f} | "
+          f"{int(r['T']) / s:.0f} |")
+    for r in kpf:
+        if r["model"] == "rnn" and r["row"] == "forward":
+            s = float(r["median_s"])
+            P(f"| rnn | n = 256 | {r['B']} | {r['T']} | euler | {1e3 * s:.2f} | "
+              f"{int(r['T']) / s:.0f} |")
+
+
 def main():
     out = sys.argv[1]
     kpf = read_tsv(os.path.join(out, "kpf_times.tsv"))
@@ -91,6 +113,7 @@ def main():
       "kpf's K applications per solve × PyTorch's K·q time); PyTorch/kpf > 1 means kpf is "
       "faster.  Peak MB: VmHWM / ru_maxrss of a fresh process that simulates and applies the "
       "operator once, with (+ growth over the process's size after start-up).")
+    hh_reference(out, kpf, P)
     # linear scaling in B·T: cost ratios against the ideal ones
     t = {(r["model"], int(r["B"]), int(r["T"]), r["row"]): float(r["median_s"]) for r in kpf}
     Bs = sorted({k[1] for k in t})

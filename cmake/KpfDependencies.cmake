@@ -23,6 +23,13 @@ find_library(ARPACK_LIBRARY arpack REQUIRED)
 # FFTs of trajectories and LTI convolutions (lrnn toolkit, power spectra).
 pkg_check_modules(FFTW3 REQUIRED IMPORTED_TARGET fftw3)
 
+# Vectorised tanh/exp for the element-wise half of model ops (kpf/vmath.h).
+pkg_check_modules(SLEEF REQUIRED IMPORTED_TARGET sleef)
+
+# OpenMP (GCC's libgomp) splits the element-wise loops of the core and the
+# in-tree plugins; optional: without it the pragmas are ignored.
+find_package(OpenMP COMPONENTS C)
+
 add_library(kpf_deps INTERFACE)
 target_include_directories(kpf_deps INTERFACE ${GSL_INCLUDE_DIR} ${CBLAS_INCLUDE_DIR}
                            ${HDF5_C_INCLUDE_DIRS} ${HDF5_INCLUDE_DIRS})

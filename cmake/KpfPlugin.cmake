@@ -7,5 +7,8 @@ function(kpf_add_plugin name)
     LIBRARY_OUTPUT_DIRECTORY ${KPF_PLUGIN_BUILD_DIR}
     C_VISIBILITY_PRESET hidden)
   target_link_libraries(plugin_${name} PRIVATE kpf)
+  if(TARGET OpenMP::OpenMP_C)
+    target_link_libraries(plugin_${name} PRIVATE OpenMP::OpenMP_C)
+  endif()
   install(TARGETS plugin_${name} LIBRARY DESTINATION ${KPF_PLUGIN_INSTALL_DIR})
 endfunction()

@@ -8,6 +8,7 @@ packages=(
   libgsl-dev libopenblas-dev         # GSL; OpenBLAS as its CBLAS
   libyaml-dev libhdf5-dev            # configs in, arrays out
   libarpack2-dev libfftw3-dev        # matrix-free eigensolver, FFTs
+  libsleef-dev                       # vectorised tanh/exp (kpf/vmath.h)
   libcriterion-dev                   # tests
   gnuplot-nox python3                # plots, helper scripts
 )

@@ -18,8 +18,12 @@ int kpf_internal_op_bundle(const char *name, kpf_op *top, kpf_op **parts, size_t
 int kpf_internal_op_chain(const char *name, kpf_op **ops, size_t k, int self_adjoint,
                           kpf_op **out, kpf_error *err);
 
-/* Check that tr was allocated for m and reserve model scratch for all B·T
- * rows, so that no later apply allocates. */
+/* Check that tr was allocated for m and reserve model scratch for `rows`
+ * rows, so that no later apply allocates: B·T for all-rows passes (K,
+ * readout), B for the step-by-step sweeps (P, P*). */
+int kpf_internal_traj_check_rows(kpf_model *m, const kpf_traj *tr, size_t rows,
+                                 const char *who, kpf_error *err);
+/* kpf_internal_traj_check_rows with all B·T rows. */
 int kpf_internal_traj_check(kpf_model *m, const kpf_traj *tr, const char *who,
                             kpf_error *err);
 

@@ -501,26 +501,42 @@ static size_t reduced_index(const kpf_space *r, size_t t, size_t b, size_t i)
     return (tr * r->B + br) * r->n + ir;
 }
 
-/* full = E u (copy along the averaged axes). */
+/* full = E u (copy along the averaged axes).  Row by row: the reduced row
+ * is found once per (t, b), and the entry loop is a plain copy. */
 static void broadcast(const kpf_space *full, const kpf_space *r, const double *u, double *dst)
 {
-    size_t k = 0;
+    const size_t n = full->n;
     for (size_t t = 0; t < full->T; t++)
-        for (size_t b = 0; b < full->B; b++)
-            for (size_t i = 0; i < full->n; i++)
-                dst[k++] = u[reduced_index(r, t, b, i)];
+        for (size_t b = 0; b < full->B; b++) {
+            const double *ur = u + reduced_index(r, t, b, 0);
+            double *d = dst + (t * full->B + b) * n;
+            if (r->n == 1)
+                for (size_t i = 0; i < n; i++)
+                    d[i] = ur[0];
+            else
+                memcpy(d, ur, n * sizeof *d);
+        }
 }
 
-/* u = E* full (mean along the averaged axes). */
+/* u = E* full (mean along the averaged axes).  Row by row as broadcast; each
+ * reduced entry still receives its terms in (t, b, i) order, so the sums are
+ * the same as entry by entry. */
 static void average(const kpf_space *full, const kpf_space *r, const double *src, double *u)
 {
-    size_t nr = kpf_space_size(r), k = 0;
+    const size_t n = full->n, nr = kpf_space_size(r);
     double inv = (double)nr / (double)kpf_space_size(full);
     memset(u, 0, nr * sizeof(double));
     for (size_t t = 0; t < full->T; t++)
-        for (size_t b = 0; b < full->B; b++)
-            for (size_t i = 0; i < full->n; i++)
-                u[reduced_index(r, t, b, i)] += src[k++];
+        for (size_t b = 0; b < full->B; b++) {
+            double *ur = u + reduced_index(r, t, b, 0);
+            const double *s = src + (t * full->B + b) * n;
+            if (r->n == 1)
+                for (size_t i = 0; i < n; i++)
+                    ur[0] += s[i];
+            else
+                for (size_t i = 0; i < n; i++)
+                    ur[i] += s[i];
+        }
     for (size_t j = 0; j < nr; j++)
         u[j] *= inv;
 }

@@ -26,8 +26,8 @@ kpf_space kpf_output_space(const kpf_model *m, const kpf_traj *tr)
     return (kpf_space){tr->B, tr->T, m->n_out, tr->dt / (double)tr->B};
 }
 
-int kpf_internal_traj_check(kpf_model *m, const kpf_traj *tr, const char *who,
-                            kpf_error *err)
+int kpf_internal_traj_check_rows(kpf_model *m, const kpf_traj *tr, size_t rows,
+                                 const char *who, kpf_error *err)
 {
     if (!m || !tr)
         return kpf_error_set(err, KPF_EINVAL, "%s: NULL model or trajectory", who);
@@ -39,8 +39,14 @@ int kpf_internal_traj_check(kpf_model *m, const kpf_traj *tr, const char *who,
     if (!(tr->dt > 0))
         return kpf_error_set(err, KPF_EINVAL, "%s: trajectory step dt = %g must be > 0", who,
                              tr->dt);
-    /* All-rows passes (K, readout) need B·T rows; the sweeps need B. */
-    return kpf_model_reserve(m, tr->B * tr->T, err);
+    return kpf_model_reserve(m, rows, err);
+}
+
+int kpf_internal_traj_check(kpf_model *m, const kpf_traj *tr, const char *who,
+                            kpf_error *err)
+{
+    return m && tr ? kpf_internal_traj_check_rows(m, tr, tr->B * tr->T, who, err)
+                   : kpf_internal_traj_check_rows(m, tr, 0, who, err);
 }
 
 /* ---- state shared by the sweep operators ------------------------------- */
@@ -87,11 +93,13 @@ static int adjoint_apply(kpf_op *op, const double *in, double *out, kpf_error *e
 static const kpf_op_type P_type = {"P", tangent_apply, adjoint_apply, prop_destroy};
 static const kpf_op_type Pstar_type = {"P*", adjoint_apply, tangent_apply, prop_destroy};
 
-/* The state every sweep op needs, checked and with scratch reserved. */
+/* The state every sweep op needs, checked and with scratch reserved.  The
+ * sweeps step B rows at a time, so B rows of scratch suffice (B·T would be
+ * n_stages + 3 trajectory-sized arrays of address space never touched). */
 static int new_state(kpf_model *m, const kpf_traj *tr, const char *who, prop_st **out,
                      kpf_error *err)
 {
-    int rc = kpf_internal_traj_check(m, tr, who, err);
+    int rc = kpf_internal_traj_check_rows(m, tr, tr ? tr->B : 0, who, err);
     if (rc)
         return rc;
     prop_st *s = calloc(1, sizeof *s);
@@ -115,7 +123,7 @@ static int make(const kpf_op_type *type, kpf_space in, kpf_space out, prop_st *s
 static int make_sweep_op(kpf_model *m, const kpf_traj *tr, const kpf_op_type *type,
                          kpf_op **out, kpf_error *err)
 {
-    prop_st *s;
+    prop_st *s = NULL; /* set by new_state on success; NULL quiets -Wmaybe-uninitialized */
     int rc = new_state(m, tr, type->name, &s, err);
     if (rc)
         return rc;
@@ -177,7 +185,7 @@ static const kpf_op_type Pdir_type = {"P_direct", direct_apply, adjoint_apply, p
 
 int kpf_op_propagator_direct(kpf_model *m, const kpf_traj *tr, kpf_op **out, kpf_error *err)
 {
-    prop_st *s;
+    prop_st *s = NULL; /* set by new_state on success; NULL quiets -Wmaybe-uninitialized */
     int rc = new_state(m, tr, "P_direct", &s, err);
     if (rc)
         return rc;
@@ -269,7 +277,7 @@ static const kpf_op_type Ustar_type = {"U*", fund_adjoint, fund_apply, prop_dest
 static int make_fund(kpf_model *m, const kpf_traj *tr, int star, kpf_op **out,
                      kpf_error *err)
 {
-    prop_st *s;
+    prop_st *s = NULL; /* set by new_state on success; NULL quiets -Wmaybe-uninitialized */
     const kpf_op_type *type = star ? &Ustar_type : &U_type;
     int rc = new_state(m, tr, type->name, &s, err);
     if (rc)

@@ -40,7 +40,7 @@ static int euler_jth(kpf_model *m, const kpf_step_rows *s, const double *dth, do
 {
     kpf_rows r = kpf_internal_stage_rows(m, s, 0, s->t);
     int rc = kpf_model_jth(m, &r, dth, out, err);
-    if (!rc)
+    if (!rc && m->dt != 1.0) /* ×1 is exact: skip the pass over R·n values */
         kpf_internal_axpby(s->R * m->n, 0.0, out, m->dt, out);
     return rc;
 }
@@ -48,9 +48,14 @@ static int euler_jth(kpf_model *m, const kpf_step_rows *s, const double *dth, do
 static int euler_jthT(kpf_model *m, const kpf_step_rows *s, const double *w, double *g,
                       kpf_error *err)
 {
-    /* g accumulates, so the step size goes on w rather than on the result. */
-    double *hw = kpf_internal_step_block(m, s->R, 0);
-    kpf_internal_axpby(s->R * m->n, m->dt, w, 0.0, hw);
+    /* g accumulates, so the step size goes on w rather than on the result;
+     * with dt = 1 (exact) w is used as it is, saving a copy of R·n values. */
+    const double *hw = w;
+    if (m->dt != 1.0) {
+        double *scaled = kpf_internal_step_block(m, s->R, 0);
+        kpf_internal_axpby(s->R * m->n, m->dt, w, 0.0, scaled);
+        hw = scaled;
+    }
     kpf_rows r = kpf_internal_stage_rows(m, s, 0, s->t);
     return kpf_model_jthT(m, &r, hw, g, err);
 }

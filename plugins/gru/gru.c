@@ -27,6 +27,11 @@
  * J op is called without a tape it computes one for half the rows at a time
  * in its scratch.  Scratch: 4n doubles per row plus 4n.
  *
+ * The gate nonlinearities go through kpf/vmath.h (vectorised, a few ulp from
+ * libm's).  Element-wise loops over rows are split between OpenMP threads
+ * when large; each entry is computed alike whatever the split, so results
+ * do not depend on the thread count (the bias-gradient sums stay serial).
+ *
  * A NULL rows->x is read as a zero input.  Outputs may alias the inputs
  * z, v or w of the same call. */
 #include "kpf/blas.h"
@@ -37,6 +42,7 @@
 #include "kpf/config.h"
 #include "kpf/error.h"
 #include "kpf/model.h"
+#include "kpf/vmath.h"
 
 typedef struct gru {
     size_t n, n_in;
@@ -47,11 +53,6 @@ typedef struct gru {
     kpf_param_block blocks[4];
     double *theta0;
 } gru;
-
-static inline double sigm(double a)
-{
-    return 1.0 / (1.0 + exp(-a));
-}
 
 /* ---- create / destroy / params --------------------------------------- */
 
@@ -150,6 +151,23 @@ static int gru_params(void *self, kpf_model_layout *L, kpf_error *err)
 
 /* ---- the forward pass: gates into a tape ------------------------------ */
 
+/* One tape row t = [a_r | a_z | a_n | W_hn h] (pre-activations without
+ * biases) → [r | u | c | W_hn h + b_hn], in three vectorised passes. */
+static void gate_row(size_t n, const double *bih, const double *bhh, double *t)
+{
+    if (bih)
+        for (size_t i = 0; i < n; i++) {
+            t[i] += bih[i] + bhh[i];
+            t[n + i] += bih[n + i] + bhh[n + i];
+            t[2 * n + i] += bih[2 * n + i];
+            t[3 * n + i] += bhh[2 * n + i];
+        }
+    kpf_vsigmoid(2 * n, t, t); /* r and u, side by side */
+    for (size_t i = 0; i < n; i++)
+        t[2 * n + i] += t[i] * t[3 * n + i];
+    kpf_vtanh(n, t + 2 * n, t + 2 * n);
+}
+
 /* T (R×4n, leading dimension 4n) = [r | u | c | W_hn h + b_hn] at rows Z, X. */
 static void gates(const gru *m, const double *theta, size_t R, const double *Z,
                   const double *X, double *T)
@@ -170,23 +188,9 @@ static void gates(const gru *m, const double *theta, size_t R, const double *Z,
                 (int)n, Whh, (int)n, 1.0, T, (int)ld);
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)R, (int)n, (int)n, 1.0, Z,
                 (int)n, Whh + 2 * n * n, (int)n, 0.0, T + 3 * n, (int)ld);
-    for (size_t r = 0; r < R; r++) {
-        double *t = T + r * ld;
-        for (size_t i = 0; i < n; i++) {
-            double ar = t[i], az = t[n + i], an = t[2 * n + i], hn = t[3 * n + i];
-            if (bih) {
-                ar += bih[i] + bhh[i];
-                az += bih[n + i] + bhh[n + i];
-                an += bih[2 * n + i];
-                hn += bhh[2 * n + i];
-            }
-            double rr = sigm(ar);
-            t[i] = rr;
-            t[n + i] = sigm(az);
-            t[2 * n + i] = tanh(an + rr * hn);
-            t[3 * n + i] = hn;
-        }
-    }
+#pragma omp parallel for schedule(static) if (R * n >= KPF_PAR_MIN_ENTRIES)
+    for (size_t r = 0; r < R; r++)
+        gate_row(n, bih, bhh, T + r * ld);
 }
 
 /* ---- the J ops on a block with its tape ------------------------------- */
@@ -201,6 +205,7 @@ static void jz_core(const gru *m, const double *theta, size_t R, const double *Z
     const size_t n = m->n, ld = 4 * n;
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)R, (int)(3 * n), (int)n, 1.0, v,
                 (int)n, theta + m->o_whh, (int)n, 0.0, A, (int)(3 * n));
+#pragma omp parallel for schedule(static) if (R * n >= KPF_PAR_MIN_ENTRIES)
     for (size_t r = 0; r < R; r++) {
         const double *t = T + r * ld, *a = A + r * 3 * n, *h = Z + r * n;
         for (size_t i = 0; i < n; i++) {
@@ -229,6 +234,7 @@ static void jzT_core(const gru *m, const double *theta, size_t R, const double *
                      const double *T, const double *w, double *out, double *G)
 {
     const size_t n = m->n, ld = 4 * n;
+#pragma omp parallel for schedule(static) if (R * n >= KPF_PAR_MIN_ENTRIES)
     for (size_t r = 0; r < R; r++) {
         const double *t = T + r * ld;
         double *gg = G + r * 3 * n;
@@ -241,6 +247,7 @@ static void jzT_core(const gru *m, const double *theta, size_t R, const double *
             gg[2 * n + i] = gn * t[i];
         }
     }
+#pragma omp parallel for schedule(static) if (R * n >= KPF_PAR_MIN_ENTRIES)
     for (size_t r = 0; r < R; r++)
         for (size_t i = 0; i < n; i++)
             out[r * n + i] = T[r * ld + n + i] * w[r * n + i];
@@ -267,6 +274,7 @@ static void jth_core(const gru *m, size_t R, const double *Z, const double *X,
                 (int)n, dWhh, (int)n, 1.0, A, (int)ld);
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)R, (int)n, (int)n, 1.0, Z,
                 (int)n, dWhh + 2 * n * n, (int)n, 0.0, A + 3 * n, (int)ld);
+#pragma omp parallel for schedule(static) if (R * n >= KPF_PAR_MIN_ENTRIES)
     for (size_t r = 0; r < R; r++) {
         const double *t = T + r * ld, *a = A + r * ld, *h = Z + r * n;
         for (size_t i = 0; i < n; i++) {
@@ -291,6 +299,7 @@ static void jthT_core(const gru *m, size_t R, const double *Z, const double *X,
                       const double *T, const double *w, double *g, double *G)
 {
     const size_t n = m->n, n_in = m->n_in, ld = 4 * n;
+#pragma omp parallel for schedule(static) if (R * n >= KPF_PAR_MIN_ENTRIES)
     for (size_t r = 0; r < R; r++) {
         const double *t = T + r * ld;
         double *gg = G + r * ld;
@@ -385,7 +394,9 @@ static int j_op(void *self, const double *theta, const kpf_rows *rows, int op,
     return KPF_OK;
 }
 
-/* out = h' = (1 − u) ⊙ c + u ⊙ h */
+/* out = h' = (1 − u) ⊙ c + u ⊙ h.  The gates come from rows->tape when given
+ * (the steppers fill it at these rows just before calling f), else they are
+ * computed into the scratch. */
 static int gru_f(void *self, const double *theta, const kpf_rows *rows, double *out,
                  kpf_error *err)
 {
@@ -396,13 +407,18 @@ static int gru_f(void *self, const double *theta, const kpf_rows *rows, double *
     const size_t n = m->n, R = rows->R, ld = 4 * n;
     if (R == 0)
         return KPF_OK;
-    double *T = rows->work;
-    gates(m, theta, R, rows->z, rows->x, T);
-    for (size_t r = 0; r < R; r++)
-        for (size_t i = 0; i < n; i++) {
-            double u = T[r * ld + n + i], c = T[r * ld + 2 * n + i];
-            out[r * n + i] = (1.0 - u) * c + u * rows->z[r * n + i];
-        }
+    const double *T = rows->tape;
+    if (!T) {
+        gates(m, theta, R, rows->z, rows->x, rows->work);
+        T = rows->work;
+    }
+#pragma omp parallel for schedule(static) if (R * n >= KPF_PAR_MIN_ENTRIES)
+    for (size_t r = 0; r < R; r++) {
+        const double *u = T + r * ld + n, *c = T + r * ld + 2 * n, *h = rows->z + r * n;
+        double *o = out + r * n;
+        for (size_t i = 0; i < n; i++)
+            o[i] = (1.0 - u[i]) * c[i] + u[i] * h[i];
+    }
     return KPF_OK;
 }
 

@@ -22,6 +22,11 @@
  * rows->tape is given and compute σ, σ' on the fly otherwise.  Scratch:
  * n doubles per row (an R×n matrix operand of the GEMMs).
  *
+ * tanh goes through kpf_vtanh (vectorised, a few ulp from libm's).  The
+ * element-wise loops over rows are split between OpenMP threads when large;
+ * each entry is computed alike whatever the split, so results do not depend
+ * on the thread count.
+ *
  * A NULL rows->x is read as a zero input.  Outputs may alias the inputs
  * z, v or w of the same call. */
 #include "kpf/blas.h"
@@ -34,6 +39,7 @@
 #include "kpf/config.h"
 #include "kpf/error.h"
 #include "kpf/model.h"
+#include "kpf/vmath.h"
 
 enum { ACT_TANH = 0, ACT_RELU = 1, ACT_LINEAR = 2 };
 static const char *const act_names[] = {"tanh", "relu", "linear", NULL};
@@ -96,16 +102,18 @@ static const double *sigma_block(const rnn *m, const kpf_rows *rows, size_t *ld)
         return rows->tape;
     }
     double *s = rows->work;
-    for (size_t i = 0; i < R * n; i++)
-        s[i] = act_sigma(m->act, rows->z[i]);
+    if (m->act == ACT_TANH)
+        kpf_vtanh(R * n, rows->z, s);
+    else
+        for (size_t i = 0; i < R * n; i++)
+            s[i] = act_sigma(m->act, rows->z[i]);
     *ld = n;
     return s;
 }
 
-static inline double dsig_at(const rnn *m, const kpf_rows *rows, size_t r, size_t i)
+/* σ'(z) of entry (r, i) without a tape. */
+static inline double dsig_untaped(const rnn *m, const kpf_rows *rows, size_t r, size_t i)
 {
-    if (rows->tape)
-        return rows->tape[r * 2 * m->n + m->n + i];
     return act_dsigma(m->act, rows->z[r * m->n + i]);
 }
 
@@ -263,15 +271,15 @@ static int rnn_tape(void *self, const double *theta, const kpf_rows *rows, doubl
     if (rc)
         return rc;
     const size_t n = m->n, R = rows->R;
+#pragma omp parallel for schedule(static) if (R * n >= KPF_PAR_MIN_ENTRIES)
     for (size_t r = 0; r < R; r++) {
         const double *z = rows->z + r * n;
         double *s = out + r * 2 * n, *ds = s + n;
-        if (m->act == ACT_TANH) /* one tanh per entry: σ' = 1 − σ² */
-            for (size_t i = 0; i < n; i++) {
-                s[i] = tanh(z[i]);
+        if (m->act == ACT_TANH) { /* one tanh per entry: σ' = 1 − σ² */
+            kpf_vtanh(n, z, s);
+            for (size_t i = 0; i < n; i++)
                 ds[i] = 1.0 - s[i] * s[i];
-            }
-        else
+        } else
             for (size_t i = 0; i < n; i++) {
                 s[i] = act_sigma(m->act, z[i]);
                 ds[i] = act_dsigma(m->act, z[i]);
@@ -292,11 +300,20 @@ static int rnn_jz(void *self, const double *theta, const kpf_rows *rows, const d
     if (R == 0)
         return KPF_OK;
     double *T = rows->work;
-    for (size_t r = 0; r < R; r++)
+    const double *tape = rows->tape;
+#pragma omp parallel for schedule(static) if (R * n >= KPF_PAR_MIN_ENTRIES)
+    for (size_t r = 0; r < R; r++) {
+        const double *vr = v + r * n;
+        double *Tr = T + r * n, *outr = out + r * n;
+        if (tape) /* the branch outside the entry loop, so that it vectorises */
+            for (size_t i = 0; i < n; i++)
+                Tr[i] = tape[r * 2 * n + n + i] * vr[i];
+        else
+            for (size_t i = 0; i < n; i++)
+                Tr[i] = dsig_untaped(m, rows, r, i) * vr[i];
         for (size_t i = 0; i < n; i++)
-            T[r * n + i] = dsig_at(m, rows, r, i) * v[r * n + i];
-    for (size_t i = 0; i < R * n; i++)
-        out[i] = -v[i];
+            outr[i] = -vr[i];
+    }
     const double *W = theta + m->blocks[0].offset;
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)R, (int)n, (int)n, 1.0, T,
                 (int)n, W, (int)n, 1.0, out, (int)n);
@@ -318,11 +335,18 @@ static int rnn_jzT(void *self, const double *theta, const kpf_rows *rows, const 
     const double *W = theta + m->blocks[0].offset;
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)R, (int)n, (int)n, 1.0, w,
                 (int)n, W, (int)n, 0.0, T, (int)n);
-    for (size_t r = 0; r < R; r++)
-        for (size_t i = 0; i < n; i++) {
-            size_t k = r * n + i;
-            out[k] = -w[k] + T[k] * dsig_at(m, rows, r, i);
-        }
+    const double *tape = rows->tape;
+#pragma omp parallel for schedule(static) if (R * n >= KPF_PAR_MIN_ENTRIES)
+    for (size_t r = 0; r < R; r++) {
+        const double *wr = w + r * n, *Tr = T + r * n;
+        double *outr = out + r * n;
+        if (tape) /* the branch outside the entry loop, so that it vectorises */
+            for (size_t i = 0; i < n; i++)
+                outr[i] = -wr[i] + Tr[i] * tape[r * 2 * n + n + i];
+        else
+            for (size_t i = 0; i < n; i++)
+                outr[i] = -wr[i] + Tr[i] * dsig_untaped(m, rows, r, i);
+    }
     return KPF_OK;
 }
 

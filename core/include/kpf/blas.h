@@ -14,10 +14,19 @@
 extern "C" {
 #endif
 
-/* Threads OpenBLAS uses for every later BLAS call in this process (n ≥ 1),
- * and the current count.  Results are reproducible at a fixed count. */
+/* Threads for every later BLAS call in this process (n ≥ 1), and the
+ * current count.  The same count goes to OpenMP, which splits the
+ * element-wise loops of the core and the plugins.  Results are reproducible
+ * at a fixed count. */
 void kpf_blas_set_threads(int n);
 int kpf_blas_threads(void);
+
+/* Element-wise loops over at least this many entries are split between the
+ * OpenMP threads (`#pragma omp parallel for … if (N >= KPF_PAR_MIN_ENTRIES)`);
+ * smaller ones, such as one step of a small batch, stay serial, where
+ * starting the threads costs more than it saves.  Only loops whose entries
+ * are independent are split, so results do not depend on the count. */
+#define KPF_PAR_MIN_ENTRIES 262144
 
 #ifdef __cplusplus
 }

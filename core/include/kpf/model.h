@@ -33,7 +33,9 @@
  *   plugin declared in its layout.  `rows->tape` is the plugin's own per-row
  *   linearisation cache (σ(z), σ'(z), gates …), tape_width doubles per row,
  *   filled by the `tape` op at the same rows before any J op reads it; it is
- *   NULL when the plugin declares tape_width == 0.
+ *   NULL when the plugin declares tape_width == 0.  The core's steppers pass
+ *   it to f as well, filled at the same rows and θ just before, so f may read
+ *   it instead of recomputing (f must still work when it is NULL).
  *
  * θ.  The host owns the parameter vector and passes it to every op; a plugin
  *   that derives quantities from θ (normalised factors, W^{(k)} …) computes
