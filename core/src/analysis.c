@@ -122,6 +122,16 @@ static int read_weight_analyses(const kpf_node *node, kpf_analysis_opts *o, kpf_
     return rc;
 }
 
+static int read_theorem1(const kpf_node *node, kpf_analysis_opts *o, kpf_error *err)
+{
+    static const char *const acts[] = {"tanh", "relu", "linear", "softplus", NULL};
+    const kpf_node *t = NULL;
+    int rc = kpf_cfg_map(node, "theorem1", 0, &t, err);
+    if (!rc && t) rc = kpf_cfg_string(t, "block", 0, "W", &o->thm1_block, err);
+    if (!rc && t) rc = kpf_cfg_choice(t, "activation", 0, acts, KPF_ACT_TANH, &o->thm1_act, err);
+    return rc;
+}
+
 int kpf_analysis_opts_from_config(const kpf_node *node, size_t last, kpf_analysis_opts *o,
                                   kpf_error *err)
 {
@@ -132,6 +142,7 @@ int kpf_analysis_opts_from_config(const kpf_node *node, size_t last, kpf_analysi
     if (!rc) rc = kpf_cfg_size(node, "lyapunov", 0, 0, 0, 100000, &o->lyapunov, err);
     if (!rc) rc = read_ops(node, o, err);
     if (!rc) rc = read_weight_analyses(node, o, err);
+    if (!rc) rc = read_theorem1(node, o, err);
     return rc;
 }
 
@@ -385,6 +396,27 @@ static int delta_w(kpf_analysis *a, size_t slot, kpf_error *err)
     return rc;
 }
 
+/* Pellegrino's Theorem 1 on the analysis trials: the spectra and the
+ * largest excess of σ_r(∇_W L) over its bound. */
+static int theorem1(kpf_analysis *a, size_t slot, kpf_error *err)
+{
+    kpf_thm1 t;
+    size_t it = a->stats[slot].iteration;
+    int rc = kpf_thm1_check(a->m, a->batch, a->o.thm1_block, a->o.thm1_act, &t, err);
+    if (!rc) {
+        a->stats[slot].thm1_excess = t.max_excess;
+        a->stats[slot].thm1_factor_err = t.factor_err;
+        rc = write_vec(a, it, "theorem1", "grad_singular_values", t.s_grad, t.n, err);
+    }
+    if (!rc) rc = write_vec(a, it, "theorem1", "adjoint_singular_values", t.s_adj, t.n, err);
+    if (!rc) rc = write_vec(a, it, "theorem1", "phi_singular_values", t.s_phi, t.n, err);
+    if (!rc) rc = write_vec(a, it, "theorem1", "bound", t.bound, t.n, err);
+    if (!rc) rc = write_vec(a, it, "theorem1", "max_excess", &t.max_excess, 1, err);
+    if (!rc) rc = write_vec(a, it, "theorem1", "factor_error", &t.factor_err, 1, err);
+    kpf_thm1_free(&t);
+    return rc;
+}
+
 int kpf_analysis_finish(kpf_analysis *a, kpf_error *err)
 {
     size_t K = a->n_done, n = a->m->n, R = a->o.cp_rmax;
@@ -435,6 +467,7 @@ int kpf_analysis_at(kpf_analysis *a, size_t it, kpf_error *err)
         st->effrank[j] = NAN;
     st->lyap_max = st->kaplan_yorke = NAN;
     st->dw_sv1 = st->dw_sv2 = st->functional_rank = NAN;
+    st->thm1_excess = st->thm1_factor_err = NAN;
     char group[64];
     snprintf(group, sizeof group, "/snapshots/%zu", it);
     int rc = kpf_h5_remove(a->h5, group, err); /* a resumed run redoing it */
@@ -446,6 +479,7 @@ int kpf_analysis_at(kpf_analysis *a, size_t it, kpf_error *err)
     if (!rc) rc = pca(a, slot, err);
     if (!rc && a->o.lyapunov) rc = lyapunov(a, slot, err);
     if (!rc && a->o.dw_block) rc = delta_w(a, slot, err);
+    if (!rc && a->o.thm1_block) rc = theorem1(a, slot, err);
     if (!rc) rc = kpf_h5_flush(a->h5, err); /* a kill later keeps this snapshot */
     if (rc)
         return kpf_error_prefix(err, "analysis at iteration %zu: ", it);

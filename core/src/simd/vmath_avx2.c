@@ -10,7 +10,7 @@
 
 enum { W = 4 };
 
-static inline __m256d tanh_v(__m256d x) { return Sleef_tanhd4_u10avx2(x); }
+static inline __m256d tanh_v(__m256d x) { return Sleef_tanhd4_u35avx2(x); }
 
 static inline __m256d sigmoid_v(__m256d x)
 {

@@ -10,7 +10,7 @@
 
 enum { W = 8 };
 
-static inline __m512d tanh_v(__m512d x) { return Sleef_tanhd8_u10avx512f(x); }
+static inline __m512d tanh_v(__m512d x) { return Sleef_tanhd8_u35avx512f(x); }
 
 static inline __m512d sigmoid_v(__m512d x)
 {
