@@ -55,7 +55,7 @@ static int run_point(const kpf_cli_sweep_args *a, const kpf_sweep *sw, size_t i,
         rc = kpf_error_set(&err, KPF_EIO, "%s: cannot create folder", pdir);
     if (!rc) rc = kpf_experiment_load(cfg, reg, &ex, &err);
     if (!rc) rc = kpf_experiment_run(ex, pdir, 0, &err);
-    char path[4200];
+    char path[4400];
     snprintf(path, sizeof path, "%s/scalars.txt", pdir);
     FILE *fp = fopen(path, "w");
     if (fp) {
@@ -101,7 +101,7 @@ static int spawn_point(const kpf_cli_sweep_args *a, const kpf_sweep *sw, size_t 
 /* Read back a point's scalars (name value lines). */
 static size_t read_scalars(const char *pdir, char names[][48], double *v)
 {
-    char path[4200], line[256];
+    char path[4400], line[256];
     snprintf(path, sizeof path, "%s/scalars.txt", pdir);
     FILE *fp = fopen(path, "r");
     size_t n = 0;
@@ -183,7 +183,7 @@ int kpf_cli_sweep(const kpf_cli_sweep_args *a, const kpf_sweep *sw, kpf_registry
 {
     size_t failed = 0;
     table t = {0};
-    char path[4200];
+    char path[4400];
     snprintf(path, sizeof path, "%s/sweep.csv", dir);
     /* Rows are buffered in memory until the columns are known. */
     char *rows = NULL;

@@ -465,8 +465,8 @@ int kpf_config_load_file(const char *path, kpf_config **out, kpf_error *err)
     if (!path || !out)
         return kpf_error_set(err, KPF_EINVAL, "kpf_config_load_file: NULL argument");
     *out = NULL;
-    char *text;
-    size_t len;
+    char *text = NULL;
+    size_t len = 0;
     int rc = read_all(path, &text, &len, err);
     if (rc)
         return rc;

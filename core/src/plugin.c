@@ -193,7 +193,7 @@ static int open_object(const char *path, void **handle, kpf_model_descriptor_fn 
 int kpf_registry_add_file(kpf_registry *reg, const char *path, kpf_error *err)
 {
     void *h = NULL;
-    kpf_model_descriptor_fn fn;
+    kpf_model_descriptor_fn fn = NULL;
     int rc = open_object(path, &h, &fn, err);
     if (rc)
         return rc;

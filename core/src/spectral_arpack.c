@@ -153,7 +153,7 @@ int kpf_spec_arpack(size_t n, size_t nev, const char *which, const kpf_eig_opts 
                     kpf_spec_matvec mv, void *ctx, double *vals, double *vecs,
                     kpf_eig_info *info, kpf_error *err)
 {
-    size_t ncv;
+    size_t ncv = 0;
     int rc = check_sizes(n, nev, &ncv, o, err);
     if (rc)
         return rc;
