@@ -20,14 +20,20 @@ static int run_gnuplot(const char *stem, kpf_error *err)
     return KPF_OK;
 }
 
-static FILE *open_part(const char *stem, const char *ext, kpf_error *err)
+/* Created exclusively: a plot never replaces an earlier file. */
+static FILE *open_new(const char *path, kpf_error *err)
 {
-    char path[4096];
-    snprintf(path, sizeof path, "%s.%s", stem, ext);
     FILE *fp = fopen(path, "wx");
     if (!fp)
         kpf_error_set(err, KPF_EIO, "%s: cannot create (it may already exist)", path);
     return fp;
+}
+
+static FILE *open_part(const char *stem, const char *ext, kpf_error *err)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s.%s", stem, ext);
+    return open_new(path, err);
 }
 
 static int close_data(FILE *d, const char *stem, kpf_error *err)
@@ -195,10 +201,7 @@ FILE *kpf_plot_open(const char *dir, const char *name, kpf_error *err)
 {
     char path[4200];
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *fp = fopen(path, "wx");
-    if (!fp)
-        kpf_error_set(err, KPF_EIO, "%s: cannot create (it may already exist)", path);
-    return fp;
+    return open_new(path, err);
 }
 
 int kpf_plot_script(const char *dir, const char *name, const char *size, kpf_error *err,
