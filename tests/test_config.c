@@ -747,3 +747,40 @@ Test(config, null_arguments)
     cr_assert_null(kpf_node_get(NULL, "a"));
     kpf_config_free(NULL);
 }
+
+/* A value starting with [ or { is a flow sequence or map, located in the
+ * --set text and re-rooted at the key path. */
+Test(config, set_flow_values)
+{
+    kpf_config *cfg = load("train:\n  blocks: [W]\n  lr: 1\n");
+    kpf_error err = {0};
+    cr_assert_eq(kpf_config_set(cfg, "train.blocks=[W, W_in]", &err), KPF_OK, "%s", err.msg);
+    cr_assert_eq(kpf_config_set(cfg, "model={n: 8, g: 0.5}", &err), KPF_OK, "%s", err.msg);
+    const kpf_node *tr = section(cfg, "train"), *bl = kpf_node_get(tr, "blocks");
+    cr_assert_eq(kpf_node_kind(bl), KPF_NODE_SEQ);
+    cr_assert_eq(kpf_node_len(bl), 2);
+    cr_assert_str_eq(kpf_node_scalar(kpf_node_at(bl, 1)), "W_in");
+    cr_assert_str_eq(kpf_node_path(kpf_node_at(bl, 1)), "train.blocks[1]");
+    cr_assert_eq(kpf_node_col(kpf_node_at(bl, 1)), 18, "column in the --set text");
+    cr_assert_eq(kpf_node_len(tr), 2, "replacing must not add an entry");
+    const kpf_node *model = section(cfg, "model");
+    cr_assert_str_eq(kpf_node_path(kpf_node_get(model, "g")), "model.g");
+    double g = 0;
+    int rc = kpf_cfg_double(model, "n", KPF_CFG_REQUIRED, 0, 0, 5, &g, &err);
+    cr_assert_eq(rc, KPF_ECONFIG);
+    cr_assert(strstr(err.msg, "--set model={n: 8, g: 0.5}:1:11: model.n:"), "%s", err.msg);
+    kpf_config_free(cfg);
+}
+
+Test(config, set_bad_flow_value_is_located_and_changes_nothing)
+{
+    kpf_config *cfg = load("train:\n  blocks: [W]\n");
+    kpf_error err = {0};
+    int rc = kpf_config_set(cfg, "train.blocks=[W, W_in", &err);
+    cr_assert_eq(rc, KPF_ECONFIG, "%s", err.msg);
+    cr_assert(strstr(err.msg, "--set train.blocks=[W, W_in:"), "%s", err.msg);
+    cr_assert(strstr(err.msg, "YAML syntax error"), "%s", err.msg);
+    const kpf_node *bl = kpf_node_get(section(cfg, "train"), "blocks");
+    cr_assert_eq(kpf_node_len(bl), 1, "a failed --set left the old value");
+    kpf_config_free(cfg);
+}

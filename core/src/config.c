@@ -312,7 +312,9 @@ static bool is_empty_scalar(const yaml_node_t *yn)
 }
 
 /* An empty document (or a bare "---") is an empty root map. */
-static int build_root(yaml_document_t *doc, const char *file, kpf_node **out, kpf_error *err)
+/* any_root: a --set flow value may be a sequence or map; a file must be a map. */
+static int build_root(yaml_document_t *doc, const char *file, int any_root, kpf_node **out,
+                      kpf_error *err)
 {
     yaml_node_t *yn = yaml_document_get_root_node(doc);
     if (!yn || is_empty_scalar(yn)) {
@@ -326,7 +328,7 @@ static int build_root(yaml_document_t *doc, const char *file, kpf_node **out, kp
     int rc = convert(&ld, yn, path, 0, out);
     if (rc)
         return rc;
-    if ((*out)->kind != KPF_NODE_MAP) {
+    if (!any_root && (*out)->kind != KPF_NODE_MAP) {
         rc = type_error(*out, "a mapping at the top level", err);
         node_free(*out);
         *out = NULL;
@@ -364,8 +366,8 @@ static int check_single(yaml_parser_t *p, const char *file, kpf_error *err)
     return rc;
 }
 
-static int parse_text(const char *text, size_t len, const char *file, kpf_node **root,
-                      kpf_error *err)
+static int parse_text(const char *text, size_t len, const char *file, int any_root,
+                      kpf_node **root, kpf_error *err)
 {
     yaml_parser_t p;
     if (!yaml_parser_initialize(&p))
@@ -376,7 +378,7 @@ static int parse_text(const char *text, size_t len, const char *file, kpf_node *
     if (!yaml_parser_load(&p, &doc)) {
         rc = syntax_error(&p, file, err);
     } else {
-        rc = build_root(&doc, file, root, err);
+        rc = build_root(&doc, file, any_root, root, err);
         yaml_document_delete(&doc);
         if (!rc)
             rc = check_single(&p, file, err);
@@ -410,7 +412,7 @@ static int load_text(const char *text, size_t len, const char *name, kpf_config 
         kpf_config_free(cfg);
         return kpf_error_set(err, KPF_ENOMEM, "out of memory loading %s", name);
     }
-    int rc = parse_text(text, len, file, &cfg->root, err);
+    int rc = parse_text(text, len, file, 0, &cfg->root, err);
     if (rc) {
         kpf_config_free(cfg);
         return rc;
@@ -591,6 +593,58 @@ static kpf_node *set_node(const setter *s, int kind, const segment *seg, char *p
     return n;
 }
 
+/* Re-roots a parsed flow value at `path`: its nodes get the key path they
+ * now live under (the value's own paths start at the document root). */
+static int reroot(kpf_node *n, const char *path)
+{
+    const char *own = n->path;
+    char *p = !own[0] ? strdup(path) : own[0] == '[' ? fmt_alloc("%s%s", path, own)
+                                                     : child_path(path, own);
+    if (!p)
+        return -1;
+    free(n->path);
+    n->path = p;
+    for (size_t i = 0; i < n->n_kids; i++) /* kids' own paths are still from the old root */
+        if (reroot(n->kids[i], path))
+            return -1;
+    return 0;
+}
+
+/* The value node of an assignment: a scalar, or, when the value starts
+ * with '[' or '{', the flow sequence or map it spells (`--set
+ * train.blocks=[W, W_in]`).  The value is parsed in place of the whole
+ * assignment with the key blanked out, so errors point at its columns. */
+static int value_node(const setter *s, const segment *seg, char *path, kpf_node **out)
+{
+    const char *v = s->value + strspn(s->value, " ");
+    if (*v != '[' && *v != '{') {
+        *out = set_node(s, KPF_NODE_SCALAR, seg, path);
+        return *out ? KPF_OK : kpf_error_set(s->err, KPF_ENOMEM, "out of memory applying --set");
+    }
+    size_t len = strlen(s->text), key = (size_t)(s->value - s->text);
+    char *text = malloc(len + 1);
+    if (!text) {
+        free(path);
+        return kpf_error_set(s->err, KPF_ENOMEM, "out of memory applying --set");
+    }
+    memset(text, ' ', key);
+    memcpy(text + key, s->value, len - key + 1);
+    kpf_node *n = NULL;
+    int rc = parse_text(text, len, s->file, 1, &n, s->err);
+    free(text);
+    if (!rc && reroot(n, path))
+        rc = kpf_error_set(s->err, KPF_ENOMEM, "out of memory applying --set");
+    free(path);
+    if (rc) {
+        node_free(n);
+        return rc;
+    }
+    n->key_line = 1;
+    n->key_col = seg->col;
+    *out = n;
+    return KPF_OK;
+}
+
 /* Builds maps for segs[i..] under `map` (all absent), ending in the scalar.
  * The chain is built detached so a failure leaves the tree untouched. */
 static int create_chain(const setter *s, kpf_node *map, size_t i)
@@ -604,17 +658,22 @@ static int create_chain(const setter *s, kpf_node *map, size_t i)
     for (size_t j = i; j < s->n_segs; j++) {
         const segment *seg = &s->segs[j];
         char *key = strndup(seg->name, seg->len);
-        kpf_node *n = key ? set_node(s, j + 1 == s->n_segs ? KPF_NODE_SCALAR : KPF_NODE_MAP, seg,
-                                     child_path(ppath, key))
-                          : NULL;
+        kpf_node *n = NULL;
+        int rc = !key ? kpf_error_set(s->err, KPF_ENOMEM, "out of memory applying --set")
+                 : j + 1 == s->n_segs ? value_node(s, seg, child_path(ppath, key), &n)
+                                      : KPF_OK;
+        if (!rc && !n && !(n = set_node(s, KPF_NODE_MAP, seg, child_path(ppath, key))))
+            rc = kpf_error_set(s->err, KPF_ENOMEM, "out of memory applying --set");
         if (n)
             n->key = key;
         else
             free(key);
-        if (!n || (parent && push_kid(parent, n))) {
+        if (!rc && parent && push_kid(parent, n))
+            rc = kpf_error_set(s->err, KPF_ENOMEM, "out of memory applying --set");
+        if (rc) { /* n, if any, is not attached yet */
             node_free(n);
             node_free(head);
-            return kpf_error_set(s->err, KPF_ENOMEM, "out of memory applying --set");
+            return rc;
         }
         head = head ? head : n;
         parent = n;
@@ -630,14 +689,14 @@ static int create_chain(const setter *s, kpf_node *map, size_t i)
 /* Replaces parent->kids[slot] by the --set scalar, keeping key and path. */
 static int replace(const setter *s, kpf_node *parent, size_t slot, const segment *seg)
 {
-    kpf_node *old = parent->kids[slot];
-    kpf_node *n = set_node(s, KPF_NODE_SCALAR, seg, strdup(old->path));
-    if (n && old->key && !(n->key = strdup(old->key))) {
+    kpf_node *old = parent->kids[slot], *n = NULL;
+    int rc = value_node(s, seg, strdup(old->path), &n);
+    if (rc)
+        return rc;
+    if (old->key && !(n->key = strdup(old->key))) {
         node_free(n);
-        n = NULL;
-    }
-    if (!n)
         return kpf_error_set(s->err, KPF_ENOMEM, "out of memory applying --set");
+    }
     node_free(old);
     parent->kids[slot] = n;
     return KPF_OK;
