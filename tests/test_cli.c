@@ -128,3 +128,18 @@ Test(cli, plugins_and_check_plugin)
                  0, "%s", tu_out);
     cr_assert_eq(tu_sh("%s check-plugin rnn --set nosuchkey=1", KPF_CLI_PATH), 2, "%s", tu_out);
 }
+
+/* A study whose runner validates as it goes (lrnn) still leaves nothing
+ * behind on a config error; a folder the user made stays, empty. */
+Test(cli, study_config_error_leaves_nothing)
+{
+    tu_write("l.yaml", "seed: 0\nlrnn:\n  figure: phase\n  T: [3]\n");
+    cr_assert_eq(tu_sh("%s run %s/l.yaml -o %s/o", KPF_CLI_PATH, tu_tmp, tu_tmp), 2, "%s",
+                 tu_out);
+    cr_assert(strstr(tu_out, "l.yaml:3:3: lrnn: panels"), "%s", tu_out);
+    cr_assert_not(tu_exists("o"), "the failed run's folder was kept");
+    cr_assert_eq(tu_sh("mkdir %s/mine", tu_tmp), 0);
+    cr_assert_eq(tu_sh("%s run %s/l.yaml -o %s/mine", KPF_CLI_PATH, tu_tmp, tu_tmp), 2);
+    cr_assert(tu_exists("mine"), "the user's folder was removed");
+    cr_assert_not(tu_exists("mine/config.yaml"), "the failed run's files were kept");
+}

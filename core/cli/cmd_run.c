@@ -1,9 +1,12 @@
 /* `kpf run CONFIG [-o DIR] [--set k=v]…`: load and validate, then create the
  * output folder, then run.  A bad config exits 2 before anything is written. */
+#define _GNU_SOURCE /* nftw */
+#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 #include "kpf/delta_w.h"
@@ -155,6 +158,22 @@ static const study *study_of(const kpf_config *cfg)
     return NULL;
 }
 
+static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+/* A runner without a check meets config errors after its folder exists.
+ * Everything in the folder is this run's (it was new or empty), so it goes
+ * and the bad config leaves nothing behind; a folder the user made stays. */
+static void discard_run(const char *dir, int user_made)
+{
+    nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    if (user_made)
+        mkdir(dir, 0777);
+}
+
 static int run_study(const run_args *a, const study *st, kpf_config *cfg, kpf_registry *reg)
 {
     kpf_error err;
@@ -167,6 +186,8 @@ static int run_study(const run_args *a, const study *st, kpf_config *cfg, kpf_re
                            st->key);
     if (!rc && st->check)
         rc = st->check(cfg, p, &err);
+    struct stat sb;
+    int user_made = a->out && stat(a->out, &sb) == 0;
     if (!rc && !(rc = kpf_output_dir_prepare(a->out, a->config, dir, sizeof dir, &err)))
         rc = save_inputs(a, cfg, dir, &err);
     if (rc) {
@@ -177,6 +198,10 @@ static int run_study(const run_args *a, const study *st, kpf_config *cfg, kpf_re
     rc = st->run(cfg, p, dir, &err);
     if (rc)
         fprintf(stderr, "kpf: %s\n", err.msg);
+    if (rc == KPF_ECONFIG && !st->check) {
+        discard_run(dir, user_made);
+        fprintf(stderr, "kpf: nothing kept in %s: fix the config and run again\n", dir);
+    }
     return rc == KPF_OK ? KPF_EXIT_OK : rc == KPF_ECONFIG ? KPF_EXIT_USAGE : KPF_EXIT_FAIL;
 }
 
