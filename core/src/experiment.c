@@ -15,15 +15,31 @@
 #include "kpf/rng.h"
 #include "kpf/stepper.h"
 
-/* Every block named in train.blocks must exist in this model. */
-static int check_train_blocks(const kpf_experiment *ex, kpf_error *err)
+/* Every block named in a train map's `blocks` must exist in this model. */
+int kpf_internal_check_train_blocks(const kpf_model *m, const kpf_node *train_node,
+                                    const kpf_train_opts *o, kpf_error *err)
 {
-    const kpf_node *list = kpf_node_get(ex->train_node, "blocks");
-    for (size_t i = 0; i < ex->topts.n_train_blocks; i++)
-        if (!kpf_model_block(ex->model, ex->topts.train_blocks[i]))
+    const kpf_node *list = kpf_node_get(train_node, "blocks");
+    for (size_t i = 0; i < o->n_train_blocks; i++)
+        if (!kpf_model_block(m, o->train_blocks[i]))
             return kpf_node_error(kpf_node_at(list, i), err,
-                                  "no parameter block '%s' in plugin '%s'",
-                                  ex->topts.train_blocks[i], ex->model->desc->name);
+                                  "no parameter block '%s' in plugin '%s'", o->train_blocks[i],
+                                  m->desc->name);
+    return KPF_OK;
+}
+
+/* `name` must be the model's n×n recurrent matrix; `who` needs it. */
+int kpf_internal_check_square_block(const kpf_model *m, const kpf_node *at, const char *name,
+                                    const char *who, kpf_error *err)
+{
+    const kpf_param_block *b = kpf_model_block(m, name);
+    size_t n = m->n;
+    if (!b)
+        return kpf_node_error(at, err, "%s needs a square %zu×%zu recurrent matrix; no block '%s' "
+                                       "in plugin '%s'", who, n, n, name, m->desc->name);
+    if (b->rows != n || b->cols != n)
+        return kpf_node_error(at, err, "%s needs a square %zu×%zu recurrent matrix; '%s' is "
+                                       "%zu×%zu", who, n, n, name, b->rows, b->cols);
     return KPF_OK;
 }
 
@@ -32,19 +48,16 @@ static int check_train_blocks(const kpf_experiment *ex, kpf_error *err)
 static int check_theorem1(const kpf_experiment *ex, kpf_error *err)
 {
     const kpf_node *t = kpf_node_get(ex->analysis_node, "theorem1");
-    const char *name = ex->aopts.thm1_block;
-    const kpf_param_block *b = kpf_model_block(ex->model, name);
-    size_t n = ex->model->n;
     const kpf_node *at = kpf_node_get(t, "block") ? kpf_node_get(t, "block") : t;
-    if (!b || b->rows != n || b->cols != n)
-        return kpf_node_error(at, err, "Theorem 1 needs a square %zu×%zu block; '%s' is %s", n,
-                              n, name, b ? "not square" : "not a block of this plugin");
-    if (ex->model->stepper != &kpf_stepper_euler && ex->model->stepper != &kpf_stepper_discrete)
-        return kpf_node_error(t, err,
-                              "Theorem 1 (∇_W L = h Σ λ φ(z)ᵀ) holds for the Euler step or a "
-                              "discrete map, not for step '%s'; use model.step: euler",
-                              ex->model->stepper->name);
-    return KPF_OK;
+    int rc = kpf_internal_check_square_block(ex->model, at, ex->aopts.thm1_block, "Theorem 1",
+                                             err);
+    if (!rc && ex->model->stepper != &kpf_stepper_euler &&
+        ex->model->stepper != &kpf_stepper_discrete)
+        rc = kpf_node_error(t, err,
+                            "Theorem 1 (∇_W L = h Σ λ φ(z)ᵀ) holds for the Euler step or a "
+                            "discrete map, not for step '%s'; use model.step: euler",
+                            ex->model->stepper->name);
+    return rc;
 }
 
 static int load_model(kpf_experiment *ex, const kpf_node *root, kpf_registry *reg,
@@ -94,7 +107,7 @@ int kpf_experiment_load(const kpf_config *cfg, kpf_registry *reg, kpf_experiment
     if (!rc)
         rc = load_model(ex, root, reg, err);
     if (!rc && ex->train_node)
-        rc = check_train_blocks(ex, err);
+        rc = kpf_internal_check_train_blocks(ex->model, ex->train_node, &ex->topts, err);
     /* A sweep section belongs to the sweep runner, which reads it from its
      * own copy of the config; each point's experiment just carries it. */
     if (!rc && kpf_node_get(root, "sweep"))

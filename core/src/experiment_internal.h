@@ -54,6 +54,12 @@ struct kpf_experiment {
 };
 
 
+/* experiment.c: config checks shared with the pretraining stage */
+int kpf_internal_check_train_blocks(const kpf_model *m, const kpf_node *train_node,
+                                    const kpf_train_opts *o, kpf_error *err);
+int kpf_internal_check_square_block(const kpf_model *m, const kpf_node *at, const char *name,
+                                    const char *who, kpf_error *err);
+
 /* experiment_output.c */
 int kpf_internal_readout_all(kpf_model *m, const kpf_traj *tr, double *y, kpf_error *err);
 sim_stats kpf_internal_stats_of(const kpf_traj *tr, const kpf_task_batch *bt, const double *y);

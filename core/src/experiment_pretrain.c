@@ -19,20 +19,6 @@
  * on the main task does not replay the main run's batches. */
 #define PRETRAIN_SEED_SALT 0x7072657472616e31ull /* "pretran1" */
 
-static int check_block(const kpf_experiment *ex, const kpf_node *at, const char *name,
-                       kpf_error *err)
-{
-    const kpf_param_block *b = kpf_model_block(ex->model, name);
-    size_t n = ex->model->n;
-    if (!b)
-        return kpf_node_error(at, err, "no parameter block '%s' in plugin '%s'", name,
-                              ex->model->desc->name);
-    if (b->rows != n || b->cols != n)
-        return kpf_node_error(at, err, "block '%s' is %zu×%zu, not the %zu×%zu recurrent matrix "
-                                       "the weight comparison needs", name, b->rows, b->cols, n, n);
-    return KPF_OK;
-}
-
 static int load_task(kpf_experiment *ex, pretrain_stage *p, kpf_error *err)
 {
     const kpf_node *tnode = NULL;
@@ -55,11 +41,8 @@ static int load_train(kpf_experiment *ex, pretrain_stage *p, kpf_error *err)
     int rc = kpf_cfg_map(p->node, "train", KPF_CFG_REQUIRED, &tn, err);
     if (!rc)
         rc = kpf_train_opts_from_config(tn, &p->topts, err);
-    const kpf_node *list = kpf_node_get(tn, "blocks");
-    for (size_t i = 0; !rc && i < p->topts.n_train_blocks; i++)
-        if (!kpf_model_block(ex->model, p->topts.train_blocks[i]))
-            rc = kpf_node_error(kpf_node_at(list, i), err, "no parameter block '%s' in plugin '%s'",
-                                p->topts.train_blocks[i], ex->model->desc->name);
+    if (!rc)
+        rc = kpf_internal_check_train_blocks(ex->model, tn, &p->topts, err);
     return rc;
 }
 
@@ -76,10 +59,9 @@ int kpf_internal_pretrain_load(kpf_experiment *ex, const kpf_node *root, kpf_err
     if (!rc)
         rc = kpf_cfg_string(p->node, "block", KPF_CFG_OPTIONAL, ex->aopts.dw_block, &p->block,
                             err);
+    const kpf_node *at = kpf_node_get(p->node, "block") ? kpf_node_get(p->node, "block") : p->node;
     if (!rc && p->block)
-        rc = check_block(ex, kpf_node_get(p->node, "block") ? kpf_node_get(p->node, "block")
-                                                             : p->node,
-                         p->block, err);
+        rc = kpf_internal_check_square_block(ex->model, at, p->block, "the weight comparison", err);
     size_t n = ex->model->n;
     if (!rc)
         rc = kpf_cfg_size(p->node, "subspace", KPF_CFG_OPTIONAL, n < 3 ? n : 3, 1, n,
