@@ -26,8 +26,8 @@ typedef struct pretrain_stage {
     kpf_train_history hist;
     const char *block;        /* square block compared (NULL: none) */
     size_t subspace;          /* singular pairs of W* − W₀ projected on */
-    int ran;                  /* trained in this process, so W₀ is known */
-    double *w0;               /* the block before pretraining (n×n) */
+    double *w0;               /* the block before pretraining (n×n); NULL when
+                                 the stage was resumed (W₀ unknown) or no block */
     double *sv, *U, *V;       /* SVD of W* − W₀: n values, n×subspace each */
     double residual;          /* kpf_dw_subspace_residual of the main run */
 } pretrain_stage;
