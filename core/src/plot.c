@@ -7,16 +7,19 @@
 #include <stdlib.h>
 #include <sys/wait.h>
 
-static int run_gnuplot(const char *stem, kpf_error *err)
+/* Render stem.gp into the PNG it names, its output in stem.log; with a
+ * dir, gnuplot runs inside it (scripts that name their files relatively). */
+static int run_gnuplot(const char *dir, const char *stem, kpf_error *err)
 {
-    char cmd[8400];
-    snprintf(cmd, sizeof cmd, "gnuplot '%s.gp' > '%s.log' 2>&1", stem, stem);
+    char cmd[8800];
+    snprintf(cmd, sizeof cmd, "%s%s%sgnuplot '%s.gp' > '%s.log' 2>&1", dir ? "cd '" : "",
+             dir ? dir : "", dir ? "' && " : "", stem, stem);
     int st = system(cmd);
     if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
         return kpf_error_set(err, KPF_EIO,
-                             "gnuplot failed to render %s.png (is gnuplot installed? see "
+                             "gnuplot failed to render %s%s%s.png (is gnuplot installed? see "
                              "%s.log)",
-                             stem, stem);
+                             dir ? dir : "", dir ? "/" : "", stem, stem);
     return KPF_OK;
 }
 
@@ -46,7 +49,7 @@ static int finish_script(FILE *g, const char *stem, kpf_error *err)
 {
     if (fclose(g))
         return kpf_error_set(err, KPF_EIO, "%s.gp: write failed", stem);
-    return run_gnuplot(stem, err);
+    return run_gnuplot(NULL, stem, err);
 }
 
 int kpf_plot_loss(const char *stem, const kpf_train_history *h, kpf_error *err)
@@ -219,11 +222,5 @@ int kpf_plot_script(const char *dir, const char *name, const char *size, kpf_err
     va_end(ap);
     if (fclose(fp))
         return kpf_error_set(err, KPF_EIO, "%s/%s: write failed", dir, gp);
-    char cmd[8800];
-    snprintf(cmd, sizeof cmd, "cd '%s' && gnuplot '%s.gp' > '%s.log' 2>&1", dir, name, name);
-    int st = system(cmd);
-    if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
-        return kpf_error_set(err, KPF_EIO, "gnuplot failed on %s/%s.gp (see %s.log)", dir, name,
-                             name);
-    return KPF_OK;
+    return run_gnuplot(dir, name, err);
 }
