@@ -1111,6 +1111,39 @@ static void describe_choices(const char *const *choices, char *buf, size_t size)
     }
 }
 
+int kpf_cfg_range(const kpf_node *spec, size_t max, double **v, size_t *n, kpf_error *err)
+{
+    if (kpf_node_len(spec) != 1)
+        return kpf_node_error(spec, err, "expected {linspace: [a, b, n]} or {logspace: [a, b, n]}");
+    const char *kind = kpf_node_key_at(spec, 0);
+    const kpf_node *args = kpf_node_get(spec, kind);
+    int logs = !strcmp(kind, "logspace");
+    if (!logs && strcmp(kind, "linspace"))
+        return kpf_node_error(args, err, "unknown range '%s' (expected linspace or logspace)",
+                              kind);
+    if (kpf_node_kind(args) != KPF_NODE_SEQ || kpf_node_len(args) != 3)
+        return kpf_node_error(args, err, "expected three numbers [start, stop, count]");
+    double a[3];
+    for (size_t i = 0; i < 3; i++) {
+        const char *t = kpf_node_scalar(kpf_node_at(args, i));
+        char *end = NULL;
+        a[i] = t ? strtod(t, &end) : NAN;
+        if (!t || !*t || *end || !isfinite(a[i]))
+            return kpf_node_error(kpf_node_at(args, i), err, "expected a number");
+    }
+    if (a[2] < 1 || a[2] != floor(a[2]) || a[2] > (double)max)
+        return kpf_node_error(kpf_node_at(args, 2), err,
+                              "expected a whole number of points in [1, %zu]", max);
+    *n = (size_t)a[2];
+    if (!(*v = malloc(*n * sizeof **v)))
+        return kpf_error_set(err, KPF_ENOMEM, "out of memory");
+    for (size_t i = 0; i < *n; i++) {
+        double t = *n > 1 ? (double)i / (double)(*n - 1) : 0.0, x = a[0] + t * (a[1] - a[0]);
+        (*v)[i] = logs ? pow(10.0, x) : x;
+    }
+    return KPF_OK;
+}
+
 int kpf_cfg_choice(const kpf_node *map, const char *key, unsigned flags,
                    const char *const *choices, int dflt, int *out, kpf_error *err)
 {

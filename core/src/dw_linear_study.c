@@ -61,32 +61,20 @@ static int g_in_range(const kpf_node *it, double g, kpf_error *err)
     return KPF_OK;
 }
 
-/* {linspace: [a, b, n]}: n evenly spaced values from a to b (a exact). */
-static int parse_g_linspace(const kpf_node *gn, lin_study *s, kpf_error *err)
+/* {linspace: [a, b, n]} (or logspace, kpf_cfg_range); the ends are checked
+ * where they are written. */
+static int parse_g_range(const kpf_node *gn, lin_study *s, kpf_error *err)
 {
-    const kpf_node *args = kpf_node_get(gn, "linspace");
-    if (kpf_node_len(gn) != 1 || !args || kpf_node_kind(args) != KPF_NODE_SEQ ||
-        kpf_node_len(args) != 3)
-        return kpf_node_error(args ? args : gn, err,
-                              "expected a list of values or {linspace: [a, b, n]}");
-    double v[3];
-    int rc = KPF_OK;
-    for (size_t i = 0; i < 3 && !rc; i++)
-        rc = parse_number(kpf_node_at(args, i), &v[i], err);
-    if (!rc) rc = g_in_range(kpf_node_at(args, 0), v[0], err);
-    if (!rc) rc = g_in_range(kpf_node_at(args, 1), v[1], err);
-    if (!rc && (v[2] < 1 || v[2] > LIN_MAX_G || v[2] != floor(v[2])))
-        rc = kpf_node_error(kpf_node_at(args, 2), err,
-                            "expected a whole number of points in [1, %d]", LIN_MAX_G);
-    if (rc)
-        return rc;
-    s->n_g = (size_t)v[2];
+    double *x = NULL;
+    int rc = kpf_cfg_range(gn, LIN_MAX_G, &x, &s->n_g, err);
+    const kpf_node *args = rc ? NULL : kpf_node_at(gn, 0);
+    if (!rc) rc = g_in_range(kpf_node_at(args, 0), x[0], err);
+    if (!rc && s->n_g > 1) rc = g_in_range(kpf_node_at(args, 1), x[s->n_g - 1], err);
     /* rounded to 12 decimals so that 0.1 reads 0.1 in the outputs, not 0.09999… */
-    for (size_t i = 0; i < s->n_g; i++) {
-        double t = s->n_g > 1 ? (double)i / (double)(s->n_g - 1) : 0.0;
-        s->g[i] = round((v[0] + t * (v[1] - v[0])) * 1e12) / 1e12;
-    }
-    return KPF_OK;
+    for (size_t i = 0; !rc && i < s->n_g; i++)
+        s->g[i] = round(x[i] * 1e12) / 1e12;
+    free(x);
+    return rc;
 }
 
 static int parse_g_list(const kpf_node *gn, lin_study *s, kpf_error *err)
@@ -115,7 +103,7 @@ static int parse_g(const kpf_node *lt, lin_study *s, kpf_error *err)
                                        "or {linspace: [a, b, n]})");
     int kind = kpf_node_kind(gn);
     int rc = kind == KPF_NODE_SEQ   ? parse_g_list(gn, s, err)
-             : kind == KPF_NODE_MAP ? parse_g_linspace(gn, s, err)
+             : kind == KPF_NODE_MAP ? parse_g_range(gn, s, err)
                                     : kpf_node_error(gn, err, "expected a list of values or "
                                                               "{linspace: [a, b, n]}");
     if (rc)

@@ -16,38 +16,15 @@ static char *fmt_double(double v)
 /* {linspace: [a, b, n]} or {logspace: [a, b, n]} (exponents of 10). */
 static int parse_range(const kpf_node *spec, kpf_sweep_key *k, kpf_error *err)
 {
-    if (kpf_node_len(spec) != 1)
-        return kpf_node_error(spec, err, "expected {linspace: [a, b, n]} or {logspace: [a, b, n]}");
-    const char *kind = kpf_node_key_at(spec, 0);
-    const kpf_node *args = kpf_node_get(spec, kind);
-    int logs = !strcmp(kind, "logspace");
-    if (!logs && strcmp(kind, "linspace"))
-        return kpf_node_error(args, err, "unknown range '%s' (expected linspace or logspace)",
-                              kind);
-    if (kpf_node_kind(args) != KPF_NODE_SEQ || kpf_node_len(args) != 3)
-        return kpf_node_error(args, err, "expected three numbers [start, stop, count]");
-    double v[3];
-    for (int i = 0; i < 3; i++) {
-        const char *s = kpf_node_scalar(kpf_node_at(args, (size_t)i));
-        char *end = NULL;
-        v[i] = s ? strtod(s, &end) : NAN;
-        if (!s || !*s || *end || !isfinite(v[i]))
-            return kpf_node_error(kpf_node_at(args, (size_t)i), err, "expected a number");
-    }
-    if (v[2] < 1 || v[2] != floor(v[2]) || v[2] > 100000)
-        return kpf_node_error(kpf_node_at(args, 2), err,
-                              "expected a whole number of points in [1, 100000]");
-    k->n = (size_t)v[2];
-    k->values = calloc(k->n, sizeof(char *));
-    if (!k->values)
-        return kpf_error_set(err, KPF_ENOMEM, "out of memory");
-    for (size_t i = 0; i < k->n; i++) {
-        double t = k->n > 1 ? (double)i / (double)(k->n - 1) : 0.0;
-        double x = v[0] + t * (v[1] - v[0]);
-        if (!(k->values[i] = fmt_double(logs ? pow(10.0, x) : x)))
-            return kpf_error_set(err, KPF_ENOMEM, "out of memory");
-    }
-    return KPF_OK;
+    double *x = NULL;
+    int rc = kpf_cfg_range(spec, 100000, &x, &k->n, err);
+    if (!rc && !(k->values = calloc(k->n, sizeof(char *))))
+        rc = kpf_error_set(err, KPF_ENOMEM, "out of memory");
+    for (size_t i = 0; !rc && i < k->n; i++)
+        if (!(k->values[i] = fmt_double(x[i])))
+            rc = kpf_error_set(err, KPF_ENOMEM, "out of memory");
+    free(x);
+    return rc;
 }
 
 static int parse_list(const kpf_node *spec, kpf_sweep_key *k, kpf_error *err)

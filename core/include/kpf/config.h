@@ -105,6 +105,10 @@ int kpf_cfg_string(const kpf_node *map, const char *key, unsigned flags,
 /* One of a NULL-terminated list of names; *out is its index. */
 int kpf_cfg_choice(const kpf_node *map, const char *key, unsigned flags,
                    const char *const *choices, int dflt, int *out, kpf_error *err);
+/* A range spec {linspace: [a, b, n]} or {logspace: [a, b, n]} (10^a …
+ * 10^b): n ≤ max evenly spaced values in *v (malloc'd; the caller frees).
+ * Errors are located at the spec, its list or the offending number. */
+int kpf_cfg_range(const kpf_node *spec, size_t max, double **v, size_t *n, kpf_error *err);
 /* A nested map; absent and optional gives *out = NULL. */
 int kpf_cfg_map(const kpf_node *map, const char *key, unsigned flags,
                 const kpf_node **out, kpf_error *err);
