@@ -45,8 +45,7 @@ int kpf_internal_traj_check_rows(kpf_model *m, const kpf_traj *tr, size_t rows,
 int kpf_internal_traj_check(kpf_model *m, const kpf_traj *tr, const char *who,
                             kpf_error *err)
 {
-    return m && tr ? kpf_internal_traj_check_rows(m, tr, tr->B * tr->T, who, err)
-                   : kpf_internal_traj_check_rows(m, tr, 0, who, err);
+    return kpf_internal_traj_check_rows(m, tr, tr ? tr->B * tr->T : 0, who, err);
 }
 
 /* ---- state shared by the sweep operators ------------------------------- */
