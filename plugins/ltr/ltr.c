@@ -406,6 +406,22 @@ static void add_input(const ltr *s, const double *Bin, const kpf_rows *rows, dou
                     (int)s->n);
 }
 
+/* out = (H Bᵀ ⊙ c) A − Y over the R rows (H with row stride ld, G R×rk
+ * scratch): the recurrent term of f (H = φ(Z), Y = Z) and of J_z·v
+ * (H = φ'(Z) ⊙ V, Y = V). */
+static void recurrent_minus(const ltr *s, const kpf_rows *rows, const double *H, size_t ld,
+                            const double *Y, double *G, double *out)
+{
+    const size_t n = s->n, rk = s->rk, R = rows->R;
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)R, (int)rk, (int)n, 1.0, H,
+                (int)ld, s->Bf, (int)n, 0.0, G, (int)rk);
+    scale_by_c(s, rows, G);
+    for (size_t i = 0; i < R * n; i++)
+        out[i] = -Y[i];
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)R, (int)n, (int)rk, 1.0, G,
+                (int)rk, s->A, (int)n, 1.0, out, (int)n);
+}
+
 /* out = ((φ(Z) Bᵀ ⊙ c) A − Z + X Binᵀ) / τ */
 static int ltr_f(void *self, const double *theta, const kpf_rows *rows, double *out,
                  kpf_error *err)
@@ -414,17 +430,11 @@ static int ltr_f(void *self, const double *theta, const kpf_rows *rows, double *
     int rc = check_rows(s, rows, 1, err);
     if (rc || rows->R == 0)
         return rc;
-    const size_t n = s->n, rk = s->rk, R = rows->R;
+    const size_t n = s->n, R = rows->R;
     scratch w = carve(s, rows);
     size_t ld;
     const double *H = phi_block(s, rows, w.H, &ld);
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)R, (int)rk, (int)n, 1.0, H,
-                (int)ld, s->Bf, (int)n, 0.0, w.G, (int)rk);
-    scale_by_c(s, rows, w.G);
-    for (size_t i = 0; i < R * n; i++)
-        out[i] = -rows->z[i];
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)R, (int)n, (int)rk, 1.0, w.G,
-                (int)rk, s->A, (int)n, 1.0, out, (int)n);
+    recurrent_minus(s, rows, H, ld, rows->z, w.G, out);
     add_input(s, theta + s->off[BLK_IN], rows, out);
     cblas_dscal((int)(R * n), 1.0 / s->tau, out, 1);
     return KPF_OK;
@@ -439,18 +449,12 @@ static int ltr_jz(void *self, const double *theta, const kpf_rows *rows, const d
     int rc = check_rows(s, rows, 1, err);
     if (rc || rows->R == 0)
         return rc;
-    const size_t n = s->n, rk = s->rk, R = rows->R;
+    const size_t n = s->n, R = rows->R;
     scratch w = carve(s, rows);
     for (size_t r = 0; r < R; r++)
         for (size_t i = 0; i < n; i++)
             w.T[r * n + i] = dphi_at(s, rows, r, i) * v[r * n + i];
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)R, (int)rk, (int)n, 1.0, w.T,
-                (int)n, s->Bf, (int)n, 0.0, w.G, (int)rk);
-    scale_by_c(s, rows, w.G);
-    for (size_t i = 0; i < R * n; i++)
-        out[i] = -v[i];
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)R, (int)n, (int)rk, 1.0, w.G,
-                (int)rk, s->A, (int)n, 1.0, out, (int)n);
+    recurrent_minus(s, rows, w.T, n, v, w.G, out);
     cblas_dscal((int)(R * n), 1.0 / s->tau, out, 1);
     return KPF_OK;
 }
