@@ -168,26 +168,35 @@ static void gate_row(size_t n, const double *bih, const double *bhh, double *t)
     kpf_vtanh(n, t + 2 * n, t + 2 * n);
 }
 
-/* T (R×4n, leading dimension 4n) = [r | u | c | W_hn h + b_hn] at rows Z, X. */
-static void gates(const gru *m, const double *theta, size_t R, const double *Z,
-                  const double *X, double *T)
+/* The gates' linear part, bias-free, for weights (wih, whh) — θ's in the
+ * gates, a tangent's in J_θ·v: T (R×4n, leading dimension 4n) =
+ * [X W_irᵀ + H W_hrᵀ | X W_izᵀ + H W_hzᵀ | X W_inᵀ | H W_hnᵀ]. */
+static void preacts(const gru *m, size_t R, const double *Z, const double *X,
+                    const double *wih, const double *whh, double *T)
 {
     const size_t n = m->n, n_in = m->n_in, ld = 4 * n;
-    const double *Wih = theta + m->o_wih, *Whh = theta + m->o_whh;
-    const double *bih = m->bias ? theta + m->o_bih : NULL;
-    const double *bhh = m->bias ? theta + m->o_bhh : NULL;
-    /* T[:, 0:3n] = X W_ihᵀ;  T[:, 0:2n] += H W_h{r,z}ᵀ;  T[:, 3n:4n] = H W_hnᵀ */
     if (X) {
         cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)R, (int)(3 * n), (int)n_in,
-                    1.0, X, (int)n_in, Wih, (int)n_in, 0.0, T, (int)ld);
+                    1.0, X, (int)n_in, wih, (int)n_in, 0.0, T, (int)ld);
     } else {
         for (size_t r = 0; r < R; r++)
             memset(T + r * ld, 0, 3 * n * sizeof *T);
     }
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)R, (int)(2 * n), (int)n, 1.0, Z,
-                (int)n, Whh, (int)n, 1.0, T, (int)ld);
+                (int)n, whh, (int)n, 1.0, T, (int)ld);
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)R, (int)n, (int)n, 1.0, Z,
-                (int)n, Whh + 2 * n * n, (int)n, 0.0, T + 3 * n, (int)ld);
+                (int)n, whh + 2 * n * n, (int)n, 0.0, T + 3 * n, (int)ld);
+}
+
+/* T (R×4n, leading dimension 4n) = [r | u | c | W_hn h + b_hn] at rows Z, X. */
+static void gates(const gru *m, const double *theta, size_t R, const double *Z,
+                  const double *X, double *T)
+{
+    const size_t n = m->n, ld = 4 * n;
+    const double *Wih = theta + m->o_wih, *Whh = theta + m->o_whh;
+    const double *bih = m->bias ? theta + m->o_bih : NULL;
+    const double *bhh = m->bias ? theta + m->o_bhh : NULL;
+    preacts(m, R, Z, X, Wih, Whh, T);
 #pragma omp parallel for schedule(static) if (R * n >= KPF_PAR_MIN_ENTRIES)
     for (size_t r = 0; r < R; r++)
         gate_row(n, bih, bhh, T + r * ld);
@@ -259,21 +268,11 @@ static void jzT_core(const gru *m, const double *theta, size_t R, const double *
 static void jth_core(const gru *m, size_t R, const double *Z, const double *X,
                      const double *T, const double *dth, double *out, double *A)
 {
-    const size_t n = m->n, n_in = m->n_in, ld = 4 * n;
+    const size_t n = m->n, ld = 4 * n;
     const double *dWih = dth + m->o_wih, *dWhh = dth + m->o_whh;
     const double *dbih = m->bias ? dth + m->o_bih : NULL;
     const double *dbhh = m->bias ? dth + m->o_bhh : NULL;
-    if (X) {
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)R, (int)(3 * n), (int)n_in,
-                    1.0, X, (int)n_in, dWih, (int)n_in, 0.0, A, (int)ld);
-    } else {
-        for (size_t r = 0; r < R; r++)
-            memset(A + r * ld, 0, 3 * n * sizeof *A);
-    }
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)R, (int)(2 * n), (int)n, 1.0, Z,
-                (int)n, dWhh, (int)n, 1.0, A, (int)ld);
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)R, (int)n, (int)n, 1.0, Z,
-                (int)n, dWhh + 2 * n * n, (int)n, 0.0, A + 3 * n, (int)ld);
+    preacts(m, R, Z, X, dWih, dWhh, A);
 #pragma omp parallel for schedule(static) if (R * n >= KPF_PAR_MIN_ENTRIES)
     for (size_t r = 0; r < R; r++) {
         const double *t = T + r * ld, *a = A + r * ld, *h = Z + r * n;
