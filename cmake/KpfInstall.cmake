@@ -1,7 +1,7 @@
 # Install rules, pkg-config file and CMake package config (see docs/writing-a-plugin.md).
 #
 #   <prefix>/bin/kpf
-#   <prefix>/include/kpf/*.h                      (version.h is generated)
+#   <prefix>/include/kpf/*.h                      (the layers' public headers; version.h is generated)
 #   <prefix>/<libdir>/libkpf.so.X.Y.Z, .so.X, .so
 #   <prefix>/<libdir>/kpf/plugins/*.so            (kpf_add_plugin installs these)
 #   <prefix>/<libdir>/pkgconfig/kpf.pc            pkg-config --cflags --libs kpf
@@ -33,9 +33,13 @@ install(TARGETS kpf EXPORT kpfTargets
 set_target_properties(kpf_cli PROPERTIES EXPORT_NAME cli)   # kpf::cli
 install(TARGETS kpf_cli EXPORT kpfTargets RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 
-install(DIRECTORY ${PROJECT_SOURCE_DIR}/core/include/kpf
-        DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
-        FILES_MATCHING PATTERN "*.h")
+# The public API: each layer's include/kpf (core/CMakeLists.txt collects
+# them).  Private headers beside the sources and the studies' headers stay
+# in the source tree.
+foreach(dir ${KPF_PUBLIC_INCLUDE_DIRS})
+  install(DIRECTORY ${dir}/kpf DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
+          FILES_MATCHING PATTERN "*.h")
+endforeach()
 install(FILES ${PROJECT_BINARY_DIR}/core/include/kpf/version.h
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/kpf)
 

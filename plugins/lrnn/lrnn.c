@@ -44,7 +44,7 @@
 
 #include "kpf/config.h"
 #include "kpf/error.h"
-#include "kpf/lrnn.h"
+#include "lrnn_basis.h"
 #include "kpf/model.h"
 
 enum { P_FULL = 0, P_MODES = 1 };

@@ -49,7 +49,7 @@
 
 #include "kpf/config.h"
 #include "kpf/error.h"
-#include "kpf/ltr_fit.h"
+#include "ltr_factors.h"
 #include "kpf/model.h"
 
 static const char *const act_names[] = {"tanh", "softplus", "linear", NULL};

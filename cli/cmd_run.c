@@ -1,0 +1,310 @@
+/* `kpf run CONFIG [-o DIR] [--set k=v]…`: load and validate, then create the
+ * output folder, then run.  A bad config exits 2 before anything is written. */
+#define _GNU_SOURCE /* nftw */
+#include <ftw.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli.h"
+#include "kpf/delta_w.h"
+#include "linear_theory.h"
+#include "kpf/experiment.h"
+#include "lrnn.h"
+#include "ltr_fit.h"
+#include "kpf/sweep.h"
+
+#define MAX_SETS 256
+
+typedef struct run_args {
+    const char *config;
+    const char *out;
+    const char *resume; /* DIR of an interrupted run */
+    const char *sets[MAX_SETS];
+    int n_sets;
+} run_args;
+
+static int parse(int argc, char **argv, run_args *a)
+{
+    memset(a, 0, sizeof *a);
+    for (int i = 1; i < argc; i++) {
+        const char *s = argv[i];
+        if ((!strcmp(s, "-o") || !strcmp(s, "--out")) && i + 1 < argc) {
+            a->out = argv[++i];
+        } else if (!strcmp(s, "--resume") && i + 1 < argc) {
+            a->resume = argv[++i];
+        } else if (!strcmp(s, "--set") && i + 1 < argc) {
+            if (a->n_sets == MAX_SETS)
+                return fprintf(stderr, "kpf run: too many --set options\n"), -1;
+            a->sets[a->n_sets++] = argv[++i];
+        } else if (!strncmp(s, "--set=", 6)) {
+            if (a->n_sets == MAX_SETS)
+                return fprintf(stderr, "kpf run: too many --set options\n"), -1;
+            a->sets[a->n_sets++] = s + 6;
+        } else if (s[0] == '-' && s[1]) {
+            return fprintf(stderr, "kpf run: unknown or incomplete option '%s'\n", s), -1;
+        } else if (!a->config) {
+            a->config = s;
+        } else {
+            return fprintf(stderr, "kpf run: more than one config given ('%s')\n", s), -1;
+        }
+    }
+    if (a->resume && (a->config || a->out || a->n_sets))
+        return fprintf(stderr, "kpf run --resume DIR takes no config, -o or --set: the run's "
+                               "own copies in DIR are used\n"),
+               -1;
+    if (!a->config && !a->resume)
+        return fprintf(stderr, "usage: kpf run CONFIG [-o DIR] [--set key.path=value]...\n"
+                               "       kpf run --resume DIR\n"),
+               -1;
+    return 0;
+}
+
+/* A run keeps copies of its config and overrides so --resume can rebuild it. */
+/* The run's copy of the config lives in DIR, so a relative weights file
+ * (model.init.from, relative to the config's folder) is pinned to an
+ * absolute path among the overrides the resumed run re-applies. */
+static void pin_weights_path(const kpf_config *cfg, const char *config, FILE *ov)
+{
+    const kpf_node *init = kpf_node_get(kpf_node_get(kpf_config_root(cfg), "model"), "init");
+    const char *from = kpf_node_scalar(kpf_node_get(init, "from"));
+    if (!from || from[0] == '/' || strchr(from, '='))
+        return;
+    char cdir[4096], abs[PATH_MAX];
+    snprintf(cdir, sizeof cdir, "%s", config);
+    char *slash = strrchr(cdir, '/');
+    snprintf(slash ? slash + 1 : cdir, sizeof cdir - (size_t)(slash ? slash + 1 - cdir : 0), "%s",
+             from);
+    if (realpath(cdir, abs))
+        fprintf(ov, "model.init.from=%s\n", abs);
+}
+
+static int save_inputs(const run_args *a, const kpf_config *cfg, const char *dir,
+                       kpf_error *err)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/config.yaml", dir);
+    FILE *in = fopen(a->config, "rb"), *out = in ? fopen(path, "wx") : NULL;
+    int ok = in && out;
+    char buf[8192];
+    size_t k;
+    while (ok && (k = fread(buf, 1, sizeof buf, in)) > 0)
+        ok = fwrite(buf, 1, k, out) == k;
+    if (in)
+        fclose(in);
+    if (out && fclose(out))
+        ok = 0;
+    snprintf(path, sizeof path, "%s/overrides.txt", dir);
+    FILE *ov = ok ? fopen(path, "wx") : NULL;
+    for (int i = 0; ov && i < a->n_sets; i++)
+        fprintf(ov, "%s\n", a->sets[i]);
+    if (ov)
+        pin_weights_path(cfg, a->config, ov);
+    if (!ov || fclose(ov))
+        return kpf_error_set(err, KPF_EIO, "%s: cannot keep a copy of the config", dir);
+    return KPF_OK;
+}
+
+static int load_resume_sets(run_args *a, char *store, size_t size, kpf_error *err)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/overrides.txt", a->resume);
+    FILE *fp = fopen(path, "r");
+    if (!fp)
+        return kpf_error_set(err, KPF_EIO, "%s: missing; is %s a kpf run folder?", path,
+                             a->resume);
+    size_t used = 0;
+    while (a->n_sets < MAX_SETS && used + 1 < size && fgets(store + used, (int)(size - used), fp)) {
+        char *line = store + used;
+        line[strcspn(line, "\n")] = '\0';
+        used += strlen(line) + 1;
+        if (*line)
+            a->sets[a->n_sets++] = line;
+    }
+    fclose(fp);
+    return KPF_OK;
+}
+
+/* Studies with their own runner instead of the general experiment loop:
+ * a config whose top level holds the study's key is that study.  Each
+ * entry names the plugin its runner needs (NULL: none), and may have a
+ * `check` that validates the whole config (KPF_ECONFIG, located) before
+ * the output folder is created, so a bad config writes nothing. */
+typedef int (*study_check_fn)(kpf_config *cfg, const kpf_plugin *p, kpf_error *err);
+typedef int (*study_run_fn)(kpf_config *cfg, const kpf_plugin *p, const char *out_dir,
+                            kpf_error *err);
+typedef struct study {
+    const char *key;
+    const char *plugin;
+    study_check_fn check; /* NULL: the runner validates as it goes */
+    study_run_fn run;
+} study;
+
+static const study studies[] = {
+    /* linear-RNN figure reproductions (kpf/lrnn.h, docs/lrnn.md) */
+    {"lrnn", "lrnn", NULL, kpf_lrnn_experiment_run},
+    /* Schuessler's linear theory over g (kpf/delta_w.h, docs/delta_w.md) */
+    {"linear_theory", NULL, kpf_dw_linear_study_check, kpf_dw_linear_study_run},
+    /* ltr rank sweep on data or a synthetic teacher (kpf/ltr_fit.h, docs/ltr.md) */
+    {"ltr_fit", "ltr", kpf_ltr_study_check, kpf_ltr_study_run},
+};
+
+static const study *study_of(const kpf_config *cfg)
+{
+    for (size_t i = 0; i < sizeof studies / sizeof studies[0]; i++)
+        if (kpf_node_get(kpf_config_root(cfg), studies[i].key))
+            return &studies[i];
+    return NULL;
+}
+
+static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+/* A runner without a check meets config errors after its folder exists.
+ * Everything in the folder is this run's (it was new or empty), so it goes
+ * and the bad config leaves nothing behind; a folder the user made stays. */
+static void discard_run(const char *dir, int user_made)
+{
+    nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    if (user_made)
+        mkdir(dir, 0777);
+}
+
+static int run_study(const run_args *a, const study *st, kpf_config *cfg, kpf_registry *reg)
+{
+    kpf_error err;
+    kpf_error_clear(&err);
+    const kpf_plugin *p = NULL;
+    char dir[4096];
+    int rc = st->plugin ? kpf_registry_find(reg, st->plugin, &p, &err) : KPF_OK;
+    if (!rc && a->resume)
+        rc = kpf_error_set(&err, KPF_EINVAL, "`%s:` runs cannot be resumed; start a new run",
+                           st->key);
+    if (!rc && st->check)
+        rc = st->check(cfg, p, &err);
+    struct stat sb;
+    int user_made = a->out && stat(a->out, &sb) == 0;
+    if (!rc && !(rc = kpf_output_dir_prepare(a->out, a->config, dir, sizeof dir, &err)))
+        rc = save_inputs(a, cfg, dir, &err);
+    if (rc) {
+        fprintf(stderr, "kpf: %s\n", err.msg);
+        return KPF_EXIT_USAGE;
+    }
+    fprintf(stderr, "kpf: writing to %s\n", dir);
+    rc = st->run(cfg, p, dir, &err);
+    if (rc)
+        fprintf(stderr, "kpf: %s\n", err.msg);
+    if (rc == KPF_ECONFIG && !st->check) {
+        discard_run(dir, user_made);
+        fprintf(stderr, "kpf: nothing kept in %s: fix the config and run again\n", dir);
+    }
+    return rc == KPF_OK ? KPF_EXIT_OK : rc == KPF_ECONFIG ? KPF_EXIT_USAGE : KPF_EXIT_FAIL;
+}
+
+static int load(const run_args *a, kpf_config **cfg, kpf_registry **reg,
+                kpf_experiment **ex, kpf_error *err)
+{
+    int rc = kpf_config_load_file(a->config, cfg, err);
+    for (int i = 0; !rc && i < a->n_sets; i++)
+        rc = kpf_config_set(*cfg, a->sets[i], err);
+    if (!rc)
+        rc = kpf_cli_registry(reg, err);
+    if (!rc && !study_of(*cfg))
+        rc = kpf_experiment_load(*cfg, *reg, ex, err);
+    return rc;
+}
+
+/* Validate every point before creating anything, then run them all. */
+static int run_sweep(const run_args *a, const kpf_config *cfg, const kpf_sweep *sw,
+                     kpf_registry *reg)
+{
+    kpf_error err;
+    kpf_error_clear(&err);
+    if (a->resume) {
+        fprintf(stderr, "kpf: --resume works on single runs; rerun the sweep's failed points "
+                        "from their folders instead\n");
+        return KPF_EXIT_USAGE;
+    }
+    kpf_cli_sweep_args sa = {a->config, a->sets, a->n_sets};
+    char dir[4096];
+    int rc = kpf_cli_sweep_validate(&sa, sw, reg, &err);
+    if (!rc && !(rc = kpf_output_dir_prepare(a->out, a->config, dir, sizeof dir, &err)))
+        rc = save_inputs(a, cfg, dir, &err);
+    if (rc) {
+        fprintf(stderr, "kpf: %s\n", err.msg);
+        return KPF_EXIT_USAGE;
+    }
+    fprintf(stderr, "kpf: sweep of %zu points into %s\n", sw->n_points, dir);
+    return kpf_cli_sweep(&sa, sw, reg, dir);
+}
+
+int kpf_cmd_run(int argc, char **argv)
+{
+    run_args a;
+    if (parse(argc, argv, &a))
+        return KPF_EXIT_USAGE;
+    static char sets_store[65536], resume_cfg[4200];
+    kpf_config *cfg = NULL;
+    kpf_registry *reg = NULL;
+    kpf_experiment *ex = NULL;
+    kpf_error err;
+    kpf_error_clear(&err);
+    int status = KPF_EXIT_OK;
+    int rc = KPF_OK;
+    if (a.resume) {
+        snprintf(resume_cfg, sizeof resume_cfg, "%s/config.yaml", a.resume);
+        a.config = resume_cfg;
+        rc = load_resume_sets(&a, sets_store, sizeof sets_store, &err);
+    }
+    if (!rc)
+        rc = load(&a, &cfg, &reg, &ex, &err);
+    if (rc) {
+        fprintf(stderr, "kpf: %s\n", err.msg);
+        status = rc == KPF_ENOMEM ? KPF_EXIT_FAIL : KPF_EXIT_USAGE;
+        goto done;
+    }
+    if (!ex) { /* a study with its own runner (see load) */
+        status = run_study(&a, study_of(cfg), cfg, reg);
+        goto done;
+    }
+    kpf_sweep sw;
+    uint64_t seed = 0;
+    kpf_cfg_u64(kpf_config_root(cfg), "seed", 0, 0, &seed, NULL);
+    if ((rc = kpf_sweep_parse(kpf_node_get(kpf_config_root(cfg), "sweep"), seed, &sw, &err))) {
+        fprintf(stderr, "kpf: %s\n", err.msg);
+        status = KPF_EXIT_USAGE;
+        goto done;
+    }
+    if (sw.n_points) {
+        status = run_sweep(&a, cfg, &sw, reg);
+        kpf_sweep_clear(&sw);
+        goto done;
+    }
+    char dir[4096];
+    if (a.resume)
+        snprintf(dir, sizeof dir, "%s", a.resume);
+    else if (!(rc = kpf_output_dir_prepare(a.out, a.config, dir, sizeof dir, &err)))
+        rc = save_inputs(&a, cfg, dir, &err);
+    if (rc) {
+        fprintf(stderr, "kpf: %s\n", err.msg);
+        status = KPF_EXIT_USAGE;
+        goto done;
+    }
+    fprintf(stderr, "kpf: %s %s\n", a.resume ? "resuming in" : "writing to", dir);
+    if ((rc = kpf_experiment_run(ex, dir, a.resume != NULL, &err))) {
+        fprintf(stderr, "kpf: %s\n", err.msg);
+        status = KPF_EXIT_FAIL;
+        goto done;
+    }
+    printf("%s/summary.json\n", dir);
+done:
+    kpf_experiment_free(ex);
+    kpf_registry_free(reg);
+    kpf_config_free(cfg);
+    return status;
+}

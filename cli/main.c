@@ -1,0 +1,97 @@
+/* The `kpf` command: subcommand dispatch, --help, --version, and the plugin
+ * search path relative to the executable. */
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "studies.h"
+#include "kpf/version.h"
+
+static char search_path[8192];
+
+static void exe_dir(char *buf, size_t size)
+{
+    ssize_t k = readlink("/proc/self/exe", buf, size - 1);
+    if (k <= 0) {
+        snprintf(buf, size, ".");
+        return;
+    }
+    buf[k] = '\0';
+    char *slash = strrchr(buf, '/');
+    if (slash)
+        *slash = '\0';
+}
+
+const char *kpf_cli_search_path(void)
+{
+    if (!search_path[0]) {
+        char dir[PATH_MAX];
+        exe_dir(dir, sizeof dir);
+        kpf_plugin_search_path(dir, search_path, sizeof search_path);
+    }
+    return search_path;
+}
+
+int kpf_cli_registry(kpf_registry **out, kpf_error *err)
+{
+    int rc = kpf_registry_alloc(out, err);
+    if (rc)
+        return rc;
+    rc = kpf_studies_register(*out, err);
+    if (!rc)
+        rc = kpf_registry_scan(*out, kpf_cli_search_path(), err);
+    if (rc) {
+        kpf_registry_free(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+static void usage(FILE *fp)
+{
+    fputs("usage: kpf <command> [options]\n"
+          "\n"
+          "commands:\n"
+          "  run CONFIG [-o DIR] [--set key.path=value]...\n"
+          "                        run the experiment described by a YAML config;\n"
+          "                        outputs go to DIR (must be new or empty) or to\n"
+          "                        runs/<config name>[-N]\n"
+          "  plugins               list the model plugins found (name, summary, ABI, file)\n"
+          "  check-plugin NAME|PATH [--seed N] [--set key=value]...\n"
+          "                        run the conformance checks on one plugin\n"
+          "  --help, -h            this text\n"
+          "  --version             print the version\n"
+          "\n"
+          "Plugins are searched in $KPF_PLUGIN_PATH (':'-separated), then beside the\n"
+          "kpf executable (plugins/, ../lib/.../kpf/plugins).\n"
+          "\n"
+          "exit status: 0 success, 1 runtime failure, 2 bad usage or bad config\n",
+          fp);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return KPF_EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+        usage(stdout);
+        return KPF_EXIT_OK;
+    }
+    if (!strcmp(cmd, "--version")) {
+        printf("kpf %s (plugin ABI %u)\n", KPF_VERSION_STRING, KPF_ABI_VERSION);
+        return KPF_EXIT_OK;
+    }
+    if (!strcmp(cmd, "run"))
+        return kpf_cmd_run(argc - 1, argv + 1);
+    if (!strcmp(cmd, "plugins"))
+        return kpf_cmd_plugins(argc - 1, argv + 1);
+    if (!strcmp(cmd, "check-plugin"))
+        return kpf_cmd_check_plugin(argc - 1, argv + 1);
+    fprintf(stderr, "kpf: unknown command '%s' (try kpf --help)\n", cmd);
+    return KPF_EXIT_USAGE;
+}

@@ -1,0 +1,89 @@
+/* Private to the experiment runner's files: the experiment object and the
+ * pieces each file contributes. */
+#ifndef KPF_EXPERIMENT_INTERNAL_H
+#define KPF_EXPERIMENT_INTERNAL_H
+
+#include "kpf/analysis.h"
+#include "kpf/json.h"
+#include "kpf/experiment.h"
+#include "kpf/h5io.h"
+#include "kpf/instance.h"
+#include "kpf/task.h"
+#include "kpf/train.h"
+#include "kpf/trajectory.h"
+
+/* What one simulation produced, for the summary. */
+typedef struct sim_stats {
+    double mse;       /* mean of (y − y*)² over masked steps, trials, outputs */
+    double state_rms; /* RMS of z over all trials, steps and units */
+} sim_stats;
+
+/* The optional pretraining stage (experiment_pretrain.c). */
+typedef struct pretrain_stage {
+    const kpf_node *node;     /* the `pretrain:` map; NULL: none */
+    kpf_task *task;           /* its own task; NULL: the main task */
+    kpf_train_opts topts;
+    kpf_train_history hist;
+    const char *block;        /* square block compared (NULL: none) */
+    size_t subspace;          /* singular pairs of W* − W₀ projected on */
+    double *w0;               /* the block before pretraining (n×n); NULL when
+                                 the stage was resumed (W₀ unknown) or no block */
+    double *sv, *U, *V;       /* SVD of W* − W₀: n values, n×subspace each */
+    double residual;          /* kpf_dw_subspace_residual of the main run */
+} pretrain_stage;
+
+struct kpf_experiment {
+    const kpf_config *cfg;
+    kpf_registry *reg;          /* borrowed: models, tasks, analyses by name */
+    uint64_t seed;
+    size_t threads;             /* BLAS threads; 0: OpenBLAS's default */
+    size_t trials;
+    int write_trajectory;
+    kpf_task *task;
+    kpf_model *model;
+    const kpf_node *train_node; /* NULL: no training */
+    kpf_train_opts topts;
+    kpf_train_history hist;
+    const kpf_node *analysis_node; /* NULL: no analyses */
+    kpf_analysis_opts aopts;
+    kpf_analysis *an;
+    kpf_h5 *an_h5;
+    pretrain_stage pre;
+    int resuming;
+    char plot_error[KPF_ERROR_MSG_MAX];
+    sim_stats final;            /* of the last simulation (after a run) */
+};
+
+
+/* experiment.c: config checks shared with the pretraining stage */
+int kpf_internal_check_train_blocks(const kpf_model *m, const kpf_node *train_node,
+                                    const kpf_train_opts *o, kpf_error *err);
+int kpf_internal_check_square_block(const kpf_model *m, const kpf_node *at, const char *name,
+                                    const char *who, kpf_error *err);
+
+/* experiment_output.c */
+int kpf_internal_readout_all(kpf_model *m, const kpf_traj *tr, double *y, kpf_error *err);
+sim_stats kpf_internal_stats_of(const kpf_traj *tr, const kpf_task_batch *bt, const double *y);
+int kpf_internal_write_summary(const kpf_experiment *ex, const char *dir, const kpf_traj *tr,
+                               sim_stats st, kpf_error *err);
+int kpf_internal_write_trajectory(const kpf_experiment *ex, const char *dir,
+                                  const kpf_traj *tr, const kpf_task_batch *bt,
+                                  const double *y, kpf_error *err);
+int kpf_internal_write_train(const kpf_experiment *ex, const kpf_train_history *hist,
+                             const char *path, kpf_error *err);
+
+/* experiment_analysis.c */
+int kpf_internal_analysis_hook(void *ctx, kpf_model *m, size_t iter, kpf_error *err);
+int kpf_internal_open_analysis(kpf_experiment *ex, const char *dir, int resume,
+                               kpf_error *err);
+void kpf_internal_plot_analyses(kpf_experiment *ex, const char *dir);
+void kpf_internal_summary_analysis(kpf_json *j, const kpf_experiment *ex);
+
+/* experiment_pretrain.c */
+int kpf_internal_pretrain_load(kpf_experiment *ex, const kpf_node *root, kpf_error *err);
+void kpf_internal_pretrain_free(pretrain_stage *p);
+int kpf_internal_pretrain_run(kpf_experiment *ex, const char *dir, int resume, kpf_error *err);
+void kpf_internal_pretrain_compare(kpf_experiment *ex);
+void kpf_internal_summary_pretrain(kpf_json *j, const kpf_experiment *ex);
+
+#endif

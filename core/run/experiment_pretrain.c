@@ -1,0 +1,236 @@
+/* The optional pretraining stage (`pretrain:`): train the model on a first
+ * task, then hand it to the main training, so the snapshot analyses follow
+ * learning through a change of task (Pellegrino et al. 2023 §5 and Supp. C:
+ * W₀ → W* on the first task, then W* → W^{(k)} on the second).  The main
+ * run's ΔW and CP analyses are taken against its first snapshot, i.e. W*;
+ * this file adds the pretraining update W* − W₀ (its singular values) and
+ * how much of the later updates lies outside its top singular subspaces. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "experiment_internal.h"
+#include "kpf/delta_w.h"
+#include "kpf/plot.h"
+
+/* The stage draws its minibatches from streams of its own, so pretraining
+ * on the main task does not replay the main run's batches. */
+#define PRETRAIN_SEED_SALT 0x7072657472616e31ull /* "pretran1" */
+
+static int load_task(kpf_experiment *ex, pretrain_stage *p, kpf_error *err)
+{
+    const kpf_node *tnode = NULL;
+    int rc = kpf_cfg_map(p->node, "task", KPF_CFG_OPTIONAL, &tnode, err);
+    if (rc || !tnode)
+        return rc;
+    if ((rc = kpf_registry_task_create(ex->reg, tnode, &p->task, err)))
+        return rc;
+    if (p->task->n_in != ex->task->n_in || p->task->n_out != ex->task->n_out)
+        return kpf_node_error(tnode, err,
+                              "this task has %zu inputs and %zu outputs but the main task has "
+                              "%zu and %zu; both train the same model, so they must agree",
+                              p->task->n_in, p->task->n_out, ex->task->n_in, ex->task->n_out);
+    return KPF_OK;
+}
+
+static int load_train(kpf_experiment *ex, pretrain_stage *p, kpf_error *err)
+{
+    const kpf_node *tn = NULL;
+    int rc = kpf_cfg_map(p->node, "train", KPF_CFG_REQUIRED, &tn, err);
+    if (!rc)
+        rc = kpf_train_opts_from_config(tn, &p->topts, err);
+    if (!rc)
+        rc = kpf_internal_check_train_blocks(ex->model, tn, &p->topts, err);
+    return rc;
+}
+
+/* After the model, the main task and the analysis options are loaded. */
+int kpf_internal_pretrain_load(kpf_experiment *ex, const kpf_node *root, kpf_error *err)
+{
+    pretrain_stage *p = &ex->pre;
+    p->residual = NAN;
+    int rc = kpf_cfg_map(root, "pretrain", KPF_CFG_OPTIONAL, &p->node, err);
+    if (rc || !p->node)
+        return rc;
+    if (!(rc = load_task(ex, p, err)))
+        rc = load_train(ex, p, err);
+    if (!rc)
+        rc = kpf_cfg_string(p->node, "block", KPF_CFG_OPTIONAL, ex->aopts.dw_block, &p->block,
+                            err);
+    const kpf_node *at = kpf_node_get(p->node, "block") ? kpf_node_get(p->node, "block") : p->node;
+    if (!rc && p->block)
+        rc = kpf_internal_check_square_block(ex->model, at, p->block, "the weight comparison", err);
+    size_t n = ex->model->n;
+    if (!rc)
+        rc = kpf_cfg_size(p->node, "subspace", KPF_CFG_OPTIONAL, n < 3 ? n : 3, 1, n,
+                          &p->subspace, err);
+    return rc;
+}
+
+void kpf_internal_pretrain_free(pretrain_stage *p)
+{
+    kpf_task_free(p->task);
+    kpf_train_opts_clear(&p->topts);
+    kpf_train_history_free(&p->hist);
+    free(p->w0);
+    free(p->sv);
+    free(p->U);
+    free(p->V);
+}
+
+/* W* − W₀: its singular values and top singular vectors, kept for the
+ * comparison with the main run and written to pretrain.h5. */
+static int pretrain_update(kpf_experiment *ex, const char *h5path, kpf_error *err)
+{
+    pretrain_stage *p = &ex->pre;
+    size_t n = ex->model->n, k = p->subspace;
+    double *D = malloc(n * n * sizeof *D), *Uf = malloc(n * n * sizeof *Uf);
+    double *Vf = malloc(n * n * sizeof *Vf);
+    p->sv = malloc(n * sizeof *p->sv);
+    p->U = malloc(n * k * sizeof *p->U);
+    p->V = malloc(n * k * sizeof *p->V);
+    int rc = D && Uf && Vf && p->sv && p->U && p->V
+                 ? kpf_weight_snapshot(ex->model, NULL, p->block, D, err)
+                 : kpf_error_set(err, KPF_ENOMEM, "out of memory");
+    for (size_t i = 0; !rc && i < n * n; i++)
+        D[i] -= p->w0[i];
+    if (!rc)
+        rc = kpf_matrix_svd(n, n, D, p->sv, Uf, Vf, err);
+    for (size_t i = 0; !rc && i < n; i++)
+        for (size_t j = 0; j < k; j++) {
+            p->U[i * k + j] = Uf[i * n + j];
+            p->V[i * k + j] = Vf[i * n + j];
+        }
+    kpf_h5 *h = NULL;
+    size_t dn = n, dk[2] = {n, k};
+    if (!rc) rc = kpf_h5_open_rw(h5path, &h, err);
+    if (!rc) rc = kpf_h5_write(h, "/delta_w/singular_values", 1, &dn, p->sv, err);
+    if (!rc) rc = kpf_h5_write(h, "/delta_w/U", 2, dk, p->U, err);
+    if (!rc) rc = kpf_h5_write(h, "/delta_w/V", 2, dk, p->V, err);
+    if (h) {
+        int rc2 = kpf_h5_close(h, rc ? NULL : err);
+        rc = rc ? rc : rc2;
+    }
+    free(D);
+    free(Uf);
+    free(Vf);
+    return rc;
+}
+
+static void plot_stage_loss(kpf_experiment *ex, const char *dir)
+{
+    char stem[4200], png[4300];
+    snprintf(stem, sizeof stem, "%s/pretrain_loss", dir);
+    snprintf(png, sizeof png, "%s.png", stem);
+    kpf_error perr;
+    kpf_error_clear(&perr);
+    if (access(png, F_OK) != 0 && kpf_plot_loss(stem, &ex->pre.hist, &perr) && !ex->plot_error[0])
+        snprintf(ex->plot_error, sizeof ex->plot_error, "%s", perr.msg);
+}
+
+/* Before the main training.  A resumed run whose main training had started
+ * skips the stage (its checkpoint holds θ); one killed during pretraining
+ * resumes the stage from pretrain_checkpoint.h5.  W₀, and so W* − W₀, is
+ * known only when the stage started in this process. */
+int kpf_internal_pretrain_run(kpf_experiment *ex, const char *dir, int resume, kpf_error *err)
+{
+    pretrain_stage *p = &ex->pre;
+    char main_ckpt[4200], ckpt[4200], h5[4200];
+    snprintf(main_ckpt, sizeof main_ckpt, "%s/checkpoint.h5", dir);
+    snprintf(ckpt, sizeof ckpt, "%s/pretrain_checkpoint.h5", dir);
+    snprintf(h5, sizeof h5, "%s/pretrain.h5", dir);
+    if (resume && access(main_ckpt, F_OK) == 0)
+        return KPF_OK;
+    int again = resume && access(ckpt, F_OK) == 0;
+    size_t n = ex->model->n;
+    int rc = KPF_OK;
+    if (!again && p->block) {
+        if (!(p->w0 = malloc(n * n * sizeof *p->w0)))
+            return kpf_error_set(err, KPF_ENOMEM, "out of memory");
+        if ((rc = kpf_weight_snapshot(ex->model, NULL, p->block, p->w0, err)))
+            return rc;
+    }
+    kpf_train_opts o = p->topts;
+    o.seed = ex->seed ^ PRETRAIN_SEED_SALT;
+    o.checkpoint_path = ckpt;
+    o.resume = again;
+    if ((rc = kpf_train(ex->model, p->task ? p->task : ex->task, &o, NULL, NULL, &p->hist, err)))
+        return kpf_error_prefix(err, "pretraining: ");
+    /* w0 exists only when the stage started in this process */
+    if (access(h5, F_OK) != 0 && !(rc = kpf_internal_write_train(ex, &p->hist, h5, err)) &&
+        p->w0)
+        rc = pretrain_update(ex, h5, err);
+    if (!rc)
+        plot_stage_loss(ex, dir);
+    return rc;
+}
+
+/* After the main run's analyses: how much of W^{(k)} − W* (against the
+ * first snapshot) lies outside the top singular subspaces of W* − W₀. */
+void kpf_internal_pretrain_compare(kpf_experiment *ex)
+{
+    pretrain_stage *p = &ex->pre;
+    size_t K = 0, n = ex->model->n;
+    const double *snaps = ex->an ? kpf_analysis_weights(ex->an, &K) : NULL;
+    if (!p->U || !snaps || K < 2)
+        return;
+    double *D = malloc(n * n * K * sizeof *D);
+    if (!D)
+        return;
+    for (size_t s = 0; s < K; s++) /* matrices one after the other, not [n][n][K] */
+        for (size_t i = 0; i < n * n; i++)
+            D[s * n * n + i] = snaps[s * n * n + i] - snaps[i];
+    p->residual = kpf_dw_subspace_residual(n, K, D, p->subspace, p->U, p->V);
+    free(D);
+}
+
+static void summary_spectrum(kpf_json *j, const pretrain_stage *p, size_t n)
+{
+    size_t show = n < 10 ? n : 10;
+    double total = 0.0, top = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        total += p->sv[i] * p->sv[i];
+        top += i < p->subspace ? p->sv[i] * p->sv[i] : 0.0;
+    }
+    kpf_json_key(j, "delta_w_singular_values");
+    kpf_json_array_begin(j);
+    for (size_t i = 0; i < show; i++)
+        kpf_json_double(j, p->sv[i]);
+    kpf_json_array_end(j);
+    kpf_json_key(j, "delta_w_variance_in_subspace");
+    kpf_json_double(j, total > 0.0 ? top / total : NAN);
+}
+
+void kpf_internal_summary_pretrain(kpf_json *j, const kpf_experiment *ex)
+{
+    const pretrain_stage *p = &ex->pre;
+    const kpf_train_history *h = &p->hist;
+    kpf_json_key(j, "pretrain");
+    kpf_json_object_begin(j);
+    kpf_json_key(j, "task");
+    kpf_json_string(j, (p->task ? p->task : ex->task)->type->name);
+    if (!h->iterations_done) { /* resumed after the stage: its results are in pretrain.h5 */
+        kpf_json_key(j, "skipped_on_resume");
+        kpf_json_bool(j, 1);
+        kpf_json_object_end(j);
+        return;
+    }
+    kpf_json_key(j, "iterations");
+    kpf_json_uint(j, h->iterations_done);
+    kpf_json_key(j, "eval_loss_initial");
+    kpf_json_double(j, h->n_eval ? h->eval_loss[0] : NAN);
+    kpf_json_key(j, "eval_loss_final");
+    kpf_json_double(j, h->n_eval ? h->eval_loss[h->n_eval - 1] : NAN);
+    if (p->sv) {
+        kpf_json_key(j, "block");
+        kpf_json_string(j, p->block);
+        kpf_json_key(j, "subspace");
+        kpf_json_uint(j, p->subspace);
+        summary_spectrum(j, p, ex->model->n);
+        kpf_json_key(j, "later_updates_outside_subspace");
+        kpf_json_double(j, p->residual);
+    }
+    kpf_json_object_end(j);
+}

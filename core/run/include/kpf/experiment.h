@@ -1,0 +1,55 @@
+/* kpf/experiment.h — one experiment from a YAML config: validate, build,
+ * run, write outputs.
+ *
+ * Top-level keys (docs/config.md has the full reference):
+ *   seed:     u64, default 0; the init, data and batch streams derive from it
+ *   task:     map, required (`name` picks the generator)
+ *   model:    map, required (`plugin` picks the plugin; other keys go to it)
+ *   train:    optional; see kpf_train_opts_from_config (train.h)
+ *   pretrain: optional {task, train, block, subspace}: a first training
+ *             stage on its own task (docs/config.md)
+ *   simulate: {trials: 32}  (after training: the final model)
+ *   output:   {trajectory: true}
+ *
+ * kpf_experiment_load checks the whole config — every key read, every value
+ * validated, task and model created — before anything is written, so a bad
+ * config costs nothing and loses nothing. */
+#ifndef KPF_EXPERIMENT_H
+#define KPF_EXPERIMENT_H
+
+#include "kpf/export.h"
+
+#include <stddef.h>
+
+#include "kpf/config.h"
+#include "kpf/error.h"
+#include "kpf/plugin.h"
+
+KPF_BEGIN_DECLS
+
+typedef struct kpf_experiment kpf_experiment;
+
+int kpf_experiment_load(const kpf_config *cfg, kpf_registry *reg, kpf_experiment **out,
+                        kpf_error *err);
+void kpf_experiment_free(kpf_experiment *ex);
+
+/* Run and write summary.json, trajectory.h5 and, when training, train.h5,
+ * loss.png and checkpoint.h5 into out_dir, which must exist.  Result files
+ * are created exclusively: nothing there is overwritten.  resume = 1
+ * continues training from out_dir/checkpoint.h5. */
+int kpf_experiment_run(kpf_experiment *ex, const char *out_dir, int resume, kpf_error *err);
+
+/* After kpf_experiment_run: up to `cap` named scalars (eval losses,
+ * convergence iteration, effective ranks and PCA dimension at the first and
+ * last snapshot …), NaN where not computed; returns how many exist. */
+size_t kpf_experiment_scalars(const kpf_experiment *ex, const char **names, double *values,
+                              size_t cap);
+
+/* Pick the output folder and create it.  `requested` (from -o) must not
+ * exist or be an empty folder.  Without it: runs/<config stem>, or the first
+ * free runs/<stem>-2, -3, … so an earlier run is never touched. */
+int kpf_output_dir_prepare(const char *requested, const char *config_path, char *buf,
+                           size_t size, kpf_error *err);
+
+KPF_END_DECLS
+#endif

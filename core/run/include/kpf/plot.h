@@ -1,0 +1,50 @@
+/* kpf/plot.h — PNG plots rendered by gnuplot.
+ *
+ * Each plot writes its data as a plain-text table beside the PNG (NAME.dat)
+ * and a gnuplot script (NAME.gp), then runs `gnuplot NAME.gp` with its
+ * output sent to NAME.log, so a plot can be re-rendered or restyled by
+ * hand.  gnuplot missing or failing is KPF_EIO with the log's path. */
+#ifndef KPF_PLOT_H
+#define KPF_PLOT_H
+
+#include "kpf/export.h"
+
+#include <stdio.h>
+
+#include "kpf/error.h"
+#include "kpf/train.h"
+
+KPF_BEGIN_DECLS
+
+/* Training loss per iteration and evaluation loss, log-scale y.
+ * `stem` is the path without extension (e.g. "runs/x/loss"). */
+int kpf_plot_loss(const char *stem, const kpf_train_history *h, kpf_error *err);
+
+/* Cumulative explained variance curves (one per named series, k values
+ * each; NULL series skipped), x = number of components. */
+int kpf_plot_cumvar(const char *stem, const char *title, size_t k,
+                    const double *const *series, const char *const *names, size_t n_series,
+                    kpf_error *err);
+
+/* Hidden trajectories in the plane of their first two principal components,
+ * each segment coloured by the task period at its start.  pcs: [T][B][3]
+ * step-major; period: [T][B]; period_names NULL-terminated. */
+int kpf_plot_pca(const char *stem, const char *title, size_t B, size_t T, const double *pcs,
+                 const int *period, const char *const *period_names, kpf_error *err);
+
+/* Every (x, y) as a point, and the mean of y over equal x as a line (a
+ * sweep with repeats); x need not be sorted.  log-x when logx. */
+int kpf_plot_scatter_mean(const char *stem, const char *title, const char *xlabel,
+                          const char *ylabel, size_t n, const double *x, const double *y,
+                          int logx, kpf_error *err);
+
+/* Free-form figures, for runners that draw their own: DIR/NAME created
+ * exclusively ("wx"; NULL with err set when it exists), and DIR/NAME.gp
+ * (pngcairo of `size`, e.g. "900,600", output NAME.png, then the printf-style
+ * body) rendered by gnuplot run inside DIR, its output in DIR/NAME.log. */
+FILE *kpf_plot_open(const char *dir, const char *name, kpf_error *err);
+int kpf_plot_script(const char *dir, const char *name, const char *size, kpf_error *err,
+                    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+KPF_END_DECLS
+#endif

@@ -1,0 +1,47 @@
+/* Shared by the lrnn reproductions (lrnn_exp_*.c; kpf_lrnn_experiment_run
+ * in lrnn_experiments.c).  Not installed. */
+#ifndef KPF_LRNN_EXP_INTERNAL_H
+#define KPF_LRNN_EXP_INTERNAL_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "lrnn.h"
+#include "kpf/plot.h"
+#include "kpf/train.h"
+#include "tasks/lrnn_tasks.h"
+
+typedef struct kpf_lrnn_ctx {
+    kpf_config *cfg;
+    const kpf_node *root, *lr; /* root and its `lrnn:` map */
+    const kpf_plugin *plugin;
+    const char *dir;
+    uint64_t seed;
+} kpf_lrnn_ctx;
+
+/* kpf_config_set with a formatted "key.path=value". */
+int kpf_lrnn_setf(kpf_config *cfg, kpf_error *err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* A required number or list of numbers. */
+int kpf_lrnn_num_list(const kpf_node *map, const char *key, size_t max, double *v,
+                      size_t *n, kpf_error *err);
+/* An optional name or list of names out of `choices` (*n = 0 when absent). */
+int kpf_lrnn_name_list(const kpf_node *map, const char *key, const char *const *choices,
+                       int *out, size_t max, size_t *n, kpf_error *err);
+/* The task and the lrnn model from the config's `task:` / `model:` maps. */
+/* Make room for one more row of `width` doubles in a growing table (*v
+ * holding *n rows of capacity *cap): the recorders of the training hooks. */
+int kpf_lrnn_rows_reserve(double **v, size_t n, size_t *cap, size_t width, kpf_error *err);
+
+int kpf_lrnn_make_task(kpf_lrnn_ctx *c, kpf_task **t, kpf_error *err);
+int kpf_lrnn_make_model(kpf_lrnn_ctx *c, const kpf_task *t, size_t trials, kpf_model **m,
+                        kpf_error *err);
+/* model.basis_seed (default 0, as the plugin's). */
+uint64_t kpf_lrnn_model_basis_seed(kpf_lrnn_ctx *c);
+
+int kpf_lrnn_fig_modes(kpf_lrnn_ctx *c, kpf_error *err);       /* lrnn_exp_modes.c */
+int kpf_lrnn_fig_phase(kpf_lrnn_ctx *c, kpf_error *err);       /* lrnn_exp_phase.c */
+int kpf_lrnn_fig_ntk(kpf_lrnn_ctx *c, kpf_error *err);         /* lrnn_exp_ntk.c */
+int kpf_lrnn_fig_integration(kpf_lrnn_ctx *c, kpf_error *err); /* lrnn_exp_integration.c */
+
+#endif
