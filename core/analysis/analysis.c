@@ -287,7 +287,7 @@ static int spectrum(kpf_analysis *a, size_t slot, int which, kpf_error *err)
     if (!rc) rc = write_vec(a, it, nm, "effective_rank", &a->stats[slot].effrank[which], 1, err);
     if (!rc) rc = write_vec(a, it, nm, "modes", a->modes, k * a->tr->T, err);
     if (!rc) rc = write_vec(a, it, nm, "dominant_frequency", a->freq, k, err);
-    return rc ? kpf_error_prefix(err, "spectrum of %s at iteration %zu: ", nm, it) : KPF_OK;
+    return rc ? kpf_error_prefix(err, rc, "spectrum of %s at iteration %zu: ", nm, it) : KPF_OK;
 }
 
 /* PCA of the hidden states over all trials and steps: the effective
@@ -446,7 +446,7 @@ int kpf_analysis_finish(kpf_analysis *a, kpf_error *err)
     }
     free(X);
     free(sv);
-    return rc ? kpf_error_prefix(err, "CP analysis of the weight tensor: ") : KPF_OK;
+    return rc ? kpf_error_prefix(err, rc, "CP analysis of the weight tensor: ") : KPF_OK;
 }
 
 static int write_theta(kpf_analysis *a, size_t it, kpf_error *err)
@@ -482,7 +482,7 @@ int kpf_analysis_at(kpf_analysis *a, size_t it, kpf_error *err)
     if (!rc && a->o.thm1_block) rc = theorem1(a, slot, err);
     if (!rc) rc = kpf_h5_flush(a->h5, err); /* a kill later keeps this snapshot */
     if (rc)
-        return kpf_error_prefix(err, "analysis at iteration %zu: ", it);
+        return kpf_error_prefix(err, rc, "analysis at iteration %zu: ", it);
     a->n_done++;
     return KPF_OK;
 }

@@ -175,7 +175,7 @@ static int add_item(ctx *c, const char *name, double value, double tol, kpf_erro
     do {                                                                      \
         int rc_ = (call);                                                     \
         if (rc_) {                                                            \
-            kpf_error_prefix(err, "check '%s': ", (what));                    \
+            kpf_error_prefix(err, rc_, "check '%s': ", (what));                    \
             return rc_;                                                       \
         }                                                                     \
     } while (0)
@@ -297,7 +297,7 @@ static int check_determinism(ctx *c, const kpf_plugin *plugin, kpf_error *err)
     if (rc) {
         kpf_model_free(a);
         kpf_model_free(b);
-        kpf_error_prefix(err, "check 'determinism': ");
+        kpf_error_prefix(err, rc, "check 'determinism': ");
         return rc;
     }
     const kpf_model *m = c->m;
@@ -712,14 +712,14 @@ int kpf_check_plugin(const kpf_plugin *plugin, const kpf_check_opts *opts,
         rc = kpf_model_create_default(plugin, opts->n_in, opts->n_out, opts->n_trials,
                                       opts->seed, &c.m, err);
     if (rc) {
-        kpf_error_prefix(err, "check-plugin %s: create: ", plugin->desc->name);
+        kpf_error_prefix(err, rc, "check-plugin %s: create: ", plugin->desc->name);
         return rc;
     }
     rc = kpf_rng_alloc(opts->seed, KPF_RNG_CHECK, &c.rng, err);
     if (!rc) {
         rc = run_all(&c, plugin, err);
         if (rc)
-            kpf_error_prefix(err, "check-plugin %s: ", plugin->desc->name);
+            kpf_error_prefix(err, rc, "check-plugin %s: ", plugin->desc->name);
     }
     for (size_t i = 0; i < c.n_bufs; i++)
         free(c.bufs[i]);

@@ -115,7 +115,7 @@ int kpf_simulate(kpf_model *m, kpf_traj *tr, kpf_error *err)
         kpf_step_rows s = kpf_traj_step_rows(tr, k);
         double *next = tr->z + k * B * n;
         if ((rc = kpf_step(m, &s, kpf_traj_state_before(tr, k), next, err)))
-            return kpf_error_prefix(err, "step %zu: ", k);
+            return kpf_error_prefix(err, rc, "step %zu: ", k);
         size_t bad;
         if (first_nonfinite(next, B, n, &bad))
             return kpf_error_set(err, KPF_ENUMERIC,

@@ -157,7 +157,7 @@ int kpf_internal_pretrain_run(kpf_experiment *ex, const char *dir, int resume, k
     o.checkpoint_path = ckpt;
     o.resume = again;
     if ((rc = kpf_train(ex->model, p->task ? p->task : ex->task, &o, NULL, NULL, &p->hist, err)))
-        return kpf_error_prefix(err, "pretraining: ");
+        return kpf_error_prefix(err, rc, "pretraining: ");
     /* w0 exists only when the stage started in this process */
     if (access(h5, F_OK) != 0 && !(rc = kpf_internal_write_train(ex, &p->hist, h5, err)) &&
         p->w0)

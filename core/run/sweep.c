@@ -149,10 +149,10 @@ int kpf_sweep_blame(const kpf_sweep *s, size_t i, kpf_error *err)
         char needle[512];
         snprintf(needle, sizeof needle, "--set %s=", s->keys[k].path);
         if (strstr(err->msg, needle))
-            return kpf_error_prefix(err, "%s:%d:%d: sweep.values.%s (point %zu, value '%s'): ",
+            return kpf_error_prefix(err, err->code, "%s:%d:%d: sweep.values.%s (point %zu, value '%s'): ",
                                     kpf_node_file(s->keys[k].node), kpf_node_line(s->keys[k].node),
                                     kpf_node_col(s->keys[k].node), s->keys[k].path, i,
                                     s->keys[k].values[idx[k]]);
     }
-    return kpf_error_prefix(err, "sweep point %zu: ", i);
+    return kpf_error_prefix(err, err->code, "sweep point %zu: ", i);
 }

@@ -112,7 +112,7 @@ static int step_rows(kpf_model *m, const kpf_traj *tr, dns *d, size_t step, kpf_
     double *t = d->z;
     d->z = d->z_next;
     d->z_next = t;
-    return rc ? kpf_error_prefix(err, "dns step %zu: ", step) : KPF_OK;
+    return rc ? kpf_error_prefix(err, rc, "dns step %zu: ", step) : KPF_OK;
 }
 
 int kpf_lyapunov_dns(kpf_model *m, const kpf_traj *tr, const kpf_lyap_opts *o,

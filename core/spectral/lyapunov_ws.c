@@ -87,7 +87,7 @@ int kpf_lyap_ws_step(kpf_lyap_ws *w, size_t step, kpf_error *err)
                        .stage_z = w->stage_z, .stage_tape = w->stage_tape, .stage_ld = w->R};
     int rc = kpf_step_tangent(w->m, &s, w->y, w->y_next, err);
     if (rc)
-        return kpf_error_prefix(err, "tangent at step %zu: ", step);
+        return kpf_error_prefix(err, rc, "tangent at step %zu: ", step);
     double *t = w->y;
     w->y = w->y_next;
     w->y_next = t;

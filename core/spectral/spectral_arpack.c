@@ -203,7 +203,7 @@ int kpf_eigsh(kpf_op *A, size_t k, const kpf_eig_opts *o, double *vals, double *
     int mag = opt.which == KPF_EIG_LARGEST_MAGNITUDE;
     int rc = kpf_spec_arpack(n, k, mag ? "LM" : "LA", &opt, op_mv, A, vals, vecs, info, err);
     if (rc)
-        return kpf_error_prefix(err, "eigenvalues of '%s': ", A->type->name);
+        return kpf_error_prefix(err, rc, "eigenvalues of '%s': ", A->type->name);
     kpf_spec_sort_desc(vals, vecs, k, n, mag);
     for (size_t i = 0; vecs && i < k; i++) {
         kpf_spec_scale(vecs + i * n, n, 1.0 / sqrt(A->in.weight));
@@ -295,7 +295,7 @@ int kpf_svds(kpf_op *A, size_t k, const kpf_eig_opts *o, double *s, double *U, d
         rc = finish_triplets(A, out_side, k, s, X, U, V, scratch, err);
     }
     if (rc)
-        kpf_error_prefix(err, "singular values of '%s': ", A->type->name);
+        kpf_error_prefix(err, rc, "singular values of '%s': ", A->type->name);
     free(g.tmp);
     free(X);
     free(scratch);

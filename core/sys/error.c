@@ -17,10 +17,10 @@ int kpf_error_set(kpf_error *err, int code, const char *fmt, ...)
     return code;
 }
 
-int kpf_error_prefix(kpf_error *err, const char *fmt, ...)
+int kpf_error_prefix(kpf_error *err, int code, const char *fmt, ...)
 {
     if (!err)
-        return KPF_OK;
+        return code;
     char head[KPF_ERROR_MSG_MAX];
     va_list ap;
     va_start(ap, fmt);
@@ -35,7 +35,9 @@ int kpf_error_prefix(kpf_error *err, const char *fmt, ...)
     memmove(err->msg + h, err->msg, t);
     memcpy(err->msg, head, h);
     err->msg[h + t] = '\0';
-    return err->code;
+    if (code)
+        err->code = code;
+    return code;
 }
 
 void kpf_error_clear(kpf_error *err)

@@ -124,7 +124,7 @@ int kpf_checkpoint_load(const char *path, kpf_checkpoint *c, kpf_error *err)
     if (!rc) rc = load_history(h, c->history, err);
     kpf_h5_close(h, NULL);
     if (rc)
-        return kpf_error_prefix(err, "resuming from checkpoint: ");
+        return kpf_error_prefix(err, rc, "resuming from checkpoint: ");
     c->iteration = (size_t)it;
     c->optim->t = (uint64_t)t;
     c->history->iterations_done = c->iteration;

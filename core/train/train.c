@@ -143,7 +143,7 @@ static int evaluate(run *r, size_t iter, kpf_error *err)
     double L;
     int rc = kpf_loss_eval(r->m, r->eval, r->eval_ws, &L, err);
     if (rc)
-        return kpf_error_prefix(err, "evaluation at iteration %zu: ", iter);
+        return kpf_error_prefix(err, rc, "evaluation at iteration %zu: ", iter);
     kpf_train_history *h = r->hist;
     if (kpf_internal_history_reserve(h, h->n_iter, h->n_eval + 1))
         return kpf_error_set(err, KPF_ENOMEM, "out of memory");
@@ -211,9 +211,9 @@ static int loop(run *r, kpf_train_hook hook, void *ctx, kpf_error *err)
     const kpf_train_opts *o = r->o;
     for (size_t it = it0; !rc && it < o->iterations && r->hist->converged_at < 0; it++) {
         if ((rc = one_iteration(r, it, err))) {
-            kpf_error_prefix(err, "iteration %zu: ", it + 1);
+            kpf_error_prefix(err, rc, "iteration %zu: ", it + 1);
             if (o->checkpoint_path)
-                kpf_error_prefix(err, "(last checkpoint kept in %s) ", o->checkpoint_path);
+                kpf_error_prefix(err, rc, "(last checkpoint kept in %s) ", o->checkpoint_path);
             return rc;
         }
         if ((it + 1) % o->eval_every == 0 || it + 1 == o->iterations)

@@ -159,8 +159,9 @@ static int sweep(const lin_study *s, kpf_lin_result *res, kpf_error *err)
             kpf_lin_opts o = s->base;
             o.g = s->g[ig];
             o.seed = s->seed + r;
-            if (kpf_dw_linear_theory(&o, &res[ig * s->seeds + r], err))
-                return kpf_error_prefix(err, "linear_theory, g = %g, seed %llu: ", o.g,
+            int rc = kpf_dw_linear_theory(&o, &res[ig * s->seeds + r], err);
+            if (rc)
+                return kpf_error_prefix(err, rc, "linear_theory, g = %g, seed %llu: ", o.g,
                                         (unsigned long long)o.seed);
         }
     return KPF_OK;

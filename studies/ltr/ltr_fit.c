@@ -628,7 +628,7 @@ static int fit_once(const kpf_plugin *ltr, const kpf_ltr_spec *spec, const kpf_l
         if (!rc)
             rc = kpf_model_theta_changed(m, err);
         if (rc)
-            kpf_error_prefix(err, "ltr fit (seed %llu, iteration %zu): ",
+            kpf_error_prefix(err, rc, "ltr fit (seed %llu, iteration %zu): ",
                              (unsigned long long)seed, it);
     }
     if (!rc && vp)
@@ -738,7 +738,7 @@ int kpf_ltr_rank_sweep(const kpf_plugin *ltr, const kpf_ltr_spec *spec,
         kpf_ltr_fit_result fr;
         rc = kpf_ltr_fit(ltr, &s, d, train_mask, test_mask, o, &fr, err);
         if (rc) {
-            kpf_error_prefix(err, "rank %zu: ", R);
+            kpf_error_prefix(err, rc, "rank %zu: ", R);
             break;
         }
         u[R - 1] = fr.test_uv;

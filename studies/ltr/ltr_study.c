@@ -337,7 +337,7 @@ static int sweep(const kpf_plugin *ltr, const ltr_study *st, ltr_sweep *sw, kpf_
         double t0 = now();
         rc = kpf_ltr_fit(ltr, &s, st->d, st->train, st->test, &st->fit, &sw->fits[R - 1], err);
         if (rc)
-            kpf_error_prefix(err, "ltr_fit: rank %zu: ", R);
+            kpf_error_prefix(err, rc, "ltr_fit: rank %zu: ", R);
         sw->seconds[R - 1] = now() - t0;
         uv[R - 1] = sw->fits[R - 1].test_uv;
     }

@@ -784,3 +784,16 @@ Test(config, set_bad_flow_value_is_located_and_changes_nothing)
     cr_assert_eq(kpf_node_len(bl), 1, "a failed --set left the old value");
     kpf_config_free(cfg);
 }
+
+/* kpf_error_prefix returns the failing code it is given, with or without an
+ * error object (a NULL err used to turn a failure into success). */
+Test(error, prefix_returns_the_failing_code_even_without_err)
+{
+    cr_assert_eq(kpf_error_prefix(NULL, KPF_EIO, "x: "), KPF_EIO);
+    kpf_error e;
+    kpf_error_clear(&e);
+    kpf_error_set(&e, KPF_ENOMEM, "inner");
+    cr_assert_eq(kpf_error_prefix(&e, KPF_ENOMEM, "outer %d: ", 1), KPF_ENOMEM);
+    cr_assert_str_eq(e.msg, "outer 1: inner");
+    cr_assert_eq(e.code, KPF_ENOMEM);
+}

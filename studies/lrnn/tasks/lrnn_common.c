@@ -73,7 +73,7 @@ int kpf_lrnn_corr_generate(const kpf_lrnn_corr_task *c, const char *name, gsl_rn
     int rc = kpf_lrnn_whiten_rows(X, rows, B, err);
     if (rc) {
         free(X);
-        return kpf_error_prefix(err, "%s: ", name);
+        return kpf_error_prefix(err, rc, "%s: ", name);
     }
     for (size_t t = 0; t < T; t++)
         for (size_t b = 0; b < B; b++)

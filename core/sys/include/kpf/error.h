@@ -38,10 +38,11 @@ typedef struct kpf_error {
 int kpf_error_set(kpf_error *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Prepend context ("while loading x: ") to an existing message; returns
- * err->code (or KPF_OK when err is NULL). */
-int kpf_error_prefix(kpf_error *err, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+/* Prepend context ("while loading x: ") to an existing message and return
+ * `code`, the failing status, whether err is NULL or not:
+ * `return kpf_error_prefix(err, rc, "step %zu: ", k);` */
+int kpf_error_prefix(kpf_error *err, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 void kpf_error_clear(kpf_error *err);
 
