@@ -1,17 +1,35 @@
 /* HDF5 output: exclusive file creation, datasets with intermediate groups,
  * attributes.  HDF5 prints its error stack by default; every call here runs
- * inside H5E_BEGIN_TRY so the library stays silent. */
+ * inside H5E_BEGIN_TRY so the library stays silent.
+ *
+ * Files opened for writing go through kpf's own driver (h5_vfd.h), which
+ * keeps HDF5 consistent when the disk fails: HDF5 1.10 otherwise crashes at
+ * exit after a failed flush.  The driver records the first write errno in
+ * write_errno, and every call that writes reports it, naming the file. */
 #include "kpf/h5io.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <hdf5.h>
 
+#include "h5_vfd.h"
+
 struct kpf_h5 {
     hid_t file;
     char *path;
+    int write_errno; /* set by the driver; outlives the HDF5 file */
 };
+
+/* The disk refused a write (now or earlier): the file is incomplete. */
+static int write_failed(const kpf_h5 *h, const char *what, kpf_error *err)
+{
+    return kpf_error_set(err, KPF_EIO,
+                         "%s: %s: %s; the file is incomplete (free space on that disk or "
+                         "choose another output folder, then run again)",
+                         h->path, what, strerror(h->write_errno));
+}
 
 static int open_file(const char *path, int mode, kpf_h5 **out, kpf_error *err);
 
@@ -44,13 +62,20 @@ static int open_file(const char *path, int mode, kpf_h5 **out, kpf_error *err)
         free(h);
         return kpf_error_set(err, KPF_ENOMEM, "out of memory");
     }
+    h->file = -1;
     H5E_BEGIN_TRY
     {
-        if (mode >= 2)
-            h->file = H5Fopen(path, mode == 2 ? H5F_ACC_RDONLY : H5F_ACC_RDWR, H5P_DEFAULT);
-        else
-            h->file = H5Fcreate(path, mode ? H5F_ACC_TRUNC : H5F_ACC_EXCL, H5P_DEFAULT,
-                                H5P_DEFAULT);
+        /* Reading needs no protection from write failures: HDF5's own driver. */
+        hid_t fapl = mode == 2 ? H5Pcreate(H5P_FILE_ACCESS)
+                               : kpf_internal_h5_vfd_fapl(&h->write_errno);
+        if (fapl >= 0 && mode == 2)
+            H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG);
+        if (fapl >= 0 && mode >= 2)
+            h->file = H5Fopen(path, mode == 2 ? H5F_ACC_RDONLY : H5F_ACC_RDWR, fapl);
+        else if (fapl >= 0)
+            h->file = H5Fcreate(path, mode ? H5F_ACC_TRUNC : H5F_ACC_EXCL, H5P_DEFAULT, fapl);
+        if (fapl >= 0)
+            H5Pclose(fapl);
     }
     H5E_END_TRY;
     if (h->file < 0) {
@@ -67,6 +92,9 @@ static int open_file(const char *path, int mode, kpf_h5 **out, kpf_error *err)
     return KPF_OK;
 }
 
+/* The close degree is STRONG (set at open), so H5Fclose also closes any
+ * object of the file still open; with kpf's driver it cannot fail on a
+ * full disk, and the driver's record says whether everything got there. */
 int kpf_h5_close(kpf_h5 *h, kpf_error *err)
 {
     if (!h)
@@ -74,7 +102,9 @@ int kpf_h5_close(kpf_h5 *h, kpf_error *err)
     herr_t st;
     H5E_BEGIN_TRY { st = H5Fclose(h->file); }
     H5E_END_TRY;
-    int rc = st < 0 ? kpf_error_set(err, KPF_EIO, "%s: closing failed", h->path) : KPF_OK;
+    int rc = h->write_errno ? write_failed(h, "closing failed", err)
+             : st < 0       ? kpf_error_set(err, KPF_EIO, "%s: closing failed", h->path)
+                            : KPF_OK;
     free(h->path);
     free(h);
     return rc;
@@ -85,6 +115,8 @@ int kpf_h5_flush(kpf_h5 *h, kpf_error *err)
     herr_t st;
     H5E_BEGIN_TRY { st = H5Fflush(h->file, H5F_SCOPE_GLOBAL); }
     H5E_END_TRY;
+    if (h->write_errno)
+        return write_failed(h, "flush failed", err);
     return st < 0 ? kpf_error_set(err, KPF_EIO, "%s: flush failed", h->path) : KPF_OK;
 }
 
@@ -119,6 +151,11 @@ static int write_typed(kpf_h5 *h, const char *path, int rank, const size_t *dims
         H5Sclose(sp);
     }
     H5E_END_TRY;
+    if (h->write_errno) {
+        char what[512];
+        snprintf(what, sizeof what, "cannot write dataset %s", path);
+        return write_failed(h, what, err);
+    }
     if (st < 0)
         return kpf_error_set(err, KPF_EIO, "%s: cannot write dataset %s", h->path, path);
     return KPF_OK;
@@ -244,6 +281,8 @@ static int attr_write(kpf_h5 *h, const char *path, const char *name, hid_t type,
         H5Sclose(sp);
     }
     H5E_END_TRY;
+    if (h->write_errno)
+        return write_failed(h, "cannot write an attribute", err);
     if (st < 0)
         return kpf_error_set(err, KPF_EIO, "%s: cannot write attribute %s on %s", h->path,
                              name, path);
