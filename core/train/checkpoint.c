@@ -2,6 +2,8 @@
 #include "kpf/checkpoint.h"
 
 #include <errno.h>
+#include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,29 +82,241 @@ int kpf_checkpoint_save(const char *path, const kpf_checkpoint *c, kpf_error *er
     return KPF_OK;
 }
 
-static int load_history(kpf_h5 *h, kpf_train_history *hi, kpf_error *err)
+/* ---- loading: read everything, check it, then restore ------------------
+ *
+ * A checkpoint is untrusted input: it may be damaged, truncated or edited.
+ * Every field is read into temporaries and checked against what kpf_train
+ * can have written (its invariants are listed at each check) before any of
+ * the caller's objects is touched, so a refused checkpoint changes nothing
+ * and a restored one can neither crash GSL nor the training loop. */
+
+typedef struct loaded {
+    double it, t, conv;
+    double *theta, *mom, *vel;
+    unsigned char *rng_data, *rng_batch;
+    size_t ni, ne;
+    double *loss, *grad_norm, *eval_iter, *eval_loss;
+} loaded;
+
+static void loaded_free(loaded *L)
 {
-    size_t ni = 0, ne = 0;
+    free(L->theta);
+    free(L->mom);
+    free(L->vel);
+    free(L->rng_data);
+    free(L->rng_batch);
+    free(L->loss);
+    free(L->grad_norm);
+    free(L->eval_iter);
+    free(L->eval_loss);
+}
+
+__attribute__((format(printf, 4, 5)))
+static int refuse(const char *path, const char *field, kpf_error *err, const char *fmt, ...)
+{
+    char why[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof why, fmt, ap);
+    va_end(ap);
+    return kpf_error_set(err, KPF_EIO,
+                         "%s: %s: %s; the checkpoint was altered or damaged (restore an intact "
+                         "copy, or start the run over)",
+                         path, field, why);
+}
+
+/* Iteration counts are stored as doubles: exact integers up to 2^53. */
+static int whole(double x, double lo, double hi)
+{
+    return isfinite(x) && x == floor(x) && x >= lo && x <= hi;
+}
+
+static double *alloc_doubles(size_t n)
+{
+    return malloc((n ? n : 1) * sizeof(double));
+}
+
+static int read_scalar(kpf_h5 *h, const char *name, double *x, kpf_error *err)
+{
+    return kpf_h5_read(h, name, 1, x, err);
+}
+
+static int read_vec(kpf_h5 *h, const char *name, size_t n, double **out, kpf_error *err)
+{
+    if (!(*out = alloc_doubles(n)))
+        return kpf_error_set(err, KPF_ENOMEM, "out of memory reading %s", name);
+    return n ? kpf_h5_read(h, name, n, *out, err) : KPF_OK;
+}
+
+static int read_rng(kpf_h5 *h, const char *name, const gsl_rng *r, unsigned char **out,
+                    kpf_error *err)
+{
+    size_t n = gsl_rng_size(r);
+    if (!(*out = malloc(n ? n : 1)))
+        return kpf_error_set(err, KPF_ENOMEM, "out of memory reading %s", name);
+    return kpf_h5_read_bytes(h, name, n, *out, err);
+}
+
+/* A dataset kpf_train writes only when it has entries: absent means 0. */
+static size_t count_or_zero(kpf_h5 *h, const char *name)
+{
+    size_t n = 0;
     kpf_error ignore;
-    if (kpf_h5_count(h, "/history/loss", &ni, &ignore))
-        ni = 0;
-    if (kpf_h5_count(h, "/history/eval_loss", &ne, &ignore))
-        ne = 0;
-    if (kpf_internal_history_reserve(hi, ni, ne))
-        return kpf_error_set(err, KPF_ENOMEM, "out of memory");
-    int rc = KPF_OK;
-    if (ni) rc = kpf_h5_read(h, "/history/loss", ni, hi->loss, err);
-    if (!rc && ni) rc = kpf_h5_read(h, "/history/grad_norm", ni, hi->grad_norm, err);
-    if (!rc && ne) rc = kpf_h5_read(h, "/history/eval_iter", ne, hi->eval_iter, err);
-    if (!rc && ne) rc = kpf_h5_read(h, "/history/eval_loss", ne, hi->eval_loss, err);
-    double conv;
-    if (!rc) rc = kpf_h5_read(h, "/history/converged_at", 1, &conv, err);
-    if (!rc) {
-        hi->n_iter = ni;
-        hi->n_eval = ne;
-        hi->converged_at = (long)conv;
-    }
+    return kpf_h5_is_dataset(h, name) && !kpf_h5_count(h, name, &n, &ignore) ? n : 0;
+}
+
+static int read_all(kpf_h5 *h, const char *path, const kpf_checkpoint *c, loaded *L,
+                    kpf_error *err)
+{
+    size_t m = c->model->m;
+    int rc = read_scalar(h, "/iteration", &L->it, err);
+    if (!rc) rc = read_vec(h, "/theta", m, &L->theta, err);
+    if (!rc) rc = read_scalar(h, "/optim/t", &L->t, err);
+    if (!rc) rc = read_vec(h, "/optim/mom", c->optim->m, &L->mom, err);
+    if (!rc) rc = read_vec(h, "/optim/vel", c->optim->m, &L->vel, err);
+    if (!rc) rc = read_rng(h, "/rng/data", c->data, &L->rng_data, err);
+    if (!rc) rc = read_rng(h, "/rng/batch", c->batch, &L->rng_batch, err);
+    if (!rc) rc = read_scalar(h, "/history/converged_at", &L->conv, err);
+    if (rc)
+        return rc;
+    /* The history is as long as the iteration count says (checked before
+     * anything of a stored length is allocated). */
+    L->ni = count_or_zero(h, "/history/loss");
+    L->ne = count_or_zero(h, "/history/eval_loss");
+    if (!whole(L->it, 0, 9007199254740992.0))
+        return refuse(path, "/iteration", err, "%g is not an iteration count", L->it);
+    if ((double)L->ni != L->it)
+        return refuse(path, "/history/loss", err, "%zu entries for %.0f iterations", L->ni,
+                      L->it);
+    if (L->ne < 1 || (double)L->ne > L->it + 1)
+        return refuse(path, "/history/eval_loss", err,
+                      "%zu evaluations for %.0f iterations (expected 1 to %.0f)", L->ne, L->it,
+                      L->it + 1);
+    rc = read_vec(h, "/history/loss", L->ni, &L->loss, err);
+    if (!rc) rc = read_vec(h, "/history/grad_norm", L->ni, &L->grad_norm, err);
+    if (!rc) rc = read_vec(h, "/history/eval_iter", L->ne, &L->eval_iter, err);
+    if (!rc) rc = read_vec(h, "/history/eval_loss", L->ne, &L->eval_loss, err);
     return rc;
+}
+
+/* Index of the first entry that is not finite (or negative, with nonneg). */
+static size_t first_bad(const double *a, size_t n, int nonneg)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(a[i]) || (nonneg && a[i] < 0))
+            return i;
+    return n;
+}
+
+static int check_finite(const char *path, const char *field, const double *a, size_t n,
+                        int nonneg, kpf_error *err)
+{
+    size_t i = first_bad(a, n, nonneg);
+    if (i == n)
+        return KPF_OK;
+    return refuse(path, field, err, "entry %zu is %g (expected a finite%s number)", i, a[i],
+                  nonneg ? " non-negative" : "");
+}
+
+/* GSL's mt19937 state (gsl/rng/mt.c): 624 words of 32 bits and a position
+ * in [0, 624].  A position outside it makes GSL read outside the state; a
+ * word above 2^32 − 1 gives draws beyond gsl_rng_max (a uniform ≥ 1, an
+ * index past the end); an all-zero state draws 0 forever (and
+ * gsl_rng_uniform_pos then never returns). */
+enum { MT_N = 624 };
+typedef struct mt_state {
+    unsigned long mt[MT_N];
+    int mti;
+} mt_state;
+
+static int check_rng(const char *path, const char *field, const gsl_rng *r,
+                     const unsigned char *bytes, kpf_error *err)
+{
+    if (strcmp(gsl_rng_name(r), "mt19937") || gsl_rng_size(r) != sizeof(mt_state))
+        return KPF_OK; /* only the size can be checked (done when reading) */
+    mt_state s;
+    memcpy(&s, bytes, sizeof s);
+    if (s.mti < 0 || s.mti > MT_N)
+        return refuse(path, field, err,
+                      "not a valid mt19937 state (position %d outside [0, %d])", s.mti, MT_N);
+    int nonzero = (s.mt[0] & 0x80000000ul) != 0;
+    for (size_t i = 0; i < MT_N; i++) {
+        if (s.mt[i] > 0xfffffffful)
+            return refuse(path, field, err,
+                          "not a valid mt19937 state (word %zu = %lu exceeds 32 bits)", i,
+                          s.mt[i]);
+        nonzero |= i > 0 && s.mt[i] != 0;
+    }
+    if (!nonzero)
+        return refuse(path, field, err, "not a valid mt19937 state (all zero)");
+    return KPF_OK;
+}
+
+/* kpf_train evaluates at iteration 0 and then at increasing iterations, and
+ * stops at the first one below the loss threshold. */
+static int check_evals(const char *path, const loaded *L, kpf_error *err)
+{
+    for (size_t i = 0; i < L->ne; i++) {
+        double e = L->eval_iter[i], prev = i ? L->eval_iter[i - 1] : -1;
+        if (!whole(e, i ? prev + 1 : 0, i ? L->it : 0))
+            return refuse(path, "/history/eval_iter", err,
+                          "entry %zu is %g (expected %s)", i, e,
+                          i ? "an iteration after the previous one, at most /iteration"
+                            : "0");
+    }
+    int rc = check_finite(path, "/history/eval_loss", L->eval_loss, L->ne, 0, err);
+    if (rc)
+        return rc;
+    if (L->conv == -1)
+        return KPF_OK;
+    for (size_t i = 0; i < L->ne; i++)
+        if (L->eval_iter[i] == L->conv)
+            return KPF_OK;
+    return refuse(path, "/history/converged_at", err,
+                  "%g is neither -1 nor an evaluated iteration", L->conv);
+}
+
+static int check_all(const char *path, const kpf_checkpoint *c, const loaded *L,
+                     kpf_error *err)
+{
+    if (L->t != L->it) /* one optimiser step per iteration */
+        return refuse(path, "/optim/t", err, "%g steps for %.0f iterations", L->t, L->it);
+    int rc = check_finite(path, "/theta", L->theta, c->model->m, 0, err);
+    if (!rc) rc = check_finite(path, "/optim/mom", L->mom, c->optim->m, 0, err);
+    if (!rc) rc = check_finite(path, "/optim/vel", L->vel, c->optim->m, 1, err);
+    if (!rc) rc = check_rng(path, "/rng/data", c->data, L->rng_data, err);
+    if (!rc) rc = check_rng(path, "/rng/batch", c->batch, L->rng_batch, err);
+    if (!rc) rc = check_finite(path, "/history/loss", L->loss, L->ni, 0, err);
+    if (!rc) rc = check_finite(path, "/history/grad_norm", L->grad_norm, L->ni, 1, err);
+    if (!rc) rc = check_evals(path, L, err);
+    return rc;
+}
+
+/* Nothing here can fail once the history has room. */
+static int restore(kpf_checkpoint *c, const loaded *L, kpf_error *err)
+{
+    kpf_train_history *hi = c->history;
+    if (kpf_internal_history_reserve(hi, L->ni, L->ne))
+        return kpf_error_set(err, KPF_ENOMEM, "out of memory");
+    size_t m = c->model->m, om = c->optim->m;
+    memcpy(c->model->theta, L->theta, m * sizeof(double));
+    memcpy(c->optim->mom, L->mom, om * sizeof(double));
+    memcpy(c->optim->vel, L->vel, om * sizeof(double));
+    memcpy(gsl_rng_state(c->data), L->rng_data, gsl_rng_size(c->data));
+    memcpy(gsl_rng_state(c->batch), L->rng_batch, gsl_rng_size(c->batch));
+    if (L->ni) {
+        memcpy(hi->loss, L->loss, L->ni * sizeof(double));
+        memcpy(hi->grad_norm, L->grad_norm, L->ni * sizeof(double));
+    }
+    memcpy(hi->eval_iter, L->eval_iter, L->ne * sizeof(double));
+    memcpy(hi->eval_loss, L->eval_loss, L->ne * sizeof(double));
+    hi->n_iter = L->ni;
+    hi->n_eval = L->ne;
+    hi->converged_at = (long)L->conv;
+    c->iteration = (size_t)L->it;
+    c->optim->t = (uint64_t)L->t;
+    hi->iterations_done = c->iteration;
+    return KPF_OK;
 }
 
 int kpf_checkpoint_load(const char *path, kpf_checkpoint *c, kpf_error *err)
@@ -110,23 +324,14 @@ int kpf_checkpoint_load(const char *path, kpf_checkpoint *c, kpf_error *err)
     kpf_h5 *h = NULL;
     int rc = kpf_h5_open(path, &h, err);
     if (rc)
-        return rc;
-    double it, t;
-    rc = kpf_h5_read(h, "/iteration", 1, &it, err);
-    if (!rc) rc = kpf_h5_read(h, "/theta", c->model->m, c->model->theta, err);
-    if (!rc) rc = kpf_h5_read(h, "/optim/t", 1, &t, err);
-    if (!rc) rc = kpf_h5_read(h, "/optim/mom", c->optim->m, c->optim->mom, err);
-    if (!rc) rc = kpf_h5_read(h, "/optim/vel", c->optim->m, c->optim->vel, err);
-    if (!rc) rc = kpf_h5_read_bytes(h, "/rng/data", gsl_rng_size(c->data),
-                                    gsl_rng_state(c->data), err);
-    if (!rc) rc = kpf_h5_read_bytes(h, "/rng/batch", gsl_rng_size(c->batch),
-                                    gsl_rng_state(c->batch), err);
-    if (!rc) rc = load_history(h, c->history, err);
+        return kpf_error_prefix(err, rc, "resuming from checkpoint: ");
+    loaded L = {0};
+    rc = read_all(h, path, c, &L, err);
     kpf_h5_close(h, NULL);
+    if (!rc) rc = check_all(path, c, &L, err);
+    if (!rc) rc = restore(c, &L, err);
+    loaded_free(&L);
     if (rc)
         return kpf_error_prefix(err, rc, "resuming from checkpoint: ");
-    c->iteration = (size_t)it;
-    c->optim->t = (uint64_t)t;
-    c->history->iterations_done = c->iteration;
     return kpf_model_theta_changed(c->model, err);
 }
