@@ -1,10 +1,34 @@
-/* `kpf plugins`: what the search path holds, and why any file was skipped. */
+/* `kpf plugins`: every extension the registry holds, kind by kind (models,
+ * tasks, analyses, studies; built-ins and files alike), then why any file
+ * was skipped. */
 #include <stdio.h>
 
 #include "cli.h"
 
+static const char *const plural[KPF_N_KINDS] = {"models", "tasks", "analyses", "studies"};
+
+/* NAME ABI SUMMARY, then the file (models: and how the core steps them). */
+static void list_kind(const kpf_registry *reg, kpf_kind kind)
+{
+    size_t n = kpf_registry_ext_count(reg, kind);
+    printf("%s (%zu):\n", plural[kind], n);
+    for (size_t i = 0; i < n; i++) {
+        const kpf_extension *e = kpf_registry_ext_at(reg, kind, i);
+        const kpf_desc_head *d = e->desc;
+        const char *time = "";
+        if (kind == KPF_KIND_MODEL)
+            time = ((const kpf_model_desc *)d)->flags & KPF_MODEL_CONTINUOUS ? "  [continuous]"
+                                                                              : "  [discrete]";
+        printf("  %-20s %-3u %s\n  %-24s %s%s\n", d->name, d->abi_version,
+               d->summary ? d->summary : "", "", e->path, time);
+    }
+    if (n == 0)
+        printf("  (none)\n");
+}
+
 int kpf_cmd_plugins(int argc, char **argv)
 {
+    (void)argv;
     if (argc > 1) {
         fprintf(stderr, "usage: kpf plugins\n");
         return KPF_EXIT_USAGE;
@@ -16,16 +40,11 @@ int kpf_cmd_plugins(int argc, char **argv)
         fprintf(stderr, "kpf: %s\n", err.msg);
         return KPF_EXIT_FAIL;
     }
-    size_t n = kpf_registry_count(reg);
-    printf("%-12s %-4s %-10s %s\n", "NAME", "ABI", "TIME", "SUMMARY / FILE");
-    for (size_t i = 0; i < n; i++) {
-        const kpf_plugin *p = kpf_registry_at(reg, i);
-        printf("%-12s %-4u %-10s %s\n%-28s %s\n", p->desc->name, p->desc->abi_version,
-               p->desc->flags & KPF_MODEL_CONTINUOUS ? "continuous" : "discrete",
-               p->desc->summary ? p->desc->summary : "", "", p->path);
-    }
-    if (n == 0)
-        printf("(no plugins found in %s)\n", kpf_cli_search_path());
+    printf("  %-20s %-3s %s\n  %-24s %s\n", "NAME", "ABI", "SUMMARY", "", "FILE (or built-in)");
+    for (int k = 0; k < KPF_N_KINDS; k++)
+        list_kind(reg, (kpf_kind)k);
+    printf("searched: %s\n", kpf_cli_search_path());
+    fflush(stdout); /* the listing before the problems when both go to one place */
     for (size_t i = 0; i < kpf_registry_problem_count(reg); i++)
         fprintf(stderr, "kpf: skipped: %s\n", kpf_registry_problem(reg, i));
     kpf_registry_free(reg);

@@ -1,19 +1,15 @@
 /* `kpf run CONFIG [-o DIR] [--set k=v]…`: load and validate, then create the
- * output folder, then run.  A bad config exits 2 before anything is written. */
-#define _GNU_SOURCE /* nftw */
-#include <ftw.h>
+ * output folder, then run.  A bad config exits 2 before anything is written.
+ * A config is either a study's (its top level holds a registered study's
+ * name, kpf/study.h) or the general experiment's (kpf/experiment.h). */
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "cli.h"
-#include "kpf/delta_w.h"
-#include "linear_theory.h"
 #include "kpf/experiment.h"
-#include "lrnn.h"
-#include "ltr_fit.h"
+#include "kpf/study.h"
 #include "kpf/sweep.h"
 
 #define MAX_SETS 256
@@ -127,94 +123,71 @@ static int load_resume_sets(run_args *a, char *store, size_t size, kpf_error *er
     return KPF_OK;
 }
 
-/* Studies with their own runner instead of the general experiment loop:
- * a config whose top level holds the study's key is that study.  Each
- * entry names the plugin its runner needs (NULL: none), and may have a
- * `check` that validates the whole config (KPF_ECONFIG, located) before
- * the output folder is created, so a bad config writes nothing. */
-typedef int (*study_check_fn)(kpf_config *cfg, const kpf_plugin *p, kpf_error *err);
-typedef int (*study_run_fn)(kpf_config *cfg, const kpf_plugin *p, const char *out_dir,
-                            kpf_error *err);
-typedef struct study {
-    const char *key;
-    const char *plugin;
-    study_check_fn check; /* NULL: the runner validates as it goes */
-    study_run_fn run;
-} study;
-
-static const study studies[] = {
-    /* linear-RNN figure reproductions (kpf/lrnn.h, docs/lrnn.md) */
-    {"lrnn", "lrnn", NULL, kpf_lrnn_experiment_run},
-    /* Schuessler's linear theory over g (kpf/delta_w.h, docs/delta_w.md) */
-    {"linear_theory", NULL, kpf_dw_linear_study_check, kpf_dw_linear_study_run},
-    /* ltr rank sweep on data or a synthetic teacher (kpf/ltr_fit.h, docs/ltr.md) */
-    {"ltr_fit", "ltr", kpf_ltr_study_check, kpf_ltr_study_run},
-};
-
-static const study *study_of(const kpf_config *cfg)
+/* A study's run that failed leaves its partial outputs for inspection, marked
+ * by DIR/FAILED (the message), so nobody takes the folder for a result. */
+static void mark_failed(const char *dir, const kpf_error *err)
 {
-    for (size_t i = 0; i < sizeof studies / sizeof studies[0]; i++)
-        if (kpf_node_get(kpf_config_root(cfg), studies[i].key))
-            return &studies[i];
-    return NULL;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/FAILED", dir);
+    FILE *fp = fopen(path, "w");
+    if (fp) {
+        fprintf(fp, "%s\n", err->msg);
+        fclose(fp);
+    }
+    fprintf(stderr, "kpf: the run failed; what it wrote stays in %s, marked by %s\n", dir,
+            path);
 }
 
-static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb, (void)flag, (void)ftw;
-    return remove(path);
-}
-
-/* A runner without a check meets config errors after its folder exists.
- * Everything in the folder is this run's (it was new or empty), so it goes
- * and the bad config leaves nothing behind; a folder the user made stays. */
-static void discard_run(const char *dir, int user_made)
-{
-    nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-    if (user_made)
-        mkdir(dir, 0777);
-}
-
-static int run_study(const run_args *a, const study *st, kpf_config *cfg, kpf_registry *reg)
+/* The study's check before any output exists (a bad config: exit 2, nothing
+ * written), then its run, or its resume op when resuming. */
+static int run_study(const run_args *a, const kpf_study_desc *st, kpf_config *cfg,
+                     const kpf_registry *reg)
 {
     kpf_error err;
     kpf_error_clear(&err);
-    const kpf_plugin *p = NULL;
     char dir[4096];
-    int rc = st->plugin ? kpf_registry_find(reg, st->plugin, &p, &err) : KPF_OK;
+    int rc = KPF_OK;
+    if (a->resume && !KPF_STUDY_OP(st, resume))
+        rc = kpf_error_set(&err, KPF_EUNSUPPORTED,
+                           "`%s:` runs cannot be resumed (the study has no resume op); start "
+                           "a new run",
+                           st->name);
+    if (!rc)
+        rc = st->check(cfg, reg, &err);
     if (!rc && a->resume)
-        rc = kpf_error_set(&err, KPF_EINVAL, "`%s:` runs cannot be resumed; start a new run",
-                           st->key);
-    if (!rc && st->check)
-        rc = st->check(cfg, p, &err);
-    struct stat sb;
-    int user_made = a->out && stat(a->out, &sb) == 0;
-    if (!rc && !(rc = kpf_output_dir_prepare(a->out, a->config, dir, sizeof dir, &err)))
+        snprintf(dir, sizeof dir, "%s", a->resume);
+    else if (!rc && !(rc = kpf_output_dir_prepare(a->out, a->config, dir, sizeof dir, &err)))
         rc = save_inputs(a, cfg, dir, &err);
     if (rc) {
         fprintf(stderr, "kpf: %s\n", err.msg);
-        return KPF_EXIT_USAGE;
+        return rc == KPF_ENOMEM ? KPF_EXIT_FAIL : KPF_EXIT_USAGE;
     }
-    fprintf(stderr, "kpf: writing to %s\n", dir);
-    rc = st->run(cfg, p, dir, &err);
-    if (rc)
+    fprintf(stderr, "kpf: %s %s\n", a->resume ? "resuming in" : "writing to", dir);
+    rc = a->resume ? st->resume(cfg, reg, dir, &err) : st->run(cfg, reg, dir, &err);
+    if (rc) {
         fprintf(stderr, "kpf: %s\n", err.msg);
-    if (rc == KPF_ECONFIG && !st->check) {
-        discard_run(dir, user_made);
-        fprintf(stderr, "kpf: nothing kept in %s: fix the config and run again\n", dir);
+        mark_failed(dir, &err);
+        return KPF_EXIT_FAIL;
     }
-    return rc == KPF_OK ? KPF_EXIT_OK : rc == KPF_ECONFIG ? KPF_EXIT_USAGE : KPF_EXIT_FAIL;
+    char failed[4200];
+    snprintf(failed, sizeof failed, "%s/FAILED", dir);
+    remove(failed); /* a resumed run that now succeeded */
+    return KPF_EXIT_OK;
 }
 
+/* The config with its overrides, the registry, and what the config runs: a
+ * study (*study) or else the experiment (*ex, loaded and validated). */
 static int load(const run_args *a, kpf_config **cfg, kpf_registry **reg,
-                kpf_experiment **ex, kpf_error *err)
+                const kpf_study_desc **study, kpf_experiment **ex, kpf_error *err)
 {
     int rc = kpf_config_load_file(a->config, cfg, err);
     for (int i = 0; !rc && i < a->n_sets; i++)
         rc = kpf_config_set(*cfg, a->sets[i], err);
     if (!rc)
         rc = kpf_cli_registry(reg, err);
-    if (!rc && !study_of(*cfg))
+    if (!rc)
+        rc = kpf_study_select(*reg, *cfg, study, NULL, err);
+    if (!rc && !*study)
         rc = kpf_experiment_load(*cfg, *reg, ex, err);
     return rc;
 }
@@ -251,6 +224,7 @@ int kpf_cmd_run(int argc, char **argv)
     static char sets_store[65536], resume_cfg[4200];
     kpf_config *cfg = NULL;
     kpf_registry *reg = NULL;
+    const kpf_study_desc *study = NULL;
     kpf_experiment *ex = NULL;
     kpf_error err;
     kpf_error_clear(&err);
@@ -262,14 +236,14 @@ int kpf_cmd_run(int argc, char **argv)
         rc = load_resume_sets(&a, sets_store, sizeof sets_store, &err);
     }
     if (!rc)
-        rc = load(&a, &cfg, &reg, &ex, &err);
+        rc = load(&a, &cfg, &reg, &study, &ex, &err);
     if (rc) {
         fprintf(stderr, "kpf: %s\n", err.msg);
         status = rc == KPF_ENOMEM ? KPF_EXIT_FAIL : KPF_EXIT_USAGE;
         goto done;
     }
-    if (!ex) { /* a study with its own runner (see load) */
-        status = run_study(&a, study_of(cfg), cfg, reg);
+    if (study) {
+        status = run_study(&a, study, cfg, reg);
         goto done;
     }
     kpf_sweep sw;

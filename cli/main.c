@@ -6,8 +6,9 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "studies.h"
+#include "kpf/study.h"
 #include "kpf/version.h"
+#include "studies.h"
 
 static char search_path[8192];
 
@@ -39,6 +40,8 @@ int kpf_cli_registry(kpf_registry **out, kpf_error *err)
     int rc = kpf_registry_alloc(out, err);
     if (rc)
         return rc;
+    /* Each kind's validator before anything of that kind enters. */
+    kpf_study_register_validator(*out);
     rc = kpf_studies_register(*out, err);
     if (!rc)
         rc = kpf_registry_scan(*out, kpf_cli_search_path(), err);
@@ -55,17 +58,22 @@ static void usage(FILE *fp)
           "\n"
           "commands:\n"
           "  run CONFIG [-o DIR] [--set key.path=value]...\n"
-          "                        run the experiment described by a YAML config;\n"
+          "                        run the experiment described by a YAML config, or\n"
+          "                        the study named by its top-level key (lrnn:, …);\n"
           "                        outputs go to DIR (must be new or empty) or to\n"
           "                        runs/<config name>[-N]\n"
-          "  plugins               list the model plugins found (name, summary, ABI, file)\n"
+          "  run --resume DIR      continue an interrupted run in DIR\n"
+          "  plugins               list every extension found: models, tasks, analyses\n"
+          "                        and studies (name, ABI, summary, file or built-in),\n"
+          "                        then the files skipped and why\n"
           "  check-plugin NAME|PATH [--seed N] [--set key=value]...\n"
           "                        run the conformance checks on one plugin\n"
           "  --help, -h            this text\n"
           "  --version             print the version\n"
           "\n"
-          "Plugins are searched in $KPF_PLUGIN_PATH (':'-separated), then beside the\n"
-          "kpf executable (plugins/, ../lib/.../kpf/plugins).\n"
+          "Extensions (.so files exporting models, tasks, analyses or studies) are\n"
+          "searched in $KPF_PLUGIN_PATH (':'-separated), then beside the kpf\n"
+          "executable (plugins/, ../lib/.../kpf/plugins).\n"
           "\n"
           "exit status: 0 success, 1 runtime failure, 2 bad usage or bad config\n",
           fp);

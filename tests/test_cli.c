@@ -143,3 +143,192 @@ Test(cli, study_config_error_leaves_nothing)
     cr_assert(tu_exists("mine"), "the user's folder was removed");
     cr_assert_not(tu_exists("mine/config.yaml"), "the failed run's files were kept");
 }
+
+/* ---- studies as extensions (kpf/study.h) ------------------------------------- */
+
+/* Copy test plugins into a folder of their own under the scratch folder, so
+ * KPF_PLUGIN_PATH sees exactly them. */
+static void plugin_dir(const char *dir, const char *const *files)
+{
+    cr_assert_eq(tu_sh("mkdir -p %s/%s", tu_tmp, dir), 0);
+    for (; *files; files++)
+        cr_assert_eq(tu_sh("cp %s/%s.so %s/%s/", KPF_TEST_PLUGIN_DIR, *files, tu_tmp, dir), 0,
+                     "%s", tu_out);
+}
+
+/* Run kpf with KPF_PLUGIN_PATH at tu_tmp/p (the fixture study). */
+#define KPF_P "KPF_PLUGIN_PATH=%s/p " KPF_CLI_PATH
+
+Test(cli, study_from_a_file_is_checked_then_run)
+{
+    plugin_dir("p", (const char *const[]){"study_fixture", NULL});
+    tu_write("s.yaml", "fixture_study:\n  value: 3\n  plugin: rnn\n");
+    cr_assert_eq(tu_sh(KPF_P " run %s/s.yaml -o %s/out", tu_tmp, tu_tmp, tu_tmp), 0, "%s",
+                 tu_out);
+    cr_assert_eq(tu_sh("cat %s/out/fixture.txt", tu_tmp), 0);
+    cr_assert_str_eq(tu_out, "value 3\n");
+    cr_assert(tu_exists("out/config.yaml") && tu_exists("out/overrides.txt"));
+    cr_assert_not(tu_exists("out/FAILED"));
+    /* --set reaches the study's config like any other */
+    cr_assert_eq(tu_sh(KPF_P " run %s/s.yaml -o %s/o2 --set fixture_study.value=7", tu_tmp,
+                       tu_tmp, tu_tmp),
+                 0, "%s", tu_out);
+    cr_assert_eq(tu_sh("cat %s/o2/fixture.txt", tu_tmp), 0);
+    cr_assert_str_eq(tu_out, "value 7\n");
+    /* this study has a resume op: --resume calls it */
+    cr_assert_eq(tu_sh(KPF_P " run --resume %s/out", tu_tmp, tu_tmp), 0, "%s", tu_out);
+    cr_assert_eq(tu_sh("cat %s/out/fixture.txt", tu_tmp), 0);
+    cr_assert_str_eq(tu_out, "value 3\nresumed\n");
+}
+
+Test(cli, study_check_errors_are_located_and_write_nothing)
+{
+    plugin_dir("p", (const char *const[]){"study_fixture", NULL});
+    const struct {
+        const char *yaml, *want;
+    } bad[] = {
+        {"fixture_study:\n  value: 300\n", "b.yaml:2:10: fixture_study.value: 300 is out of range"},
+        {"fixture_study:\n  value: 3\n  vaule: 4\n", "b.yaml:3:3: fixture_study.vaule: unknown key"},
+        {"fixture_study:\n  value: 3\n  plugin: nosuch\n",
+         "b.yaml:3:11: fixture_study.plugin: no plugin named 'nosuch'"},
+        {"fixture_study: {value: 3}\nmodle: {n: 2}\n", "b.yaml:2:1: modle: unknown key"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        tu_write("b.yaml", bad[i].yaml);
+        cr_assert_eq(tu_sh(KPF_P " run %s/b.yaml -o %s/out", tu_tmp, tu_tmp, tu_tmp), 2, "%s",
+                     tu_out);
+        cr_assert(strstr(tu_out, bad[i].want), "expected '%s' in: %s", bad[i].want, tu_out);
+        cr_assert_not(tu_exists("out"), "a folder was created for a bad config (%zu)", i);
+    }
+    /* without the .so the key is no study: the experiment complains instead */
+    tu_write("b.yaml", "fixture_study:\n  value: 3\n");
+    cr_assert_eq(tu_sh("%s run %s/b.yaml -o %s/out", KPF_CLI_PATH, tu_tmp, tu_tmp), 2, "%s",
+                 tu_out);
+    cr_assert_not(tu_exists("out"));
+}
+
+Test(cli, study_runtime_failure_is_status_1_and_marked)
+{
+    plugin_dir("p", (const char *const[]){"study_fixture", NULL});
+    tu_write("f.yaml", "fixture_study: {value: 1, fail: true}\n");
+    cr_assert_eq(tu_sh(KPF_P " run %s/f.yaml -o %s/out", tu_tmp, tu_tmp, tu_tmp), 1, "%s",
+                 tu_out);
+    cr_assert(strstr(tu_out, "failing as asked"), "%s", tu_out);
+    cr_assert(tu_exists("out/fixture.txt"), "the partial output was not kept");
+    cr_assert_eq(tu_sh("cat %s/out/FAILED", tu_tmp), 0, "no FAILED marker");
+    cr_assert(strstr(tu_out, "failing as asked"), "%s", tu_out);
+}
+
+Test(cli, two_studies_in_one_config_is_a_located_error)
+{
+    tu_write("two.yaml", "seed: 0\n"
+                         "lrnn:\n"
+                         "  figure: phase\n"
+                         "linear_theory:\n"
+                         "  N: 10\n");
+    cr_assert_eq(tu_sh("%s run %s/two.yaml -o %s/out", KPF_CLI_PATH, tu_tmp, tu_tmp), 2, "%s",
+                 tu_out);
+    cr_assert(strstr(tu_out, "two.yaml:5:3: linear_theory: a second study in one config "
+                             "(`lrnn:` is one too)"),
+              "%s", tu_out);
+    cr_assert_not(tu_exists("out"));
+}
+
+/* The lrnn study's check covers what its figures read, so a mistake is
+ * exit 2 with a located message and no folder, as for every other config. */
+Test(cli, lrnn_study_config_errors_come_before_any_folder)
+{
+    const char *modes = "task: {name: lrnn_svd, n_in: 2, T: 3}\n"
+                        "model: {plugin: lrnn, alignment: aligned, n: 2}\n";
+    const struct {
+        const char *tail, *want;
+    } bad[] = {
+        {"lrnn:\n  figure: modes\n  stpe: 0.1\n", "l.yaml:5:3: lrnn.stpe: unknown key"},
+        {"lrnn:\n  figure: modse\n", "l.yaml:4:11: lrnn.figure: unknown value 'modse'"},
+        {"lrnn:\n  figure: modes\n  record_every: 0\n", "l.yaml:5:17: lrnn.record_every: 0 is out"},
+        {"lrnn:\n  figure: ntk\n  T: [1, 2.5]\n  scale: [1]\n",
+         "l.yaml:5:6: lrnn.T: T must be whole numbers"},
+        {"lrnn:\n  figure: ntk\n  T: [1]\n  scale: [-1]\n",
+         "l.yaml:6:10: lrnn.scale: scale -1 is out of range"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char text[1024];
+        snprintf(text, sizeof text, "%s%s", modes, bad[i].tail);
+        tu_write("l.yaml", text);
+        cr_assert_eq(tu_sh("%s run %s/l.yaml -o %s/o", KPF_CLI_PATH, tu_tmp, tu_tmp), 2, "%s",
+                     tu_out);
+        cr_assert(strstr(tu_out, bad[i].want), "expected '%s' in: %s", bad[i].want, tu_out);
+        cr_assert_not(tu_exists("o"), "a folder was created for a bad config (%zu)", i);
+    }
+    /* a task the figure cannot use, and a model key the plugin rejects */
+    tu_write("l.yaml", "task: {name: lrnn_integration, n_in: 2, T: 3}\n"
+                       "model: {plugin: lrnn, n: 2}\nlrnn: {figure: modes}\n");
+    cr_assert_eq(tu_sh("%s run %s/l.yaml -o %s/o", KPF_CLI_PATH, tu_tmp, tu_tmp), 2);
+    cr_assert(strstr(tu_out, "l.yaml:1:14: task.name: figure modes needs task lrnn_svd"), "%s",
+              tu_out);
+    tu_write("l.yaml", "task: {name: lrnn_svd, n_in: 2, T: 3}\n"
+                       "model: {plugin: lrnn, n: 2, sigmaa: 1}\nlrnn: {figure: ntk, T: [1], "
+                       "scale: [1]}\n");
+    cr_assert_eq(tu_sh("%s run %s/l.yaml -o %s/o", KPF_CLI_PATH, tu_tmp, tu_tmp), 2);
+    cr_assert(strstr(tu_out, "l.yaml:2:") && strstr(tu_out, "model.sigmaa"), "%s", tu_out);
+    cr_assert_not(tu_exists("o"));
+}
+
+Test(cli, study_without_resume_op_refuses_resume)
+{
+    cr_assert_eq(tu_sh("mkdir -p %s/run && touch %s/run/overrides.txt", tu_tmp, tu_tmp), 0);
+    tu_write("run/config.yaml", "lrnn: {figure: phase, T: [3], time: 1, panels: [{dynamics: "
+                                "dirac, sweep: beta, from: 0.2, to: 1, n: 2, kappa: 1}]}\n");
+    cr_assert_eq(tu_sh("%s run --resume %s/run", KPF_CLI_PATH, tu_tmp), 2, "%s", tu_out);
+    cr_assert(strstr(tu_out, "`lrnn:` runs cannot be resumed"), "%s", tu_out);
+    cr_assert_not(tu_exists("run/fig4.dat"), "the refused resume ran the study");
+}
+
+/* `kpf plugins` lists all four kinds in order, built-ins saying so. */
+Test(cli, plugins_lists_every_kind)
+{
+    plugin_dir("p", (const char *const[]){"study_fixture", NULL});
+    cr_assert_eq(tu_sh(KPF_P " plugins", tu_tmp), 0, "%s", tu_out);
+    const char *models = strstr(tu_out, "models ("), *tasks = strstr(tu_out, "tasks ("),
+               *analyses = strstr(tu_out, "analyses ("), *studies = strstr(tu_out, "studies (");
+    cr_assert(models && tasks && analyses && studies, "%s", tu_out);
+    cr_assert(models < tasks && tasks < analyses && analyses < studies, "%s", tu_out);
+    cr_assert(strstr(models, "rnn ") && strstr(models, "discrete") < tasks, "%s", tu_out);
+    cr_assert(strstr(tasks, "memory_pro") < analyses, "%s", tu_out);
+    cr_assert(strstr(tasks, "built-in tasks") < analyses, "%s", tu_out);
+    const char *const names[] = {"lrnn", "ltr_fit", "linear_theory", "fixture_study"};
+    for (int i = 0; i < 4; i++)
+        cr_assert(strstr(studies, names[i]), "study %s not listed:\n%s", names[i], tu_out);
+    cr_assert(strstr(studies, "built-in study lrnn"), "%s", tu_out);
+    char path[512];
+    snprintf(path, sizeof path, "%s/p/study_fixture.so", tu_tmp);
+    cr_assert(strstr(studies, path), "the fixture's file is not shown:\n%s", tu_out);
+    cr_assert_eq(tu_sh("%s --help", KPF_CLI_PATH), 0);
+    cr_assert(strstr(tu_out, "studies"), "%s", tu_out);
+}
+
+/* A broken study file is one line naming the file and the fix; the good
+ * ones beside it still load. */
+Test(cli, broken_study_files_are_one_line_each)
+{
+    plugin_dir("p", (const char *const[]){"study_fixture", "study_bad_abi", "study_small_struct",
+                                          "study_null_run", NULL});
+    cr_assert_eq(tu_sh(KPF_P " plugins", tu_tmp), 0, "%s", tu_out);
+    cr_assert(strstr(tu_out, "fixture_study"), "%s", tu_out);
+    const struct {
+        const char *file, *want;
+    } bad[] = {
+        {"study_bad_abi.so", ": study ABI version 99, this kpf speaks 1; rebuild"},
+        {"study_small_struct.so", ": study descriptor struct_size 32 is smaller than the"},
+        {"study_null_run.so", ": study 'null_run_study' leaves the required op 'run' NULL"},
+    };
+    for (size_t i = 0; i < 3; i++) {
+        char want[512];
+        snprintf(want, sizeof want, "kpf: skipped: %s/p/%s%s", tu_tmp, bad[i].file, bad[i].want);
+        cr_assert(strstr(tu_out, want), "expected '%s' in:\n%s", want, tu_out);
+        int seen = 0;
+        for (const char *at = tu_out; (at = strstr(at, bad[i].file)); at++)
+            seen++;
+        cr_assert_eq(seen, 1, "%s named on %d lines:\n%s", bad[i].file, seen, tu_out);
+    }
+}

@@ -9,6 +9,7 @@
 #include "kpf/config.h"
 #include "kpf/error.h"
 #include "kpf/plugin.h"
+#include "kpf/study.h"
 
 /* ---- Schuessler's linear theory --------------------------------------- */
 
@@ -70,5 +71,8 @@ int kpf_dw_linear_theory(const kpf_lin_opts *o, kpf_lin_result *res, kpf_error *
 int kpf_dw_linear_study_check(kpf_config *cfg, const kpf_plugin *unused, kpf_error *err);
 int kpf_dw_linear_study_run(kpf_config *cfg, const kpf_plugin *unused, const char *out_dir,
                             kpf_error *err);
+/* The `linear_theory` study (kpf/study.h): the two above; enumerated like a
+ * shared object's kpf_study_descriptor. */
+const kpf_study_desc *kpf_linear_theory_study_descriptor(uint32_t index);
 
 #endif

@@ -376,3 +376,32 @@ int kpf_dw_linear_study_run(kpf_config *cfg, const kpf_plugin *unused, const cha
     free(rows);
     return rc;
 }
+
+/* ---- the study descriptor (kpf/study.h) ----------------------------------------- */
+
+/* The theory needs no model plugin: the registry goes unused. */
+static int study_check(kpf_config *cfg, const kpf_registry *reg, kpf_error *err)
+{
+    (void)reg;
+    return kpf_dw_linear_study_check(cfg, NULL, err);
+}
+
+static int study_run(kpf_config *cfg, const kpf_registry *reg, const char *out_dir,
+                     kpf_error *err)
+{
+    (void)reg;
+    return kpf_dw_linear_study_run(cfg, NULL, out_dir, err);
+}
+
+static const kpf_study_desc linear_theory_study = {
+    KPF_STUDY_DESC_HEAD,
+    .name = "linear_theory",
+    .summary = "Schuessler et al.'s linear theory of the learned low-rank change, over g (Fig. 4)",
+    .check = study_check,
+    .run = study_run,
+};
+
+const kpf_study_desc *kpf_linear_theory_study_descriptor(uint32_t index)
+{
+    return index == 0 ? &linear_theory_study : NULL;
+}

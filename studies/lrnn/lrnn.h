@@ -36,6 +36,7 @@
 #include "kpf/error.h"
 #include "kpf/instance.h"
 #include "kpf/plugin.h"
+#include "kpf/study.h"
 #include "kpf/task.h"
 
 #ifdef __cplusplus
@@ -255,7 +256,11 @@ int kpf_lrnn_train_modes(const kpf_lrnn_terms *t, double a0, double b0, double c
 
 /* Run the experiment a config describes and write its table (*.dat), plot
  * (*.png via gnuplot) and summary.json into out_dir (which must exist; no
- * file is overwritten).  The config's `lrnn:` map picks the figure:
+ * file is overwritten).  check validates the whole config the same way run
+ * reads it (every key, unknown keys, the task and model it would create,
+ * the values the figure sweeps), with errors located at the key
+ * (KPF_ECONFIG), and writes nothing.  The config's `lrnn:` map picks the
+ * figure:
  *   figure: modes        Fig. 2 — task lrnn_svd, model lrnn; the network is
  *                        trained by SGD at `step` units of t_θ/τ per
  *                        iteration for `time` units, modes extracted every
@@ -271,8 +276,14 @@ int kpf_lrnn_train_modes(const kpf_lrnn_terms *t, double a0, double b0, double c
  *                        training and the loss at T_test_from … T_test_to
  * docs/lrnn.md documents every key.  Config values are changed in place
  * (task.T, model.alignment …) while sweeping. */
+int kpf_lrnn_experiment_check(kpf_config *cfg, const kpf_plugin *lrnn, kpf_error *err);
 int kpf_lrnn_experiment_run(kpf_config *cfg, const kpf_plugin *lrnn, const char *out_dir,
                             kpf_error *err);
+
+/* The `lrnn` study (kpf/study.h): a config with a top-level `lrnn:` map runs
+ * kpf_lrnn_experiment_check/run with the registry's `lrnn` plugin.
+ * Enumerated like a shared object's kpf_study_descriptor (one study). */
+const kpf_study_desc *kpf_lrnn_study_descriptor(uint32_t index);
 
 #ifdef __cplusplus
 }

@@ -88,14 +88,18 @@ int kpf_lrnn_fig_integration(kpf_lrnn_ctx *c, kpf_error *err)
     kpf_model *m = NULL;
     if (!rc) rc = kpf_lrnn_make_task(c, &t, err);
     if (!rc && strcmp(t->type->name, "lrnn_integration"))
-        rc = kpf_error_set(err, KPF_ECONFIG, "figure integration needs task lrnn_integration");
+        rc = kpf_node_error(kpf_node_get(tn, "name"), err,
+                            "figure integration needs task lrnn_integration");
+    if (!rc && tfrom > tto)
+        rc = kpf_node_error(kpf_node_get(c->lr, "T_test_to"), err,
+                            "T_test_to (%zu) is below T_test_from (%zu)", tto, tfrom);
     if (!rc) rc = kpf_lrnn_make_model(c, t, o.batch, &m, err);
     kpf_model_free(m);
     kpf_task_free(t);
     m = NULL;
     t = NULL;
     if (!rc) rc = kpf_config_check_unused(c->cfg, err);
-    if (rc) {
+    if (rc || c->check_only) {
         kpf_train_opts_clear(&o);
         return rc;
     }

@@ -17,6 +17,9 @@ typedef struct kpf_lrnn_ctx {
     const kpf_plugin *plugin;
     const char *dir;
     uint64_t seed;
+    /* Validate only (kpf_lrnn_experiment_check): each figure returns once
+     * its whole config is read, before it trains or writes anything. */
+    int check_only;
 } kpf_lrnn_ctx;
 
 /* kpf_config_set with a formatted "key.path=value". */

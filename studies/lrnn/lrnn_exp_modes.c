@@ -77,7 +77,8 @@ int kpf_lrnn_fig_modes(kpf_lrnn_ctx *c, kpf_error *err)
     size_t every, batch;
     int rc = kpf_lrnn_make_task(c, &t, err);
     if (!rc && strcmp(t->type->name, "lrnn_svd"))
-        rc = kpf_error_set(err, KPF_ECONFIG, "figure modes needs task lrnn_svd");
+        rc = kpf_node_error(kpf_node_get(kpf_node_get(c->root, "task"), "name"), err,
+                            "figure modes needs task lrnn_svd");
     if (!rc) rc = kpf_lrnn_svd_setup_read(kpf_node_get(c->root, "task"), &su, err);
     if (!rc) rc = kpf_cfg_double(c->lr, "step", 0, 0.002, 1e-9, 10, &step, err);
     if (!rc) rc = kpf_cfg_double(c->lr, "time", 0, 12, 0, 1e7, &time, err);
@@ -85,7 +86,11 @@ int kpf_lrnn_fig_modes(kpf_lrnn_ctx *c, kpf_error *err)
     if (!rc) rc = kpf_cfg_size(c->lr, "batch", 0, t ? t->T * t->n_in : 1, 1, 1u << 24, &batch, err);
     if (!rc) rc = kpf_lrnn_make_model(c, t, batch, &m, err);
     if (!rc) rc = kpf_config_check_unused(c->cfg, err);
-    if (rc)
+    if (!rc && su.rank > m->n)
+        rc = kpf_node_error(kpf_node_get(c->root, "model"), err,
+                            "the task has %zu modes, the model only %zu; raise model.n",
+                            su.rank, m->n);
+    if (rc || c->check_only)
         goto done;
     const size_t d = su.rank, ni = t->n_in, no = t->n_out, n = m->n;
     const int modes_param = kpf_model_block(m, "a") != NULL;
@@ -96,10 +101,6 @@ int kpf_lrnn_fig_modes(kpf_lrnn_ctx *c, kpf_error *err)
     r.R = calloc(n * n, sizeof(double));
     if (!r.U || !r.V || !r.R) {
         rc = kpf_error_set(err, KPF_ENOMEM, "out of memory");
-        goto done;
-    }
-    if (d > n) {
-        rc = kpf_error_set(err, KPF_ECONFIG, "the task has %zu modes, the model only %zu", d, n);
         goto done;
     }
     kpf_lrnn_orthogonal(r.seed, KPF_LRNN_U, no, r.U, err);

@@ -30,6 +30,14 @@ int kpf_lrnn_fig_ntk(kpf_lrnn_ctx *c, kpf_error *err)
     if (!rc) rc = kpf_cfg_double(c->lr, "step", 0, 0.01, 1e-9, 10, &step, err);
     if (!rc) rc = kpf_cfg_double(c->lr, "time", 0, 50, 0, 1e9, &time, err);
     if (!rc) rc = kpf_cfg_size(c->lr, "extra_trials", 0, 0, 0, 1u << 20, &P0, err);
+    for (size_t i = 0; !rc && i < nT; i++)
+        if (Ts[i] < 1 || Ts[i] > KPF_LRNN_MAX_T || Ts[i] != floor(Ts[i]))
+            rc = kpf_node_error(kpf_node_get(c->lr, "T"), err,
+                                "T must be whole numbers from 1 to %d", KPF_LRNN_MAX_T);
+    for (size_t i = 0; !rc && i < ns; i++) /* model.sigma's range or model.mode_init's */
+        if (!(sc[i] >= 0 && sc[i] <= 1e6))
+            rc = kpf_node_error(kpf_node_get(c->lr, "scale"), err,
+                                "scale %g is out of range [0, 1e6]", sc[i]);
     /* validate task and model once */
     kpf_task *t = NULL;
     kpf_model *m = NULL;
@@ -40,7 +48,7 @@ int kpf_lrnn_fig_ntk(kpf_lrnn_ctx *c, kpf_error *err)
     m = NULL;
     t = NULL;
     if (!rc) rc = kpf_config_check_unused(c->cfg, err);
-    if (rc)
+    if (rc || c->check_only)
         return rc;
     FILE *fp = kpf_plot_open(c->dir, "fig5.dat", err);
     if (!fp)

@@ -117,8 +117,15 @@ int kpf_lrnn_fig_phase(kpf_lrnn_ctx *c, kpf_error *err)
     for (size_t i = 0; !rc && i < nT; i++)
         if (Ts[i] < 1 || Ts[i] > 4096 || Ts[i] != floor(Ts[i]))
             rc = kpf_node_error(kpf_node_get(c->lr, "T"), err, "T must be whole numbers ≥ 1");
+    /* the plot's curves of one panel share one fixed-size command */
+    for (size_t i = 0; !rc && i < np; i++)
+        if (nT * pn[i].n_kappa > 40)
+            rc = kpf_node_error(kpf_node_at(pl, i), err,
+                                "%zu values of T × %zu of kappa are %zu curves; a panel "
+                                "plots at most 40",
+                                nT, pn[i].n_kappa, nT * pn[i].n_kappa);
     if (!rc) rc = kpf_config_check_unused(c->cfg, err);
-    if (rc)
+    if (rc || c->check_only)
         return rc;
     const size_t steps = (size_t)llround(time / step);
     FILE *fp = kpf_plot_open(c->dir, "fig4.dat", err);

@@ -1,6 +1,7 @@
 /* Reproductions of Proca et al.'s Figs. 2, 4, 5 and 6 from a YAML config
- * (kpf/lrnn.h: kpf_lrnn_experiment_run; configs/lrnn_fig*.yaml;
- * docs/lrnn.md): the entry point and the helpers the figures share.  Each
+ * (lrnn.h: kpf_lrnn_experiment_check/run and the `lrnn` study descriptor;
+ * configs/lrnn_fig*.yaml; docs/lrnn.md): the entry points and the helpers
+ * the figures share.  Each
  * figure (lrnn_exp_*.c) writes NAME.dat (the table), NAME.gp and NAME.png
  * (gnuplot) and summary.json into the output folder. */
 #include <math.h>
@@ -112,10 +113,13 @@ uint64_t kpf_lrnn_model_basis_seed(kpf_lrnn_ctx *c)
 
 static const char *const fig_names[] = {"modes", "phase", "ntk", "integration", NULL};
 
-int kpf_lrnn_experiment_run(kpf_config *cfg, const kpf_plugin *lrnn, const char *out_dir,
-                            kpf_error *err)
+/* One path for check and run: each figure reads its whole config first and
+ * returns there when c.check_only is set. */
+static int experiment(kpf_config *cfg, const kpf_plugin *lrnn, const char *out_dir,
+                      int check_only, kpf_error *err)
 {
-    kpf_lrnn_ctx c = {.cfg = cfg, .root = kpf_config_root(cfg), .plugin = lrnn, .dir = out_dir};
+    kpf_lrnn_ctx c = {.cfg = cfg, .root = kpf_config_root(cfg), .plugin = lrnn, .dir = out_dir,
+                      .check_only = check_only};
     int fig = 0;
     int rc = kpf_cfg_u64(c.root, "seed", 0, 0, &c.seed, err);
     if (!rc) rc = kpf_cfg_map(c.root, "lrnn", KPF_CFG_REQUIRED, &c.lr, err);
@@ -128,5 +132,53 @@ int kpf_lrnn_experiment_run(kpf_config *cfg, const kpf_plugin *lrnn, const char 
     case 2: return kpf_lrnn_fig_ntk(&c, err);
     default: return kpf_lrnn_fig_integration(&c, err);
     }
+}
+
+int kpf_lrnn_experiment_check(kpf_config *cfg, const kpf_plugin *lrnn, kpf_error *err)
+{
+    return experiment(cfg, lrnn, NULL, 1, err);
+}
+
+int kpf_lrnn_experiment_run(kpf_config *cfg, const kpf_plugin *lrnn, const char *out_dir,
+                            kpf_error *err)
+{
+    return experiment(cfg, lrnn, out_dir, 0, err);
+}
+
+/* ---- the study descriptor (kpf/study.h) --------------------------------------------- */
+
+/* The figures train the `lrnn` model plugin, found by name like any other. */
+static int find_lrnn(const kpf_registry *reg, const kpf_plugin **p, kpf_error *err)
+{
+    int rc = kpf_registry_find(reg, "lrnn", p, err);
+    return rc ? kpf_error_prefix(err, rc, "the lrnn study trains the lrnn plugin: ") : rc;
+}
+
+static int study_check(kpf_config *cfg, const kpf_registry *reg, kpf_error *err)
+{
+    const kpf_plugin *p = NULL;
+    int rc = find_lrnn(reg, &p, err);
+    return rc ? rc : kpf_lrnn_experiment_check(cfg, p, err);
+}
+
+static int study_run(kpf_config *cfg, const kpf_registry *reg, const char *out_dir,
+                     kpf_error *err)
+{
+    const kpf_plugin *p = NULL;
+    int rc = find_lrnn(reg, &p, err);
+    return rc ? rc : kpf_lrnn_experiment_run(cfg, p, out_dir, err);
+}
+
+static const kpf_study_desc lrnn_study = {
+    KPF_STUDY_DESC_HEAD,
+    .name = "lrnn",
+    .summary = "Proca et al. (ICML 2025) linear-RNN figures 2, 4, 5, 6 (lrnn.figure)",
+    .check = study_check,
+    .run = study_run,
+};
+
+const kpf_study_desc *kpf_lrnn_study_descriptor(uint32_t index)
+{
+    return index == 0 ? &lrnn_study : NULL;
 }
 

@@ -39,6 +39,7 @@
 #include "kpf/error.h"
 #include "kpf/instance.h"
 #include "kpf/plugin.h"
+#include "kpf/study.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -219,6 +220,9 @@ int kpf_ltr_teacher(const kpf_plugin *ltr, const kpf_ltr_spec *spec, kpf_ltr_dat
 int kpf_ltr_study_check(kpf_config *cfg, const kpf_plugin *ltr, kpf_error *err);
 int kpf_ltr_study_run(kpf_config *cfg, const kpf_plugin *ltr, const char *out_dir,
                       kpf_error *err);
+/* The `ltr_fit` study (kpf/study.h): the two above with the registry's `ltr`
+ * plugin; enumerated like a shared object's kpf_study_descriptor. */
+const kpf_study_desc *kpf_ltr_study_descriptor(uint32_t index);
 
 #ifdef __cplusplus
 }

@@ -390,3 +390,40 @@ int kpf_ltr_study_run(kpf_config *cfg, const kpf_plugin *ltr, const char *out_di
     study_free(&st);
     return rc;
 }
+
+/* ---- the study descriptor (kpf/study.h) ----------------------------------------- */
+
+/* The fits are networks of the `ltr` model plugin, found by name. */
+static int find_ltr(const kpf_registry *reg, const kpf_plugin **p, kpf_error *err)
+{
+    int rc = kpf_registry_find(reg, "ltr", p, err);
+    return rc ? kpf_error_prefix(err, rc, "the ltr_fit study fits the ltr plugin: ") : rc;
+}
+
+static int study_check(kpf_config *cfg, const kpf_registry *reg, kpf_error *err)
+{
+    const kpf_plugin *p = NULL;
+    int rc = find_ltr(reg, &p, err);
+    return rc ? rc : kpf_ltr_study_check(cfg, p, err);
+}
+
+static int study_run(kpf_config *cfg, const kpf_registry *reg, const char *out_dir,
+                     kpf_error *err)
+{
+    const kpf_plugin *p = NULL;
+    int rc = find_ltr(reg, &p, err);
+    return rc ? rc : kpf_ltr_study_run(cfg, p, out_dir, err);
+}
+
+static const kpf_study_desc ltr_fit_study = {
+    KPF_STUDY_DESC_HEAD,
+    .name = "ltr_fit",
+    .summary = "rank sweep of ltr fits to an HDF5 tensor or a synthetic teacher (blocked CV)",
+    .check = study_check,
+    .run = study_run,
+};
+
+const kpf_study_desc *kpf_ltr_study_descriptor(uint32_t index)
+{
+    return index == 0 ? &ltr_fit_study : NULL;
+}
