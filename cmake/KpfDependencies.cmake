@@ -26,6 +26,9 @@ pkg_check_modules(FFTW3 REQUIRED IMPORTED_TARGET fftw3)
 # Vectorised tanh/exp for the element-wise half of model ops (kpf/vmath.h).
 pkg_check_modules(SLEEF REQUIRED IMPORTED_TARGET sleef)
 
+# JSON headers of .safetensors files (kpf/safetensors.h) and `kpf show`.
+pkg_check_modules(JANSSON REQUIRED IMPORTED_TARGET jansson)
+
 # OpenMP (GCC's libgomp) splits the element-wise loops of the core and the
 # in-tree plugins; optional: without it the pragmas are ignored.
 find_package(OpenMP COMPONENTS C)
@@ -35,7 +38,7 @@ target_include_directories(kpf_deps INTERFACE ${GSL_INCLUDE_DIR} ${CBLAS_INCLUDE
                            ${HDF5_C_INCLUDE_DIRS} ${HDF5_INCLUDE_DIRS})
 target_compile_definitions(kpf_deps INTERFACE ${HDF5_C_DEFINITIONS} ${HDF5_DEFINITIONS})
 target_link_libraries(kpf_deps INTERFACE ${GSL_LIBRARY} ${OPENBLAS_LIBRARY}
-                      ${ARPACK_LIBRARY} PkgConfig::FFTW3 PkgConfig::YAML ${HDF5_C_LIBRARIES} ${HDF5_LIBRARIES}
+                      ${ARPACK_LIBRARY} PkgConfig::FFTW3 PkgConfig::YAML PkgConfig::JANSSON ${HDF5_C_LIBRARIES} ${HDF5_LIBRARIES}
                       ${CMAKE_DL_LIBS} ${M_LIBRARY})
 
 if(KPF_BUILD_TESTS)

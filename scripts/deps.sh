@@ -9,8 +9,10 @@ packages=(
   libyaml-dev libhdf5-dev            # configs in, arrays out
   libarpack2-dev libfftw3-dev        # matrix-free eigensolver, FFTs
   libsleef-dev                       # vectorised tanh/exp (kpf/vmath.h)
+  libjansson-dev                     # safetensors headers, kpf show
   libcriterion-dev                   # tests
   gnuplot-nox python3                # plots, helper scripts
+  python3-numpy                      # independent safetensors writer (tests)
 )
 
 missing=()
