@@ -5,7 +5,7 @@
 #   <prefix>/<libdir>/libkpf.so.X.Y.Z, .so.X, .so
 #   <prefix>/<libdir>/kpf/plugins/*.so            (kpf_add_plugin installs these)
 #   <prefix>/<libdir>/pkgconfig/kpf.pc            pkg-config --cflags --libs kpf
-#   <prefix>/<libdir>/cmake/kpf/                  find_package(kpf) -> kpf::kpf
+#   <prefix>/<libdir>/cmake/kpf/                  find_package(kpf) -> kpf::kpf, kpf_add_plugin
 include(CMakePackageConfigHelpers)
 
 set(KPF_CMAKE_INSTALL_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/kpf)
@@ -52,11 +52,13 @@ configure_package_config_file(
   ${PROJECT_SOURCE_DIR}/cmake/kpfConfig.cmake.in
   ${PROJECT_BINARY_DIR}/kpfConfig.cmake
   INSTALL_DESTINATION ${KPF_CMAKE_INSTALL_DIR}
-  PATH_VARS CMAKE_INSTALL_INCLUDEDIR KPF_PLUGIN_INSTALL_DIR)
+  PATH_VARS CMAKE_INSTALL_INCLUDEDIR CMAKE_INSTALL_LIBDIR KPF_PLUGIN_INSTALL_DIR)
 # 0.x: the plugin ABI may still change between minor versions.
 write_basic_package_version_file(${PROJECT_BINARY_DIR}/kpfConfigVersion.cmake
   VERSION ${PROJECT_VERSION} COMPATIBILITY SameMinorVersion)
+# KpfPlugin.cmake: kpf_add_plugin, for plugins built against the install.
 install(FILES ${PROJECT_BINARY_DIR}/kpfConfig.cmake ${PROJECT_BINARY_DIR}/kpfConfigVersion.cmake
+              ${PROJECT_SOURCE_DIR}/cmake/KpfPlugin.cmake
         DESTINATION ${KPF_CMAKE_INSTALL_DIR})
 
 # ---- pkg-config ------------------------------------------------------------------
@@ -115,9 +117,35 @@ else()
   set(KPF_PC_PLUGINDIR "\${prefix}/${KPF_PLUGIN_INSTALL_DIR}")
 endif()
 set(KPF_PC_PREFIX "@KPF_PC_PREFIX@")   # kept for the install-time pass
+set(KPF_PC_RPATH "@KPF_PC_RPATH@")
 configure_file(${PROJECT_SOURCE_DIR}/cmake/kpf.pc.in ${PROJECT_BINARY_DIR}/kpf.pc.in @ONLY)
+# Libs carries -Wl,-rpath,${libdir} when the library folder is not one the
+# linker and the dynamic loader search anyway, so a plugin built with
+# `pkg-config --libs kpf` finds libkpf at run time from any prefix
+# (docs/writing-a-plugin.md, "Running from a non-system prefix").  A system
+# folder gets no rpath: it would be redundant, and distributions forbid it.
+# Each install configures its own copy (in a folder named after its prefix),
+# installs it and removes it, so concurrent installs into different prefixes
+# (the install tests) never share a file.
+if(IS_ABSOLUTE "${CMAKE_INSTALL_LIBDIR}")
+  set(_kpf_pc_libdir_code "set(_libdir \"${CMAKE_INSTALL_LIBDIR}\")")
+else()
+  set(_kpf_pc_libdir_code "set(_libdir \"\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_LIBDIR}\")")
+endif()
+set(_kpf_system_libdirs ${CMAKE_C_IMPLICIT_LINK_DIRECTORIES} ${CMAKE_PLATFORM_IMPLICIT_LINK_DIRECTORIES})
 install(CODE "
   set(KPF_PC_PREFIX \"\${CMAKE_INSTALL_PREFIX}\")
-  configure_file(\"${PROJECT_BINARY_DIR}/kpf.pc.in\" \"${PROJECT_BINARY_DIR}/kpf.pc\" @ONLY)
+  ${_kpf_pc_libdir_code}
+  cmake_path(NORMAL_PATH _libdir)
+  set(_system \"${_kpf_system_libdirs}\")
+  set(KPF_PC_RPATH \"\")
+  list(FIND _system \"\${_libdir}\" _at)   # (no IN_LIST: install scripts run without policies)
+  if(_at LESS 0)
+    set(KPF_PC_RPATH \" -Wl,-rpath,\\\${libdir}\")
+  endif()
+  string(MD5 _tag \"\${CMAKE_INSTALL_PREFIX}\")
+  set(_pc \"${PROJECT_BINARY_DIR}/pkgconfig/\${_tag}/kpf.pc\")
+  configure_file(\"${PROJECT_BINARY_DIR}/kpf.pc.in\" \"\${_pc}\" @ONLY)
+  file(INSTALL DESTINATION \"\${_libdir}/pkgconfig\" TYPE FILE FILES \"\${_pc}\")
+  file(REMOVE_RECURSE \"${PROJECT_BINARY_DIR}/pkgconfig/\${_tag}\")
 ")
-install(FILES ${PROJECT_BINARY_DIR}/kpf.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
