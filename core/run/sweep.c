@@ -17,7 +17,7 @@ static char *fmt_double(double v)
 static int parse_range(const kpf_node *spec, kpf_sweep_key *k, kpf_error *err)
 {
     double *x = NULL;
-    int rc = kpf_cfg_range(spec, 100000, &x, &k->n, err);
+    int rc = kpf_cfg_range(spec, KPF_SWEEP_MAX_POINTS, &x, &k->n, err);
     if (!rc && !(k->values = calloc(k->n, sizeof(char *))))
         rc = kpf_error_set(err, KPF_ENOMEM, "out of memory");
     for (size_t i = 0; !rc && i < k->n; i++)
@@ -32,6 +32,9 @@ static int parse_list(const kpf_node *spec, kpf_sweep_key *k, kpf_error *err)
     k->n = kpf_node_len(spec);
     if (k->n == 0)
         return kpf_node_error(spec, err, "expected at least one value");
+    if (k->n > KPF_SWEEP_MAX_POINTS)
+        return kpf_node_error(spec, err, "%zu values; at most %d are allowed", k->n,
+                              KPF_SWEEP_MAX_POINTS);
     k->values = calloc(k->n, sizeof(char *));
     if (!k->values)
         return kpf_error_set(err, KPF_ENOMEM, "out of memory");
@@ -60,6 +63,31 @@ static int parse_key(const kpf_node *values, size_t i, kpf_sweep_key *k, kpf_err
     }
 }
 
+/* Grid size so far × key i's values, refused (never wrapped) beyond
+ * KPF_SWEEP_MAX_POINTS; keys after i are not expanded yet, so a refusal
+ * before the last key says "at least". */
+static int count_points(kpf_sweep *s, size_t i, const kpf_node *values, kpf_error *err)
+{
+    size_t n = s->keys[i].n;
+    if (s->n_points <= KPF_SWEEP_MAX_POINTS / n) {
+        s->n_points *= n;
+        return KPF_OK;
+    }
+    double total = (double)s->repeats; /* ≤ 64 factors ≤ 10^5: no overflow */
+    char factors[256] = "";
+    for (size_t k = 0; k <= i; k++) {
+        total *= (double)s->keys[k].n;
+        size_t used = strlen(factors);
+        snprintf(factors + used, sizeof factors - used, "%zu × ", s->keys[k].n);
+    }
+    return kpf_node_error(values, err,
+                          "the sweep has %s%.15g points (%s%zu repeat%s%s); at most %d are "
+                          "allowed (sweep fewer values, or split the sweep into several configs)",
+                          i + 1 < s->n_keys ? "at least " : "", total, factors, s->repeats,
+                          s->repeats == 1 ? "" : "s",
+                          i + 1 < s->n_keys ? ", from its first keys" : "", KPF_SWEEP_MAX_POINTS);
+}
+
 int kpf_sweep_parse(const kpf_node *node, uint64_t seed, kpf_sweep *s, kpf_error *err)
 {
     memset(s, 0, sizeof *s);
@@ -77,13 +105,19 @@ int kpf_sweep_parse(const kpf_node *node, uint64_t seed, kpf_sweep *s, kpf_error
     s->n_keys = kpf_node_len(values);
     if (s->n_keys == 0)
         return kpf_node_error(values, err, "expected at least one key to sweep");
+    if (s->n_keys > KPF_SWEEP_MAX_KEYS)
+        return kpf_node_error(values, err, "%zu keys swept; at most %d may be (sweep fewer keys)",
+                              s->n_keys, KPF_SWEEP_MAX_KEYS);
     s->keys = calloc(s->n_keys, sizeof *s->keys);
     if (!s->keys)
         return kpf_error_set(err, KPF_ENOMEM, "out of memory");
+    /* The count is checked after every key, so a huge grid is refused
+     * before the values of the keys after it are even expanded. */
     s->n_points = s->repeats;
     for (size_t i = 0; !rc && i < s->n_keys; i++) {
         rc = parse_key(values, i, &s->keys[i], err);
-        s->n_points *= s->keys[i].n;
+        if (!rc)
+            rc = count_points(s, i, values, err);
     }
     if (!rc && s->plot_x) {
         int found = 0;
@@ -123,10 +157,14 @@ void kpf_sweep_point(const kpf_sweep *s, size_t i, size_t *idx, size_t *repeat,
 
 int kpf_sweep_apply(const kpf_sweep *s, size_t i, kpf_config *cfg, kpf_error *err)
 {
-    size_t idx[64], rep;
+    size_t idx[KPF_SWEEP_MAX_KEYS], rep;
     uint64_t seed;
-    if (s->n_keys > 64)
-        return kpf_error_set(err, KPF_EINVAL, "at most 64 swept keys");
+    if (s->n_keys > KPF_SWEEP_MAX_KEYS) /* kpf_sweep_parse refuses these already */
+        return kpf_node_error(s->keys[KPF_SWEEP_MAX_KEYS].node, err,
+                              "%zu keys swept; at most %d may be", s->n_keys, KPF_SWEEP_MAX_KEYS);
+    if (i >= s->n_points)
+        return kpf_error_set(err, KPF_EINVAL, "sweep point %zu does not exist (the sweep has %zu)",
+                             i, s->n_points);
     kpf_sweep_point(s, i, idx, &rep, &seed);
     char buf[4096];
     int rc = KPF_OK;
@@ -141,7 +179,11 @@ int kpf_sweep_apply(const kpf_sweep *s, size_t i, kpf_config *cfg, kpf_error *er
 
 int kpf_sweep_blame(const kpf_sweep *s, size_t i, kpf_error *err)
 {
-    size_t idx[64], rep;
+    if (!err)
+        return KPF_EINVAL;
+    if (s->n_keys > KPF_SWEEP_MAX_KEYS || i >= s->n_points)
+        return kpf_error_prefix(err, err->code, "sweep point %zu: ", i);
+    size_t idx[KPF_SWEEP_MAX_KEYS], rep;
     uint64_t seed;
     kpf_sweep_point(s, i, idx, &rep, &seed);
     /* The value came from --set text built here; name the spec instead. */

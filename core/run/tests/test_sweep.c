@@ -76,6 +76,91 @@ Test(sweep, bad_specs_are_located)
                        "sweep.plot.x: 'model.n' is not a swept key");
 }
 
+/* ---- bounds ------------------------------------------------------------------ */
+
+static char *sweep_of(size_t n_keys, const char *spec, const char *extra)
+{
+    size_t cap = 256 + n_keys * (strlen(spec) + 32) + strlen(extra);
+    char *y = malloc(cap);
+    cr_assert_not_null(y);
+    size_t used = (size_t)snprintf(y, cap, "sweep:\n  values:\n");
+    for (size_t k = 0; k < n_keys; k++)
+        used += (size_t)snprintf(y + used, cap - used, "    model.k%zu: %s\n", k, spec);
+    snprintf(y + used, cap - used, "%s", extra);
+    return y;
+}
+
+/* 4 axes × 65536 points used to wrap the count to 0 and run as one plain
+ * run; it is refused at sweep.values after the second key. */
+Test(sweep, point_count_is_capped_never_wrapped, .timeout = 10)
+{
+    char *y = sweep_of(4, "{linspace: [0, 1, 65536]}", "");
+    expect_parse_error(y, "s.yaml:3:5: sweep.values: the sweep has at least 4294967296 points "
+                          "(65536 × 65536 × 1 repeat, from its first keys); at most 100000 are "
+                          "allowed");
+    free(y);
+}
+
+/* 10^15 points used to hang while every point was validated. */
+Test(sweep, huge_grid_refused_at_once, .timeout = 5)
+{
+    char *y = sweep_of(3, "{logspace: [0, 1, 100000]}", "");
+    expect_parse_error(y, "at most 100000 are allowed");
+    free(y);
+}
+
+Test(sweep, cap_counts_repeats_and_is_inclusive)
+{
+    char *ok = sweep_of(2, "{linspace: [0, 1, 100]}", "  repeats: 10\n");
+    kpf_config *cfg = load(ok);
+    kpf_sweep sw;
+    cr_assert_eq(kpf_sweep_parse(kpf_node_get(kpf_config_root(cfg), "sweep"), 0, &sw, &err),
+                 KPF_OK, "%s", err.msg);
+    cr_assert_eq(sw.n_points, 100000);
+    kpf_sweep_clear(&sw);
+    kpf_config_free(cfg);
+    free(ok);
+    char *y = sweep_of(2, "{linspace: [0, 1, 100]}", "  repeats: 11\n");
+    expect_parse_error(y, "sweep.values: the sweep has 110000 points (100 × 100 × 11 repeats); "
+                          "at most 100000 are allowed");
+    free(y);
+}
+
+Test(sweep, too_many_keys_is_located)
+{
+    char *y = sweep_of(65, "[1]", "");
+    expect_parse_error(y, "s.yaml:3:5: sweep.values: 65 keys swept; at most 64 may be");
+    free(y);
+    y = sweep_of(64, "[1, 2]", ""); /* 2^64 points: refused by count, not wrapped */
+    expect_parse_error(y, "the sweep has at least 131072 points");
+    free(y);
+}
+
+Test(sweep, long_value_list_refused_before_expansion)
+{
+    size_t n = 100001, cap = 64 + 2 * n;
+    char *y = malloc(cap);
+    size_t used = (size_t)snprintf(y, cap, "sweep:\n  values:\n    model.g: [");
+    for (size_t i = 0; i < n; i++)
+        used += (size_t)snprintf(y + used, cap - used, i + 1 < n ? "0," : "0]\n");
+    expect_parse_error(y, "s.yaml:3:14: sweep.values.model.g: 100001 values; at most 100000");
+    free(y);
+}
+
+Test(sweep, apply_refuses_points_that_do_not_exist)
+{
+    kpf_config *cfg = load("sweep: {values: {model.g: [1, 2]}}\n");
+    kpf_sweep sw;
+    cr_assert_eq(kpf_sweep_parse(kpf_node_get(kpf_config_root(cfg), "sweep"), 0, &sw, &err),
+                 KPF_OK, "%s", err.msg);
+    kpf_config *base = load("model: {g: 9}\n");
+    cr_assert_eq(kpf_sweep_apply(&sw, 2, base, &err), KPF_EINVAL);
+    cr_assert(strstr(err.msg, "sweep point 2 does not exist (the sweep has 2)"), "%s", err.msg);
+    kpf_sweep_clear(&sw);
+    kpf_config_free(base);
+    kpf_config_free(cfg);
+}
+
 /* ---- through the CLI ------------------------------------------------------ */
 
 TestSuite(sweep_cli, .init = tu_mktmp, .fini = tu_rmtmp);
@@ -108,4 +193,18 @@ Test(sweep_cli, failed_point_is_recorded_and_the_sweep_goes_on, .timeout = 300)
     cr_assert(strstr(tu_out, "1,0,0,100000,failed"), "%s", tu_out);
     cr_assert(strstr(tu_out, "2,0,0,0.9,ok"), "%s", tu_out);
     cr_assert_eq(tu_sh("test -f %s/o/point_0002/summary.json", tu_tmp), 0);
+}
+
+/* The wrapped count used to run the config as one plain run (exit 0). */
+Test(sweep_cli, oversized_sweep_is_a_config_error, .timeout = 60)
+{
+    tu_write("h.yaml", "task: {name: memory_pro}\nmodel: {plugin: rnn, n: 8}\n"
+                        "sweep:\n  values:\n"
+                        "    model.g: {linspace: [0.5, 1.5, 65536]}\n"
+                        "    train.lr: {logspace: [-4, -2, 65536]}\n"
+                        "    seed_offset_a: {linspace: [0, 1, 65536]}\n"
+                        "    seed_offset_b: {linspace: [0, 1, 65536]}\n");
+    cr_assert_eq(tu_sh("%s run %s/h.yaml -o %s/o", KPF_CLI_PATH, tu_tmp, tu_tmp), 2, "%s", tu_out);
+    cr_assert(strstr(tu_out, "h.yaml:5:5: sweep.values: the sweep has at least"), "%s", tu_out);
+    cr_assert_eq(tu_sh("test -e %s/o", tu_tmp), 1, "output created for a refused sweep");
 }

@@ -11,7 +11,12 @@
  * A point is a list of `key=value` assignments (applied like --set, plus
  * seed=…); points are numbered grid-major (last key fastest) then repeat.
  * Every point's config is validated before any runs; a bad value is
- * reported at its place in the sweep spec. */
+ * reported at its place in the sweep spec.
+ *
+ * Limits.  At most KPF_SWEEP_MAX_KEYS keys and KPF_SWEEP_MAX_POINTS points
+ * (the product of the keys' value counts and `repeats`, computed with
+ * overflow checks); kpf_sweep_parse refuses a larger sweep with an error
+ * located at `sweep.values`, before any point is expanded or validated. */
 #ifndef KPF_SWEEP_H
 #define KPF_SWEEP_H
 
@@ -24,6 +29,9 @@
 #include "kpf/error.h"
 
 KPF_BEGIN_DECLS
+
+#define KPF_SWEEP_MAX_KEYS 64
+#define KPF_SWEEP_MAX_POINTS 100000
 
 typedef struct kpf_sweep_key {
     const char *path;      /* "model.g"                    */
@@ -50,8 +58,8 @@ void kpf_sweep_clear(kpf_sweep *s);
 void kpf_sweep_point(const kpf_sweep *s, size_t i, size_t *idx, size_t *repeat,
                      uint64_t *seed);
 
-/* Apply point i to cfg (kpf_config_set of each key and of `seed`).  A value
- * the config refuses is reported at the key's spec. */
+/* Apply point i (< n_points) to cfg (kpf_config_set of each key and of
+ * `seed`).  A value the config refuses is reported at the key's spec. */
 int kpf_sweep_apply(const kpf_sweep *s, size_t i, kpf_config *cfg, kpf_error *err);
 
 /* Re-locate an error found while validating point i's config, so that it
