@@ -1,8 +1,28 @@
-/* broken_jzT — a tiny continuous linear plugin, f = A z + B x, whose jzT
- * forgets the transpose (returns A w instead of Aᵀ w).  The conformance
- * tests expect exactly the adjoint checks that involve jzT to fail while
- * every finite-difference check passes.  Written with plain loops: it is a
- * test fixture, not a model. */
+/* broken_linear — a tiny continuous linear plugin, f = A z + B x, with one
+ * defect chosen at compile time (tests/CMakeLists.txt builds it twice):
+ *
+ *   -DBROKEN_JZT    broken_jzT.so: jzT forgets the transpose (A w where Aᵀ w
+ *                   is meant).  The conformance tests expect exactly the
+ *                   adjoint checks that involve jzT to fail while every
+ *                   finite-difference check passes.
+ *   -DBROKEN_ACCUM  broken_accum.so: jthT overwrites g (g = Σ_r J_θᵀ w_r of
+ *                   this call only) instead of adding into it.  The
+ *                   conformance tests expect the accumulation check to fail.
+ *
+ * Everything else is correct, and one source keeps the two fixtures from
+ * drifting apart.  Written with plain loops: it is a test fixture, not a
+ * model. */
+#if defined(BROKEN_JZT) + defined(BROKEN_ACCUM) != 1
+#error "define exactly one of BROKEN_JZT, BROKEN_ACCUM"
+#endif
+#if defined(BROKEN_JZT)
+#define FIXTURE "broken_jzt"
+#define FIXTURE_SUMMARY "test fixture: linear field whose jzT forgets the transpose"
+#else
+#define FIXTURE "broken_accum"
+#define FIXTURE_SUMMARY "test fixture: linear field whose jthT overwrites g"
+#endif
+
 #include <stdlib.h>
 
 #include <gsl/gsl_randist.h>
@@ -20,10 +40,10 @@ typedef struct lin {
 static int lin_create(const kpf_model_args *a, void **self, kpf_error *err)
 {
     if (a->n_in < 1)
-        return kpf_error_set(err, KPF_EINVAL, "broken_jzT: needs n_in >= 1");
+        return kpf_error_set(err, KPF_EINVAL, FIXTURE ": needs n_in >= 1");
     lin *m = calloc(1, sizeof *m);
     if (!m)
-        return kpf_error_set(err, KPF_ENOMEM, "broken_jzT: out of memory");
+        return kpf_error_set(err, KPF_ENOMEM, FIXTURE ": out of memory");
     m->n_in = a->n_in;
     m->blocks[0] = (kpf_param_block){"A", 0, N, N};
     m->blocks[1] = (kpf_param_block){"B", N * N, N, a->n_in};
@@ -31,7 +51,7 @@ static int lin_create(const kpf_model_args *a, void **self, kpf_error *err)
     m->theta0 = malloc(mt * sizeof(double));
     if (!m->theta0) {
         free(m);
-        return kpf_error_set(err, KPF_ENOMEM, "broken_jzT: out of memory");
+        return kpf_error_set(err, KPF_ENOMEM, FIXTURE ": out of memory");
     }
     for (size_t i = 0; i < mt; i++)
         m->theta0[i] = gsl_ran_gaussian(a->rng, 0.5);
@@ -91,11 +111,22 @@ static int lin_jz(void *self, const double *th, const kpf_rows *rows, const doub
     return KPF_OK;
 }
 
-/* WRONG on purpose: A w where Aᵀ w is meant. */
+/* out_r = Aᵀ w_r */
 static int lin_jzT(void *self, const double *th, const kpf_rows *rows, const double *w,
                    double *out, kpf_error *err)
 {
+#if defined(BROKEN_JZT)
+    /* WRONG on purpose: A w where Aᵀ w is meant. */
     apply(self, th, NULL, rows, w, out);
+#else
+    for (size_t r = 0; r < rows->R; r++)
+        for (size_t j = 0; j < N; j++) {
+            double s = 0;
+            for (size_t i = 0; i < N; i++)
+                s += th[i * N + j] * w[r * N + i];
+            out[r * N + j] = s;
+        }
+#endif
     return KPF_OK;
 }
 
@@ -110,6 +141,11 @@ static int lin_jthT(void *self, const double *th, const kpf_rows *rows, const do
                     double *g, kpf_error *err)
 {
     const lin *m = self;
+#if defined(BROKEN_ACCUM)
+    /* WRONG on purpose: clears g instead of adding into it. */
+    for (size_t k = 0; k < N * N + N * m->n_in; k++)
+        g[k] = 0.0;
+#endif
     for (size_t r = 0; r < rows->R; r++)
         for (size_t i = 0; i < N; i++) {
             for (size_t j = 0; j < N; j++)
@@ -124,8 +160,8 @@ static int lin_jthT(void *self, const double *th, const kpf_rows *rows, const do
 static const kpf_model_desc desc = {
     .abi_version = KPF_ABI_VERSION,
     .struct_size = sizeof(kpf_model_desc),
-    .name = "broken_jzt",
-    .summary = "test fixture: linear field whose jzT forgets the transpose",
+    .name = FIXTURE,
+    .summary = FIXTURE_SUMMARY,
     .flags = KPF_MODEL_CONTINUOUS,
     .create = lin_create,
     .destroy = lin_destroy,
