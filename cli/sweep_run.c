@@ -178,9 +178,32 @@ static void write_header(table *t, const kpf_sweep *sw)
     fprintf(t->fp, ",status");
 }
 
+/* sweep.csv: the header (the point's columns, then the scalars' names the
+ * first successful point fixed) and the buffered rows.  Created exclusively. */
+static int write_csv(const char *path, const table *t, const kpf_sweep *sw, const char *rows)
+{
+    FILE *csv = fopen(path, "wx");
+    if (!csv) {
+        fprintf(stderr, "kpf: %s: cannot create (it may already exist)\n", path);
+        return -1;
+    }
+    table h = *t;
+    h.fp = csv;
+    write_header(&h, sw);
+    for (size_t c = 0; c < t->n_names; c++)
+        fprintf(csv, ",%s", t->names[c]);
+    fprintf(csv, "\n%s", rows ? rows : "");
+    if (fclose(csv)) {
+        fprintf(stderr, "kpf: %s: write failed\n", path);
+        return -1;
+    }
+    return 0;
+}
+
 int kpf_cli_sweep(const kpf_cli_sweep_args *a, const kpf_sweep *sw, kpf_registry *reg,
                   const char *dir)
 {
+    int rc = KPF_EXIT_FAIL;
     size_t failed = 0;
     table t = {0};
     char path[4400];
@@ -193,7 +216,7 @@ int kpf_cli_sweep(const kpf_cli_sweep_args *a, const kpf_sweep *sw, kpf_registry
     t.py = calloc(sw->n_points + 1, sizeof(double));
     if (!t.fp || !t.px || !t.py) {
         fprintf(stderr, "kpf: out of memory\n");
-        return KPF_EXIT_FAIL;
+        goto done;
     }
     for (size_t i = 0; i < sw->n_points; i++) {
         char pdir[4300], status[64];
@@ -203,24 +226,24 @@ int kpf_cli_sweep(const kpf_cli_sweep_args *a, const kpf_sweep *sw, kpf_registry
         failed += strcmp(status, "ok") != 0;
         table_row(&t, sw, i, status, pdir);
     }
-    fclose(t.fp);
-    FILE *csv = fopen(path, "wx");
-    if (csv) {
-        table h = t;
-        h.fp = csv;
-        write_header(&h, sw);
-        for (size_t c = 0; c < t.n_names; c++)
-            fprintf(csv, ",%s", t.names[c]);
-        fprintf(csv, "\n%s", rows ? rows : "");
-        fclose(csv);
-    }
-    free(rows);
+    int csv_ok = fclose(t.fp) == 0; /* rows now holds the whole table */
+    t.fp = NULL;
+    if (!csv_ok)
+        fprintf(stderr, "kpf: out of memory\n");
+    else
+        csv_ok = write_csv(path, &t, sw, rows) == 0;
     plot_sweep(sw, &t, dir);
+    if (csv_ok)
+        printf("%s\n", path);
+    fprintf(stderr, "kpf: sweep done: %zu points, %zu failed\n", sw->n_points, failed);
+    rc = csv_ok && !failed ? KPF_EXIT_OK : KPF_EXIT_FAIL;
+done: /* the one exit: whatever was allocated is released here */
+    if (t.fp)
+        fclose(t.fp);
+    free(rows);
     free(t.px);
     free(t.py);
-    printf("%s\n", path);
-    fprintf(stderr, "kpf: sweep done: %zu points, %zu failed\n", sw->n_points, failed);
-    return csv ? (failed ? KPF_EXIT_FAIL : KPF_EXIT_OK) : KPF_EXIT_FAIL;
+    return rc;
 }
 
 int kpf_cli_sweep_validate(const kpf_cli_sweep_args *a, const kpf_sweep *sw,
