@@ -32,5 +32,6 @@ int kpf_cli_sweep(const kpf_cli_sweep_args *a, const struct kpf_sweep *sw, kpf_r
 int kpf_cmd_run(int argc, char **argv);
 int kpf_cmd_plugins(int argc, char **argv);
 int kpf_cmd_check_plugin(int argc, char **argv);
+int kpf_cmd_show(int argc, char **argv);
 
 #endif
