@@ -1,26 +1,73 @@
 /* gnuplot-rendered PNGs: data table + script + one gnuplot run. */
 #include "kpf/plot.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
-/* Render stem.gp into the PNG it names, its output in stem.log; with a
- * dir, gnuplot runs inside it (scripts that name their files relatively). */
-static int run_gnuplot(const char *dir, const char *stem, kpf_error *err)
+/* The child's exit status when gnuplot could not be started (as a shell's). */
+#define GNUPLOT_NOT_RUN 127
+
+/* In the child: inside dir, stdout and stderr to out, exec gnuplot on gp.
+ * No shell: dir and the names reach the kernel as they are, so quotes,
+ * spaces or $ in a path mean nothing.  Only async-signal-safe calls. */
+static void exec_gnuplot(const char *dir, const char *gp, const char *out)
 {
-    char cmd[8800];
-    snprintf(cmd, sizeof cmd, "%s%s%sgnuplot '%s.gp' > '%s.log' 2>&1", dir ? "cd '" : "",
-             dir ? dir : "", dir ? "' && " : "", stem, stem);
-    int st = system(cmd);
-    if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
-        return kpf_error_set(err, KPF_EIO,
-                             "gnuplot failed to render %s%s%s.png (is gnuplot installed? see "
-                             "%s.log)",
-                             dir ? dir : "", dir ? "/" : "", stem, stem);
-    return KPF_OK;
+    static const char msg[] = "kpf: could not start gnuplot (is it installed and on PATH?)\n";
+    int fd = -1;
+    if (chdir(dir) == 0)
+        fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+    if (fd >= 0 && dup2(fd, STDOUT_FILENO) >= 0 && dup2(fd, STDERR_FILENO) >= 0) {
+        if (fd > STDERR_FILENO)
+            close(fd);
+        char *const argv[] = {"gnuplot", (char *)gp, NULL};
+        execvp(argv[0], argv);
+        ssize_t told = write(STDERR_FILENO, msg, sizeof msg - 1); /* into the log */
+        (void)told;
+    }
+    _exit(GNUPLOT_NOT_RUN);
+}
+
+/* Render DIR/NAME.gp into the PNG it names, gnuplot's output in
+ * DIR/NAME.log.  gnuplot runs inside DIR and the scripts name their files
+ * by base name, so no path is ever parsed by gnuplot either. */
+static int run_gnuplot(const char *dir, const char *name, kpf_error *err)
+{
+    char gp[512], out[512];
+    snprintf(gp, sizeof gp, "%s.gp", name);
+    snprintf(out, sizeof out, "%s.log", name);
+    pid_t pid = fork();
+    if (pid < 0)
+        return kpf_error_set(err, KPF_EIO, "%s/%s.png: cannot start gnuplot (fork: %s)", dir,
+                             name, strerror(errno));
+    if (pid == 0)
+        exec_gnuplot(dir, gp, out);
+    int st;
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR)
+            return kpf_error_set(err, KPF_EIO, "%s/%s.png: lost gnuplot (waitpid: %s)", dir,
+                                 name, strerror(errno));
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+        return KPF_OK;
+    return kpf_error_set(err, KPF_EIO,
+                         "gnuplot failed to render %s/%s.png (is gnuplot installed? see "
+                         "%s/%s.log)",
+                         dir, name, dir, name);
+}
+
+/* The base name of a stem "folder/name": its script names the files by it,
+ * since gnuplot runs inside the folder. */
+static const char *stem_base(const char *stem)
+{
+    const char *slash = strrchr(stem, '/');
+    return slash ? slash + 1 : stem;
 }
 
 /* Created exclusively: a plot never replaces an earlier file. */
@@ -44,12 +91,18 @@ static int close_data(FILE *d, const char *stem, kpf_error *err)
     return fclose(d) ? kpf_error_set(err, KPF_EIO, "%s.dat: write failed", stem) : KPF_OK;
 }
 
-/* Close the script and render it. */
+/* Close the script and render it, inside the stem's folder. */
 static int finish_script(FILE *g, const char *stem, kpf_error *err)
 {
     if (fclose(g))
         return kpf_error_set(err, KPF_EIO, "%s.gp: write failed", stem);
-    return run_gnuplot(NULL, stem, err);
+    const char *base = stem_base(stem);
+    char dir[4096];
+    if (base == stem)
+        snprintf(dir, sizeof dir, ".");
+    else /* "/name" runs in "/" */
+        snprintf(dir, sizeof dir, "%.*s", base - 1 == stem ? 1 : (int)(base - 1 - stem), stem);
+    return run_gnuplot(dir, base, err);
 }
 
 int kpf_plot_loss(const char *stem, const kpf_train_history *h, kpf_error *err)
@@ -68,6 +121,7 @@ int kpf_plot_loss(const char *stem, const kpf_train_history *h, kpf_error *err)
     FILE *g = open_part(stem, "gp", err);
     if (!g)
         return KPF_EIO;
+    const char *base = stem_base(stem);
     fprintf(g,
             "set terminal pngcairo size 900,560 noenhanced\n"
             "set output '%s.png'\n"
@@ -78,7 +132,7 @@ int kpf_plot_loss(const char *stem, const kpf_train_history *h, kpf_error *err)
             "(minibatch)', \\\n"
             "     '%s.dat' index 1 using 1:2 with linespoints lw 2 pt 7 ps 0.6 lc rgb "
             "'#cc3311' title 'evaluation (noise-free)'\n",
-            stem, stem, stem);
+            base, base, base);
     return finish_script(g, stem, err);
 }
 
@@ -104,18 +158,19 @@ int kpf_plot_cumvar(const char *stem, const char *title, size_t k,
     FILE *g = open_part(stem, "gp", err);
     if (!g)
         return KPF_EIO;
+    const char *base = stem_base(stem);
     fprintf(g, "set terminal pngcairo size 800,560 noenhanced\nset output '%s.png'\n"
                "set title '%s'\nset xlabel 'components'\nset ylabel 'cumulative explained "
                "variance'\nset yrange [0:1.02]\nset grid\nset key bottom right\n"
                "set arrow from graph 0, first 0.95 to graph 1, first 0.95 nohead dt 2\nplot ",
-            stem, title);
+            base, title);
     int first = 1;
     for (size_t s = 0; s < n_series; s++) {
         if (!series[s])
             continue;
         fprintf(g, "%s'%s.dat' index %zu using 1:2 with linespoints lw 2 pt 7 ps 0.5 lc rgb "
                    "'%s' title '%s'",
-                first ? "" : ", ", stem, s, palette[s % 7], names[s]);
+                first ? "" : ", ", base, s, palette[s % 7], names[s]);
         first = 0;
     }
     fprintf(g, "\n");
@@ -141,16 +196,17 @@ int kpf_plot_pca(const char *stem, const char *title, size_t B, size_t T, const 
     FILE *g = open_part(stem, "gp", err);
     if (!g)
         return KPF_EIO;
+    const char *base = stem_base(stem);
     fprintf(g, "set terminal pngcairo size 760,640 noenhanced\nset output '%s.png'\n"
                "set title '%s'\nset xlabel 'PC1'\nset ylabel 'PC2'\nset grid\n"
                "set key outside right\n",
-            stem, title);
+            base, title);
     size_t np = 0;
     while (period_names && period_names[np])
         np++;
     for (size_t i = 0; i < np; i++)
         fprintf(g, "set linetype %zu lc rgb '%s'\n", i + 1, palette[i % 7]);
-    fprintf(g, "plot '%s.dat' using 1:2:($4+1) with lines lw 1.5 lc variable notitle", stem);
+    fprintf(g, "plot '%s.dat' using 1:2:($4+1) with lines lw 1.5 lc variable notitle", base);
     for (size_t i = 0; i < np; i++)
         fprintf(g, ", NaN with lines lw 3 lt %zu title '%s'", i + 1, period_names[i]);
     fprintf(g, "\n");
@@ -190,13 +246,14 @@ int kpf_plot_scatter_mean(const char *stem, const char *title, const char *xlabe
     FILE *g = open_part(stem, "gp", err);
     if (!g)
         return KPF_EIO;
+    const char *base = stem_base(stem);
     fprintf(g, "set terminal pngcairo size 800,560 noenhanced\nset output '%s.png'\n"
                "set title '%s'\nset xlabel '%s'\nset ylabel '%s'\nset grid\n%s"
                "set key top left\n"
                "plot '%s.dat' index 0 using 1:2 with points pt 7 ps 0.8 lc rgb '#99aacc' "
                "title 'runs', \\\n     '%s.dat' index 1 using 1:2 with linespoints lw 2 pt 5 "
                "lc rgb '#224488' title 'mean'\n",
-            stem, title, xlabel, ylabel, logx ? "set logscale x\n" : "", stem, stem);
+            base, title, xlabel, ylabel, logx ? "set logscale x\n" : "", base, base);
     return finish_script(g, stem, err);
 }
 
