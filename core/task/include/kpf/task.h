@@ -42,6 +42,16 @@ typedef struct kpf_task_batch {
 #define KPF_TASK_ABI_VERSION 1u
 /* The symbol a shared object exports to provide tasks. */
 #define KPF_TASK_DESCRIPTOR_SYMBOL "kpf_task_descriptor"
+/* What that symbol is defined with in a file built with hidden visibility
+ * (the same definition as kpf/model.h's, so a task-only file needs no
+ * model header). */
+#ifndef KPF_EXPORT
+#if defined(__GNUC__)
+#define KPF_EXPORT __attribute__((visibility("default")))
+#else
+#define KPF_EXPORT
+#endif
+#endif
 
 typedef struct kpf_task_desc {
     uint32_t abi_version; /* KPF_TASK_ABI_VERSION                              */
