@@ -8,6 +8,8 @@
  *   - runs the installed `kpf plugins` with KPF_PLUGIN_PATH unset and finds
  *     the installed rnn plugin where pkg-config's plugindir says;
  *   - builds the same plugin with its CMakeLists.txt through find_package(kpf).
+ *   - builds examples/task-go-nogo (a task) both ways, checks it with the installed
+ *     `kpf check-plugin` and trains an RNN on it from YAML via KPF_PLUGIN_PATH.
  *
  * Skipped under sanitizers: the installed libkpf would carry ASan while the
  * example plugin and the tools that build it do not. */
@@ -15,6 +17,7 @@
 #include <criterion/criterion.h>
 
 #include <glob.h>
+#include <math.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -292,4 +295,97 @@ Test(install, plugins_find_libkpf_from_a_non_system_prefix)
     /* kpf's own plugins, installed beside libkpf. */
     snprintf(so, sizeof so, "%s/kpf/plugins/rnn.so", libdir);
     expect_libkpf_from_prefix(so, "installed built-in plugin, $ORIGIN/../..");
+}
+
+/* ---- an out-of-tree task: examples/task-go-nogo -------------------------------- */
+
+/* The number after "key": in a summary.json text, or NAN. */
+static double json_number(const char *json, const char *key)
+{
+    char pat[128];
+    snprintf(pat, sizeof pat, "\"%s\":", key);
+    const char *p = strstr(json, pat);
+    return p ? strtod(p + strlen(pat), NULL) : NAN;
+}
+
+/* A private copy of examples/task-go-nogo, built with its Makefile. */
+static void build_go_nogo(void)
+{
+    char *out;
+    int rc = run(&out, "cp -R '%s/examples/task-go-nogo' '%s/go_nogo' && "
+                       "rm -rf '%s/go_nogo/build' '%s/go_nogo/go_nogo.so'",
+                 KPF_SOURCE_DIR, tmp, tmp, tmp);
+    cr_assert_eq(rc, 0, "copying examples/task-go-nogo failed:\n%s", out);
+    free(out);
+    rc = run(&out, "cd '%s/go_nogo' && PKG_CONFIG_PATH='%s/pkgconfig' make", tmp, libdir);
+    cr_assert_eq(rc, 0, "building examples/task-go-nogo with its Makefile failed (exit %d):\n%s",
+                 rc, tail(out, 6000));
+    free(out);
+}
+
+/* The installed kpf checks the task and trains on it from YAML, finding it
+ * only through KPF_PLUGIN_PATH. */
+Test(install, out_of_tree_task_is_checked_and_trained_on)
+{
+    build_go_nogo();
+    char *out;
+    int rc = run(&out, "'%s/bin/kpf' check-plugin '%s/go_nogo/go_nogo.so'", prefix, tmp);
+    cr_assert_eq(rc, 0, "installed `kpf check-plugin go_nogo.so` exited %d:\n%s", rc,
+                 tail(out, 8000));
+    cr_assert(strstr(out, "checking task 'go_nogo'") && strstr(out, " 0 failed") &&
+                  strstr(out, "ok    noise: scale 0 keeps cond, mask, period, trial"),
+              "`kpf check-plugin go_nogo.so` did not run the task checks:\n%s",
+              tail(out, 8000));
+    free(out);
+
+    /* By name on the path, with task keys. */
+    rc = run(&out, "KPF_PLUGIN_PATH='%s/go_nogo' '%s/bin/kpf' check-plugin go_nogo "
+                   "--task-set t_delay=2 --task-set p_go=0.9",
+             tmp, prefix);
+    cr_assert_eq(rc, 0, "`kpf check-plugin go_nogo` on KPF_PLUGIN_PATH exited %d:\n%s", rc,
+                 tail(out, 8000));
+    free(out);
+
+    /* Not on the path: a config error, and no output folder. */
+    rc = run(&out, "cd '%s/go_nogo' && '%s/bin/kpf' run go_nogo.yaml -o '%s/run0'", tmp,
+             prefix, tmp);
+    cr_assert_eq(rc, 2, "kpf run without KPF_PLUGIN_PATH exited %d:\n%s", rc, tail(out, 4000));
+    cr_assert(strstr(out, "unknown task 'go_nogo'"), "%s", tail(out, 4000));
+    free(out);
+
+    /* On the path: trained (fewer iterations than the example's 150). */
+    rc = run(&out, "cd '%s/go_nogo' && KPF_PLUGIN_PATH='%s/go_nogo' '%s/bin/kpf' run "
+                   "go_nogo.yaml -o '%s/run1' --set train.iterations=100",
+             tmp, tmp, prefix, tmp);
+    cr_assert_eq(rc, 0, "KPF_PLUGIN_PATH=… kpf run go_nogo.yaml exited %d:\n%s", rc,
+                 tail(out, 8000));
+    free(out);
+    rc = run(&out, "cat '%s/run1/summary.json'", tmp);
+    cr_assert_eq(rc, 0, "no summary.json:\n%s", out);
+    /* The task's own dims (3 inputs, 1 output, 3+4+6+6 steps) reached the run. */
+    cr_assert(strstr(out, "\"task\": \"go_nogo\""), "%s", out);
+    cr_expect_eq(json_number(out, "n_in"), 3.0, "%s", out);
+    cr_expect_eq(json_number(out, "n_out"), 1.0, "%s", out);
+    cr_expect_eq(json_number(out, "steps"), 19.0, "%s", out);
+    /* And the network learned it: the noise-free evaluation loss falls by
+     * more than ten times (about 1 → 1e-3 in 100 iterations). */
+    double l0 = json_number(out, "eval_loss_initial"), l1 = json_number(out, "eval_loss_final");
+    cr_expect(l0 > 0.1 && l1 < 0.1 * l0,
+              "eval loss %g → %g: the RNN did not learn go_nogo:\n%s", l0, l1, out);
+    free(out);
+}
+
+/* The same task built through find_package(kpf); its ctest runs the
+ * installed kpf check-plugin on it. */
+Test(install, out_of_tree_task_builds_with_cmake_package)
+{
+    char *out;
+    int rc = run(&out, "cp -R '%s/examples/task-go-nogo' '%s/gn' && rm -rf '%s/gn/build' && "
+                       "cmake -S '%s/gn' -B '%s/gn/build' -DCMAKE_PREFIX_PATH='%s' "
+                       "-DCMAKE_BUILD_TYPE=Release && cmake --build '%s/gn/build' && "
+                       "cd '%s/gn/build' && ctest --output-on-failure",
+                 KPF_SOURCE_DIR, tmp, tmp, tmp, tmp, prefix, tmp, tmp);
+    cr_assert_eq(rc, 0, "examples/task-go-nogo with find_package(kpf) failed (exit %d):\n%s",
+                 rc, tail(out, 8000));
+    free(out);
 }
