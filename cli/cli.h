@@ -33,5 +33,6 @@ int kpf_cmd_run(int argc, char **argv);
 int kpf_cmd_plugins(int argc, char **argv);
 int kpf_cmd_check_plugin(int argc, char **argv);
 int kpf_cmd_show(int argc, char **argv);
+int kpf_cmd_new_plugin(int argc, char **argv);
 
 #endif
