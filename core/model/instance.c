@@ -1,5 +1,6 @@
-/* Host side of a model: creation from YAML, θ ownership, scratch space and
- * the op wrappers that attach it. */
+/* Host side of a model: creation from YAML or typed features, θ
+ * ownership, scratch space and the op wrappers that attach it, extension
+ * tables. */
 #include "kpf/instance.h"
 
 #include <math.h>
@@ -137,9 +138,9 @@ static int build_theta(kpf_model *m, double init_std, gsl_rng *rng, kpf_error *e
     return KPF_OK;
 }
 
-static int create_with(const kpf_plugin *plugin, const kpf_node *node, size_t n_in,
-                       size_t n_out, size_t n_trials, uint64_t seed, kpf_model **out,
-                       kpf_error *err)
+static int create_with(const kpf_plugin *plugin, const kpf_node *node,
+                       const kpf_model_feature *const *features, size_t n_in, size_t n_out,
+                       size_t n_trials, uint64_t seed, kpf_model **out, kpf_error *err)
 {
     kpf_model *m = calloc(1, sizeof *m);
     gsl_rng *rng = NULL;
@@ -147,10 +148,15 @@ static int create_with(const kpf_plugin *plugin, const kpf_node *node, size_t n_
         return kpf_error_set(err, KPF_ENOMEM, "cannot allocate a model");
     m->plugin = plugin;
     m->desc = plugin->desc;
+    m->scratch = calloc(1, sizeof *m->scratch);
+    if (!m->scratch) {
+        free(m);
+        return kpf_error_set(err, KPF_ENOMEM, "cannot allocate a model");
+    }
     int rc = kpf_rng_alloc(seed, KPF_RNG_INIT, &rng, err);
     if (rc)
         goto fail;
-    kpf_model_args args = {sizeof args, node, n_in, n_out, n_trials, rng};
+    kpf_model_args args = {sizeof args, node, n_in, n_out, n_trials, rng, features};
     if ((rc = m->desc->create(&args, &m->self, err)))
         goto fail;
     if ((rc = m->desc->params(m->self, &m->layout, err)))
@@ -187,7 +193,17 @@ int kpf_model_create(const kpf_plugin *plugin, const kpf_node *model_node, size_
                      size_t n_out, size_t n_trials, uint64_t seed, kpf_model **out,
                      kpf_error *err)
 {
-    return create_with(plugin, model_node, n_in, n_out, n_trials, seed, out, err);
+    return create_with(plugin, model_node, NULL, n_in, n_out, n_trials, seed, out, err);
+}
+
+int kpf_model_create_typed(const kpf_plugin *plugin, const kpf_node *model_node,
+                           const kpf_model_feature *const *features, size_t n_in,
+                           size_t n_out, size_t n_trials, uint64_t seed, kpf_model **out,
+                           kpf_error *err)
+{
+    if (!plugin || !plugin->desc || !out)
+        return kpf_error_set(err, KPF_EINVAL, "kpf_model_create_typed: NULL plugin or output");
+    return create_with(plugin, model_node, features, n_in, n_out, n_trials, seed, out, err);
 }
 
 int kpf_model_create_default(const kpf_plugin *plugin, size_t n_in, size_t n_out,
@@ -198,7 +214,8 @@ int kpf_model_create_default(const kpf_plugin *plugin, size_t n_in, size_t n_out
     int rc = kpf_config_load_string("{}", "(defaults)", &cfg, err);
     if (rc)
         return rc;
-    rc = create_with(plugin, kpf_config_root(cfg), n_in, n_out, n_trials, seed, out, err);
+    rc = create_with(plugin, kpf_config_root(cfg), NULL, n_in, n_out, n_trials, seed, out,
+                     err);
     kpf_config_free(cfg);
     return rc;
 }
@@ -211,9 +228,12 @@ void kpf_model_free(kpf_model *m)
         m->desc->destroy(m->self);
     free(m->theta);
     free(m->blocks);
-    free(m->work);
-    free(m->step_work);
-    free(m->step_t);
+    if (m->scratch) {
+        free(m->scratch->work);
+        free(m->scratch->step_work);
+        free(m->scratch->step_t);
+        free(m->scratch);
+    }
     free(m);
 }
 
@@ -231,21 +251,22 @@ static size_t step_blocks_needed(void)
 
 int kpf_model_reserve(kpf_model *m, size_t R, kpf_error *err)
 {
-    if (R <= m->rows_cap && m->work)
+    struct kpf_model_scratch *sc = m->scratch;
+    if (R <= sc->rows_cap && sc->work)
         return KPF_OK;
     size_t nw = m->layout.work_fixed + m->layout.work_per_row * R;
-    double *w = realloc(m->work, (nw ? nw : 1) * sizeof(double));
-    double *s = w ? realloc(m->step_work, step_blocks_needed() * R * m->n * sizeof(double) + 1)
+    double *w = realloc(sc->work, (nw ? nw : 1) * sizeof(double));
+    double *s = w ? realloc(sc->step_work, step_blocks_needed() * R * m->n * sizeof(double) + 1)
                   : NULL;
     if (w)
-        m->work = w;
+        sc->work = w;
     if (s)
-        m->step_work = s;
-    double *t = s ? realloc(m->step_t, R * sizeof(double) + 1) : NULL;
+        sc->step_work = s;
+    double *t = s ? realloc(sc->step_t, R * sizeof(double) + 1) : NULL;
     if (!t)
         return kpf_error_set(err, KPF_ENOMEM, "cannot reserve scratch for %zu rows", R);
-    m->step_t = t;
-    m->rows_cap = R;
+    sc->step_t = t;
+    sc->rows_cap = R;
     return KPF_OK;
 }
 
@@ -263,15 +284,23 @@ const kpf_param_block *kpf_model_block(const kpf_model *m, const char *name)
     return NULL;
 }
 
+const void *kpf_model_extension(const kpf_model *m, const char *name)
+{
+    if (!m || !name)
+        return NULL;
+    const void *(*ext)(void *, const char *) = KPF_DESC_OP(m->desc, extension);
+    return ext ? ext(m->self, name) : NULL;
+}
+
 /* Attach scratch and check capacity; the plugin then sees a complete row block. */
 int kpf_internal_attach_rows(kpf_model *m, const kpf_rows *in, kpf_rows *r, kpf_error *err)
 {
-    if (in->R > m->rows_cap)
+    if (in->R > m->scratch->rows_cap)
         return kpf_error_set(err, KPF_EINVAL,
                              "%zu rows exceed the %zu reserved; call kpf_model_reserve first",
-                             in->R, m->rows_cap);
+                             in->R, m->scratch->rows_cap);
     *r = *in;
-    r->work = m->work;
+    r->work = m->scratch->work;
     return KPF_OK;
 }
 

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "kpf/stepper.h"
+#include "model_internal.h"
 #include "stepper_internal.h"
 
 kpf_rows kpf_internal_stage_rows(const kpf_model *m, const kpf_step_rows *s, size_t stage,
@@ -35,7 +36,7 @@ int kpf_internal_stage_set(kpf_model *m, const kpf_step_rows *s, size_t stage,
 
 double *kpf_internal_step_block(kpf_model *m, size_t R, size_t i)
 {
-    return m->step_work + i * R * m->n;
+    return m->scratch->step_work + i * R * m->n;
 }
 
 void kpf_internal_axpby(size_t N, double a, const double *x, double b, double *y)

@@ -9,6 +9,7 @@
  * k̄3 = h/3 w + h J4ᵀk̄4, k̄2 = h/3 w + h/2 J3ᵀk̄3, k̄1 = h/6 w + h/2 J2ᵀk̄2,
  * and J_Fᵀw = w + Σ Jiᵀ k̄i; the parameter adjoint is Σ J_θ,iᵀ k̄i. */
 #include "kpf/stepper.h"
+#include "model_internal.h"
 #include "stepper_internal.h"
 
 static const double c_off[4] = {0.0, 0.5, 0.5, 1.0};  /* stage time offsets / h */
@@ -19,9 +20,10 @@ static const double *stage_time(kpf_model *m, const kpf_step_rows *s, size_t i)
 {
     if (c_off[i] == 0.0)
         return s->t;
+    double *t = m->scratch->step_t;
     for (size_t r = 0; r < s->R; r++)
-        m->step_t[r] = s->t[r] + c_off[i] * m->dt;
-    return m->step_t;
+        t[r] = s->t[r] + c_off[i] * m->dt;
+    return t;
 }
 
 static kpf_rows stage(kpf_model *m, const kpf_step_rows *s, size_t i)

@@ -3,8 +3,9 @@
  * kpf_model wraps one plugin instance with everything the core adds to it:
  * the parameter vector θ (owned here), the core's linear readout when the
  * plugin has none, the stepper that turns a continuous vector field into a
- * discrete map, and the scratch space the ops need.  Core code reads the
- * fields directly; only the functions below change them.
+ * discrete map, and the scratch space the ops need (private to this layer:
+ * kpf_model_reserve sizes it, the op wrappers attach it).  Core code reads
+ * the fields directly; only the functions below change them.
  *
  * θ layout.  theta[0 … m_model) is the plugin's own vector; when the plugin
  * has no readout op, the core appends W_out (n_out×n, row-major) and b_out
@@ -26,6 +27,7 @@
 KPF_BEGIN_DECLS
 
 struct kpf_stepper_type;
+struct kpf_model_scratch; /* model_internal.h */
 
 typedef struct kpf_model {
     const kpf_plugin *plugin;
@@ -44,10 +46,7 @@ typedef struct kpf_model {
     double dt;                    /* step size (1 for discrete maps)   */
     int core_readout;             /* 1: W_out z + b_out is the readout */
 
-    size_t rows_cap;              /* work buffers sized for this many rows */
-    double *work;                 /* plugin scratch                         */
-    double *step_work;            /* stepper scratch                        */
-    double *step_t;               /* per-row stage times                    */
+    struct kpf_model_scratch *scratch; /* owned; opaque outside core/model */
 } kpf_model;
 
 /* Create from the YAML `model:` map (key `plugin` is read by the caller).
@@ -58,6 +57,20 @@ typedef struct kpf_model {
 int kpf_model_create(const kpf_plugin *plugin, const kpf_node *model_node,
                      size_t n_in, size_t n_out, size_t n_trials, uint64_t seed,
                      kpf_model **out, kpf_error *err);
+
+/* Create from typed configurations instead of (or besides) YAML:
+ * `features` is a NULL-terminated list of kpf_model_feature (NULL: none),
+ * handed to the plugin's create as kpf_model_args.features; a plugin that
+ * recognises one of them (its header names it, e.g. "kpf.ltr.spec/1") takes
+ * its settings from it and reads no plugin keys from model_node.
+ * model_node may be NULL (no YAML at all: the core keys take their defaults,
+ * dt the plugin's dt_default); when given, its core keys are read as by
+ * kpf_model_create and a key nobody read is still an error.  With the same
+ * settings, typed and YAML creation give the same θ bit for bit. */
+int kpf_model_create_typed(const kpf_plugin *plugin, const kpf_node *model_node,
+                           const kpf_model_feature *const *features, size_t n_in,
+                           size_t n_out, size_t n_trials, uint64_t seed, kpf_model **out,
+                           kpf_error *err);
 
 /* Create with default settings (an empty model map): used by checks. */
 int kpf_model_create_default(const kpf_plugin *plugin, size_t n_in, size_t n_out,
@@ -75,8 +88,15 @@ int kpf_model_theta_changed(kpf_model *m, kpf_error *err);
 /* The block called `name`, or NULL. */
 const kpf_param_block *kpf_model_block(const kpf_model *m, const char *name);
 
+/* The plugin's table for interface `name` (its `extension` op), or NULL when
+ * the plugin has no such op (an older, shorter descriptor included) or does
+ * not provide `name`.  The table belongs to the plugin, valid until
+ * kpf_model_free; its type is the one the name defines (the core's:
+ * KPF_ACTIVATION_INTERFACE in kpf/activation.h; a plugin's: its header). */
+const void *kpf_model_extension(const kpf_model *m, const char *name);
+
 /* Plugin ops at a block of rows, with the model's scratch attached.  `rows`
- * need not set work; R ≤ rows_cap. */
+ * need not set work; R must not exceed the last kpf_model_reserve. */
 int kpf_model_f(kpf_model *m, const kpf_rows *rows, double *out, kpf_error *err);
 int kpf_model_tape(kpf_model *m, const kpf_rows *rows, double *tape, kpf_error *err);
 int kpf_model_jz(kpf_model *m, const kpf_rows *rows, const double *v, double *out,

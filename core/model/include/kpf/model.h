@@ -48,6 +48,13 @@
  *
  * Accumulation.  jthT and the other …_jthT ops ADD into g (g += J_θᵀ w,
  *   summed over the rows); everything else overwrites its output.
+ *
+ * Typed interfaces.  Nothing outside a plugin decodes its θ or formats its
+ *   YAML.  A caller that needs model-specific quantities (its activation,
+ *   ltr's factors, lrnn's effective weights) asks the `extension` op for a
+ *   typed table by versioned name; a caller that configures a plugin from
+ *   code passes a typed struct as a feature in kpf_model_args (LV2
+ *   extension_data and features).
  * ------------------------------------------------------------------------- */
 #ifndef KPF_MODEL_H
 #define KPF_MODEL_H
@@ -56,6 +63,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <gsl/gsl_rng.h>
 
@@ -79,15 +87,44 @@ KPF_BEGIN_DECLS
 #define KPF_MODEL_DISCRETE 0x0u   /* f is the next state               */
 #define KPF_MODEL_CONTINUOUS 0x1u /* f is dz/dt; the core steps it      */
 
+/* A typed configuration handed to create (LV2 "feature"): `name` is a
+ * versioned interface name ("kpf.ltr.spec/1") and `data` points to the
+ * struct that name defines, owned by the caller and read during create only.
+ * The struct behind a name never changes; a different layout gets a new
+ * version number.  A plugin ignores names it does not know. */
+typedef struct kpf_model_feature {
+    const char *name;
+    const void *data;
+} kpf_model_feature;
+
 /* Arguments to create.  Read only fields within args->struct_size. */
 typedef struct kpf_model_args {
     uint32_t struct_size;
-    const kpf_node *node; /* the YAML `model:` map (plugin keys only read) */
+    const kpf_node *node; /* the YAML `model:` map (plugin keys only read);
+                             may be NULL (no keys)                         */
     size_t n_in;          /* input dimension of the task                 */
     size_t n_out;         /* output dimension of the task                */
     size_t n_trials;      /* trial indices run over 0 … n_trials−1       */
     gsl_rng *rng;         /* the seeded initialisation stream            */
+    /* ---- appended (read only within struct_size) ----------------------- */
+    /* NULL-terminated list of typed configurations, or NULL.  A plugin that
+     * takes its settings from one of them reads no plugin keys from node. */
+    const kpf_model_feature *const *features;
 } kpf_model_args;
+
+/* The data of feature `name` in args, or NULL (absent, or args too short to
+ * hold the list: an older host). */
+static inline const void *kpf_model_args_feature(const kpf_model_args *args, const char *name)
+{
+    if (!args || !name ||
+        args->struct_size < offsetof(kpf_model_args, features) + sizeof(args->features) ||
+        !args->features)
+        return NULL;
+    for (const kpf_model_feature *const *f = args->features; *f; f++)
+        if ((*f)->name && strcmp((*f)->name, name) == 0)
+            return (*f)->data;
+    return NULL;
+}
 
 /* One named block of θ: a rows×cols row-major matrix (cols = 1 for vectors). */
 typedef struct kpf_param_block {
@@ -173,6 +210,14 @@ typedef struct kpf_model_desc {
     kpf_op_eval init_state;       /* out (R×n)                    */
     kpf_op_jth init_state_jth;    /* dθ → out (R×n)               */
     kpf_op_jthT init_state_jthT;  /* w (R×n) → g += …             */
+
+    /* Model-specific interfaces (LV2 extension_data): the table of interface
+     * `name` ("kpf.activation/1", "kpf.ltr.factors/1", …) for this instance,
+     * or NULL when the plugin does not provide it.  The table is the
+     * plugin's, valid until destroy; its type is defined next to the code
+     * that owns the name (kpf/instance.h for the core's, the plugin's own
+     * header for plugin-specific ones).  Must return NULL for unknown names. */
+    const void *(*extension)(void *self, const char *name);
 } kpf_model_desc;
 
 /* Smallest struct_size a host accepts: everything up to the required ops. */
