@@ -28,6 +28,7 @@
 #include "kpf/instance.h"
 #include "kpf/rng.h"
 #include "kpf/stepper.h"
+#include "check_extension.h"
 
 #define FD_REL_STEP 1e-6
 #define CHECK_DT 0.1
@@ -678,6 +679,8 @@ static int run_all(ctx *c, const kpf_plugin *plugin, kpf_error *err)
     if ((rc = check_readout(c, err)))
         return rc;
     if (KPF_DESC_OP(m->desc, init_state) && (rc = check_init_state(c, err)))
+        return rc;
+    if ((rc = kpf_internal_check_extension(m, c->rep, err)))
         return rc;
     return check_gradients(c, err);
 }
