@@ -34,5 +34,6 @@ int kpf_cmd_plugins(int argc, char **argv);
 int kpf_cmd_check_plugin(int argc, char **argv);
 int kpf_cmd_show(int argc, char **argv);
 int kpf_cmd_new_plugin(int argc, char **argv);
+int kpf_cmd_eval_op(int argc, char **argv);
 
 #endif

@@ -107,6 +107,8 @@ int main(int argc, char **argv)
         return kpf_cmd_show(argc - 1, argv + 1);
     if (!strcmp(cmd, "new-plugin"))
         return kpf_cmd_new_plugin(argc - 1, argv + 1);
+    if (!strcmp(cmd, "eval-op"))
+        return kpf_cmd_eval_op(argc - 1, argv + 1);
     fprintf(stderr, "kpf: unknown command '%s' (try kpf --help)\n", cmd);
     return KPF_EXIT_USAGE;
 }
