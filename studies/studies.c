@@ -4,6 +4,7 @@
 #include "linear_theory.h"
 #include "lrnn.h"
 #include "ltr_fit.h"
+#include "pellegrino.h"
 #include "tasks/lrnn_tasks.h"
 
 static const void *lrnn_tasks(uint32_t index)
@@ -39,5 +40,7 @@ int kpf_studies_register(kpf_registry *reg, kpf_error *err)
     if (!rc)
         rc = kpf_registry_add_descriptors(reg, KPF_KIND_STUDY, linear_theory_study,
                                           "built-in study linear_theory", err);
+    if (!rc)
+        rc = kpf_pellegrino_register(reg, err);
     return rc;
 }

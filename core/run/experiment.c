@@ -13,7 +13,6 @@
 #include "kpf/blas.h"
 #include "kpf/plot.h"
 #include "kpf/rng.h"
-#include "kpf/stepper.h"
 
 /* Every block named in a train map's `blocks` must exist in this model. */
 int kpf_internal_check_train_blocks(const kpf_model *m, const kpf_node *train_node,
@@ -26,38 +25,6 @@ int kpf_internal_check_train_blocks(const kpf_model *m, const kpf_node *train_no
                                   "no parameter block '%s' in plugin '%s'", o->train_blocks[i],
                                   m->desc->name);
     return KPF_OK;
-}
-
-/* `name` must be the model's n×n recurrent matrix; `who` needs it. */
-int kpf_internal_check_square_block(const kpf_model *m, const kpf_node *at, const char *name,
-                                    const char *who, kpf_error *err)
-{
-    const kpf_param_block *b = kpf_model_block(m, name);
-    size_t n = m->n;
-    if (!b)
-        return kpf_node_error(at, err, "%s needs a square %zu×%zu recurrent matrix; no block '%s' "
-                                       "in plugin '%s'", who, n, n, name, m->desc->name);
-    if (b->rows != n || b->cols != n)
-        return kpf_node_error(at, err, "%s needs a square %zu×%zu recurrent matrix; '%s' is "
-                                       "%zu×%zu", who, n, n, name, b->rows, b->cols);
-    return KPF_OK;
-}
-
-/* Theorem 1 needs a square block and the product form of the gradient,
- * which the Euler step and discrete maps have and RK4's stages do not. */
-static int check_theorem1(const kpf_experiment *ex, kpf_error *err)
-{
-    const kpf_node *t = kpf_node_get(ex->analysis_node, "theorem1");
-    const kpf_node *at = kpf_node_get(t, "block") ? kpf_node_get(t, "block") : t;
-    int rc = kpf_internal_check_square_block(ex->model, at, ex->aopts.thm1_block, "Theorem 1",
-                                             err);
-    if (!rc && ex->model->stepper != &kpf_stepper_euler &&
-        ex->model->stepper != &kpf_stepper_discrete)
-        rc = kpf_node_error(t, err,
-                            "Theorem 1 (∇_W L = h Σ λ φ(z)ᵀ) holds for the Euler step or a "
-                            "discrete map, not for step '%s'; use model.step: euler",
-                            ex->model->stepper->name);
-    return rc;
 }
 
 static int load_model(kpf_experiment *ex, const kpf_node *root, kpf_registry *reg,
@@ -114,13 +81,7 @@ int kpf_experiment_load(const kpf_config *cfg, kpf_registry *reg, kpf_experiment
     if (!rc && kpf_node_get(root, "sweep"))
         kpf_node_mark_used(kpf_node_get(root, "sweep"));
     if (!rc)
-        rc = kpf_cfg_map(root, "analysis", KPF_CFG_OPTIONAL, &ex->analysis_node, err);
-    if (!rc && ex->analysis_node)
-        rc = kpf_analysis_opts_from_config(ex->analysis_node,
-                                           ex->train_node ? ex->topts.iterations : 0,
-                                           &ex->aopts, err);
-    if (!rc && ex->aopts.thm1_block)
-        rc = check_theorem1(ex, err);
+        rc = kpf_internal_load_analyses(ex, root, err);
     if (!rc)
         rc = kpf_internal_pretrain_load(ex, root, err);
     if (!rc)
@@ -140,8 +101,7 @@ void kpf_experiment_free(kpf_experiment *ex)
     kpf_model_free(ex->model);
     kpf_task_free(ex->task);
     kpf_train_opts_clear(&ex->topts);
-    kpf_analysis_opts_clear(&ex->aopts);
-    kpf_analysis_free(ex->an);
+    kpf_analyses_free(ex->an);
     kpf_h5_close(ex->an_h5, NULL);
     kpf_train_history_free(&ex->hist);
     kpf_internal_pretrain_free(&ex->pre);
@@ -158,8 +118,8 @@ static int run_training(kpf_experiment *ex, const char *dir, int resume, kpf_err
     ex->topts.resume = resume && (!ex->pre.node || access(ckpt, F_OK) == 0);
     int rc = kpf_train(ex->model, ex->task, &ex->topts, kpf_internal_analysis_hook, ex, &ex->hist, err);
     ex->topts.checkpoint_path = NULL;
-    if (!rc && ex->an) /* converged early: analyse the model it stopped with */
-        rc = kpf_analysis_final(ex->an, ex->hist.iterations_done, err);
+    if (!rc) /* converged early: analyse the model it stopped with */
+        rc = kpf_internal_analysis_final(ex, ex->hist.iterations_done, err);
     snprintf(stem, sizeof stem, "%s/train.h5", dir);
     if (!rc)
         rc = kpf_internal_write_train(ex, &ex->hist, stem, err);
@@ -196,10 +156,10 @@ int kpf_experiment_run(kpf_experiment *ex, const char *out_dir, int resume, kpf_
         rc = kpf_internal_open_analysis(ex, out_dir, resume, err);
     if (!rc && ex->train_node)
         rc = run_training(ex, out_dir, resume, err);
-    else if (!rc && ex->an)
-        rc = kpf_analysis_at(ex->an, 0, err);
+    else if (!rc)
+        rc = kpf_internal_analysis_hook(ex, ex->model, 0, err);
     if (!rc && ex->an)
-        rc = kpf_analysis_finish(ex->an, err);
+        rc = kpf_analyses_finish(ex->an, err);
     if (!rc && ex->pre.node)
         kpf_internal_pretrain_compare(ex);
     if (!rc && ex->an)
@@ -230,44 +190,34 @@ int kpf_experiment_run(kpf_experiment *ex, const char *out_dir, int resume, kpf_
     return rc;
 }
 
-/* Scalars for sweep tables: NaN where not computed. */
+/* Scalars for sweep tables, NaN where not computed: the run's, every
+ * analysis's (kpf_analyses_scalars), the pretraining stage's. */
 size_t kpf_experiment_scalars(const kpf_experiment *ex, const char **names, double *v,
                               size_t cap)
 {
-    const kpf_train_history *h = &ex->hist;
-    size_t n_an = ex->an ? kpf_analysis_count(ex->an) : 0;
-    const kpf_snapshot_stats *first = n_an ? kpf_analysis_stats(ex->an, 0) : NULL;
-    const kpf_snapshot_stats *last = n_an ? kpf_analysis_stats(ex->an, n_an - 1) : NULL;
+    const kpf_train_history *h = &ex->hist, *ph = &ex->pre.hist;
     const struct {
         const char *name;
         double value;
-    } t[] = {
+    } run[] = {
         {"eval_loss_initial", h->n_eval ? h->eval_loss[0] : NAN},
         {"eval_loss_final", h->n_eval ? h->eval_loss[h->n_eval - 1] : NAN},
         {"converged_at", h->converged_at >= 0 ? (double)h->converged_at : NAN},
         {"iterations", (double)h->iterations_done},
         {"readout_mse", ex->final.mse},
-        {"effrank_K_initial", first ? first->effrank[KPF_AN_K] : NAN},
-        {"effrank_K", last ? last->effrank[KPF_AN_K] : NAN},
-        {"effrank_P_initial", first ? first->effrank[KPF_AN_P] : NAN},
-        {"effrank_P", last ? last->effrank[KPF_AN_P] : NAN},
-        {"effrank_PKP", last ? last->effrank[KPF_AN_PKP] : NAN},
-        {"pca_effdim_initial", first ? first->pca_effdim : NAN},
-        {"pca_effdim", last ? last->pca_effdim : NAN},
-        {"lyapunov_max_initial", first ? first->lyap_max : NAN},
-        {"delta_w_sv1", last ? last->dw_sv1 : NAN},
-        {"delta_w_sv2", last ? last->dw_sv2 : NAN},
-        {"functional_rank", last ? last->functional_rank : NAN},
-        {"kaplan_yorke_initial", first ? first->kaplan_yorke : NAN},
-        {"theorem1_max_excess", last ? last->thm1_excess : NAN},
-        {"pretrain_eval_loss_final",
-         ex->pre.hist.n_eval ? ex->pre.hist.eval_loss[ex->pre.hist.n_eval - 1] : NAN},
+    }, pre[] = {
+        {"pretrain_eval_loss_final", ph->n_eval ? ph->eval_loss[ph->n_eval - 1] : NAN},
         {"pretrain_updates_outside_subspace", ex->pre.residual},
     };
-    size_t n = sizeof t / sizeof t[0];
-    for (size_t i = 0; i < n && i < cap; i++) {
-        names[i] = t[i].name;
-        v[i] = t[i].value;
-    }
+    size_t n = 0, n_run = sizeof run / sizeof run[0], n_pre = sizeof pre / sizeof pre[0];
+    for (size_t i = 0; i < n_run; i++, n++)
+        if (n < cap)
+            names[n] = run[i].name, v[n] = run[i].value;
+    if (ex->an)
+        n += kpf_analyses_scalars(ex->an, n < cap ? names + n : NULL, n < cap ? v + n : NULL,
+                                  n < cap ? cap - n : 0);
+    for (size_t i = 0; i < n_pre; i++, n++)
+        if (n < cap)
+            names[n] = pre[i].name, v[n] = pre[i].value;
     return n;
 }

@@ -29,6 +29,8 @@ typedef struct pretrain_stage {
     double *w0;               /* the block before pretraining (n×n); NULL when
                                  the stage was resumed (W₀ unknown) or no block */
     double *sv, *U, *V;       /* SVD of W* − W₀: n values, n×subspace each */
+    double *snaps;            /* the block at the main run's snapshots (n×n each) */
+    size_t n_snaps, cap_snaps;
     double residual;          /* kpf_dw_subspace_residual of the main run */
 } pretrain_stage;
 
@@ -44,9 +46,7 @@ struct kpf_experiment {
     const kpf_node *train_node; /* NULL: no training */
     kpf_train_opts topts;
     kpf_train_history hist;
-    const kpf_node *analysis_node; /* NULL: no analyses */
-    kpf_analysis_opts aopts;
-    kpf_analysis *an;
+    kpf_analyses *an;           /* NULL: no `analysis:` section */
     kpf_h5 *an_h5;
     pretrain_stage pre;
     int resuming;
@@ -55,11 +55,9 @@ struct kpf_experiment {
 };
 
 
-/* experiment.c: config checks shared with the pretraining stage */
+/* experiment.c: a config check shared with the pretraining stage */
 int kpf_internal_check_train_blocks(const kpf_model *m, const kpf_node *train_node,
                                     const kpf_train_opts *o, kpf_error *err);
-int kpf_internal_check_square_block(const kpf_model *m, const kpf_node *at, const char *name,
-                                    const char *who, kpf_error *err);
 
 /* experiment_output.c */
 int kpf_internal_readout_all(kpf_model *m, const kpf_traj *tr, double *y, kpf_error *err);
@@ -72,17 +70,19 @@ int kpf_internal_write_trajectory(const kpf_experiment *ex, const char *dir,
 int kpf_internal_write_train(const kpf_experiment *ex, const kpf_train_history *hist,
                              const char *path, kpf_error *err);
 
-/* experiment_analysis.c */
+/* experiment_analysis.c: the run's side of the analysis host (kpf/analysis.h) */
+int kpf_internal_load_analyses(kpf_experiment *ex, const kpf_node *root, kpf_error *err);
 int kpf_internal_analysis_hook(void *ctx, kpf_model *m, size_t iter, kpf_error *err);
+int kpf_internal_analysis_final(kpf_experiment *ex, size_t iter, kpf_error *err);
 int kpf_internal_open_analysis(kpf_experiment *ex, const char *dir, int resume,
                                kpf_error *err);
 void kpf_internal_plot_analyses(kpf_experiment *ex, const char *dir);
-void kpf_internal_summary_analysis(kpf_json *j, const kpf_experiment *ex);
 
 /* experiment_pretrain.c */
 int kpf_internal_pretrain_load(kpf_experiment *ex, const kpf_node *root, kpf_error *err);
 void kpf_internal_pretrain_free(pretrain_stage *p);
 int kpf_internal_pretrain_run(kpf_experiment *ex, const char *dir, int resume, kpf_error *err);
+int kpf_internal_pretrain_snapshot(kpf_experiment *ex, kpf_error *err);
 void kpf_internal_pretrain_compare(kpf_experiment *ex);
 void kpf_internal_summary_pretrain(kpf_json *j, const kpf_experiment *ex);
 

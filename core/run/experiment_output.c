@@ -123,7 +123,7 @@ int kpf_internal_write_summary(const kpf_experiment *ex, const char *dir, const 
     if (ex->pre.node)
         kpf_internal_summary_pretrain(&j, ex);
     if (ex->an)
-        kpf_internal_summary_analysis(&j, ex);
+        kpf_analyses_summary(ex->an, &j);
     if (ex->plot_error[0]) {
         kpf_json_key(&j, "plot_error");
         kpf_json_string(&j, ex->plot_error);

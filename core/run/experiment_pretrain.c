@@ -46,7 +46,24 @@ static int load_train(kpf_experiment *ex, pretrain_stage *p, kpf_error *err)
     return rc;
 }
 
-/* After the model, the main task and the analysis options are loaded. */
+/* The block the run's weight analyses look at, which the comparison
+ * follows unless told otherwise: analysis.delta_w's, else analysis.cp's
+ * (both default to W); NULL when neither runs.  Both analyses have read
+ * and checked these keys already. */
+static const char *weights_block(const kpf_node *root)
+{
+    const kpf_node *an = kpf_node_get(root, "analysis");
+    const char *const owners[] = {"delta_w", "cp"};
+    for (size_t i = 0; i < 2; i++) {
+        const kpf_node *a = kpf_node_get(an, owners[i]);
+        const char *block = NULL;
+        if (a && !kpf_cfg_string(a, "block", KPF_CFG_OPTIONAL, "W", &block, NULL))
+            return block;
+    }
+    return NULL;
+}
+
+/* After the model, the main task and the analyses are loaded. */
 int kpf_internal_pretrain_load(kpf_experiment *ex, const kpf_node *root, kpf_error *err)
 {
     pretrain_stage *p = &ex->pre;
@@ -57,11 +74,11 @@ int kpf_internal_pretrain_load(kpf_experiment *ex, const kpf_node *root, kpf_err
     if (!(rc = load_task(ex, p, err)))
         rc = load_train(ex, p, err);
     if (!rc)
-        rc = kpf_cfg_string(p->node, "block", KPF_CFG_OPTIONAL, ex->aopts.dw_block, &p->block,
+        rc = kpf_cfg_string(p->node, "block", KPF_CFG_OPTIONAL, weights_block(root), &p->block,
                             err);
     const kpf_node *at = kpf_node_get(p->node, "block") ? kpf_node_get(p->node, "block") : p->node;
     if (!rc && p->block)
-        rc = kpf_internal_check_square_block(ex->model, at, p->block, "the weight comparison", err);
+        rc = kpf_analysis_square_block(ex->model, at, p->block, "the weight comparison", err);
     size_t n = ex->model->n;
     if (!rc)
         rc = kpf_cfg_size(p->node, "subspace", KPF_CFG_OPTIONAL, n < 3 ? n : 3, 1, n,
@@ -78,6 +95,7 @@ void kpf_internal_pretrain_free(pretrain_stage *p)
     free(p->sv);
     free(p->U);
     free(p->V);
+    free(p->snaps);
 }
 
 /* W* − W₀: its singular values and top singular vectors, kept for the
@@ -167,13 +185,35 @@ int kpf_internal_pretrain_run(kpf_experiment *ex, const char *dir, int resume, k
     return rc;
 }
 
+/* After each snapshot of the main run's analyses: keep the block, when
+ * there is a pretraining update to compare with.  That update exists only
+ * when the stage ran in this process, and then so did every main snapshot. */
+int kpf_internal_pretrain_snapshot(kpf_experiment *ex, kpf_error *err)
+{
+    pretrain_stage *p = &ex->pre;
+    size_t nn = ex->model->n * ex->model->n;
+    if (!p->U)
+        return KPF_OK;
+    if (p->n_snaps == p->cap_snaps) {
+        size_t cap = p->cap_snaps ? 2 * p->cap_snaps : 8;
+        double *s = realloc(p->snaps, cap * nn * sizeof *s);
+        if (!s)
+            return kpf_error_set(err, KPF_ENOMEM, "out of memory");
+        p->snaps = s;
+        p->cap_snaps = cap;
+    }
+    int rc = kpf_weight_snapshot(ex->model, NULL, p->block, p->snaps + p->n_snaps * nn, err);
+    p->n_snaps += rc == KPF_OK;
+    return rc;
+}
+
 /* After the main run's analyses: how much of W^{(k)} − W* (against the
  * first snapshot) lies outside the top singular subspaces of W* − W₀. */
 void kpf_internal_pretrain_compare(kpf_experiment *ex)
 {
     pretrain_stage *p = &ex->pre;
-    size_t K = 0, n = ex->model->n;
-    const double *snaps = ex->an ? kpf_analysis_weights(ex->an, &K) : NULL;
+    size_t K = p->n_snaps, n = ex->model->n;
+    const double *snaps = p->snaps;
     if (!p->U || !snaps || K < 2)
         return;
     double *D = malloc(n * n * K * sizeof *D);

@@ -1,120 +1,262 @@
-/* kpf/analysis.h — analyses at training snapshots.
+/* kpf/analysis.h — analyses at training snapshots, as extensions.
  *
- * At each iteration of the snapshot schedule the current model is simulated
- * on a fixed, noise-free set of analysis trials and, as configured:
- *   - θ is stored (by block);
- *   - the consensus spectra of K, P and P K P* are computed the way KPFlow's
- *     analysis does (singular values σ_i = √λ_i of the Gram operator
- *     averaged over trials and units, keeping time: avg_shape (1, T, 1)),
- *     with their cumulative explained variance and effective rank at 0.95;
- *   - the Lyapunov spectrum (QR method) and its Kaplan–Yorke dimension;
- *   - the PCA of the hidden states (effective dimension at 95% variance and
- *     the first three components for plotting).
- * Results go to analysis.h5 under /snapshots/<iteration>/… and the scalars
- * into the run's summary.  YAML (`analysis:` section):
+ * At each iteration of the snapshot schedule the analysis host simulates the
+ * current model on a fixed, noise-free set of analysis trials, stores θ
+ * under /snapshots/<iteration>/theta in analysis.h5, and hands that snapshot
+ * to every configured analysis in turn.  An analysis is a descriptor
+ * (kpf_analysis_desc), like a model or a task: a shared object exports
+ *
+ *     const kpf_analysis_desc *kpf_analysis_descriptor(uint32_t index);
+ *
+ * returning descriptors for index 0, 1, … and NULL after the last (a file
+ * may export models, tasks, analyses and studies together).  The descriptor
+ * begins with the common head (abi_version, struct_size, name, summary; the
+ * order of kpf_desc_head in kpf/plugin.h); the host reads no field beyond
+ * struct_size, so fields are only appended, and optional ops are NULL when
+ * absent.  The built-in analyses are enumerated by
+ * kpf_builtin_analysis_descriptor and enter a registry through the same call
+ * as a file's (kpf_analysis_register_builtins).
+ *
+ * YAML (`analysis:` section):
  *   at: [0, 400]   iterations (default: the first and the last)
  *   trials: 16     analysis trials (drawn with the evaluation stream)
- *   k: 20          components per spectrum
- *   operators: [K, P, PKP]   any of K, P, PKP, PP (default all but PP)
- *   lyapunov: 0    exponents to compute (0: none)
+ *   <name>: {...}  the registered analysis <name> with its own settings;
+ *                  an unknown name is a located error listing the known ones.
+ * The built-ins (one file each in core/analysis/):
+ *   spectra   always on: consensus spectra of K, P, P K P*, P P* the way
+ *             KPFlow's analysis does (σ_i = √λ_i of the Gram operator averaged
+ *             over trials and units, keeping time), cumulative explained
+ *             variance, effective rank at 0.95, the modes' dominant
+ *             frequencies.  Its settings stay where they always were:
+ *             `k: 20` and `operators: [K, P, PKP]` directly under
+ *             `analysis:` (or `spectra: {k, operators}`).
+ *   pca       always on: PCA of the hidden states (effective dimension at 95%
+ *             variance, the first three components for the plot).
+ *   lyapunov: N      the QR Lyapunov spectrum (N exponents, mean over
+ *             trials) and its Kaplan–Yorke dimension (0: none).
  *   delta_w: {block: W, r_max: 10}   ΔW = W − W₀ (W₀ at the first snapshot):
- *                  singular values, rank-R truncation losses on the
- *                  analysis trials, functional rank (Schuessler eq. 4)
- *   cp: {r_max: 4}  after the last snapshot: CP/PARAFAC variance explained
- *                  of the weight tensor [n × n × snapshots] − W₀, and the
- *                  singular values of its unfoldings (Pellegrino et al.)
- *   theorem1: {block: W, activation: tanh}   Pellegrino's Theorem 1 on the
- *                  analysis trials (kpf_thm1_check): the spectra of ∇_W L,
- *                  the adjoint and φ(x), the bound, its largest excess
- *                  (Euler or discrete steps only)
- */
+ *             singular values, rank-R truncation losses on the analysis
+ *             trials, functional rank (Schuessler eq. 4).
+ *   cp: {r_max: 4, block: W}   after the last snapshot: CP/PARAFAC variance
+ *             explained of the weight tensor [n × n × snapshots] − W₀ and the
+ *             singular values of its unfoldings (Pellegrino et al.).
+ * Studies register more (theorem1: studies/pellegrino).  Analyses without a
+ * key of their own in the config run first (spectra, pca), then the named
+ * ones in the order of their keys.
+ *
+ * Ownership.  The host owns the model's simulation on the analysis trials,
+ * analysis.h5 and the per-snapshot scalar lists; an analysis owns its `self`
+ * (made by create, freed by destroy) and everything it keeps between
+ * snapshots.  Contexts passed to ops are borrowed for the call.  Analyses
+ * allocate their buffers in create, sized by the setup (schedule length,
+ * trials, steps, n), so a snapshot allocates nothing that could have been
+ * allocated once (solver workspaces that libraries insist on making are the
+ * exception).  Nothing here prints. */
 #ifndef KPF_ANALYSIS_H
 #define KPF_ANALYSIS_H
 
 #include "kpf/export.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "kpf/config.h"
 #include "kpf/error.h"
 #include "kpf/h5io.h"
 #include "kpf/instance.h"
+#include "kpf/json.h"
+#include "kpf/plugin.h"
 #include "kpf/task.h"
+#include "kpf/trajectory.h"
 
 KPF_BEGIN_DECLS
 
-enum { KPF_AN_K = 0, KPF_AN_P = 1, KPF_AN_PKP = 2, KPF_AN_PP = 3, KPF_AN_N_OPS = 4 };
+#define KPF_ANALYSIS_ABI_VERSION 1u
+/* The symbol a shared object exports to provide analyses. */
+#define KPF_ANALYSIS_DESCRIPTOR_SYMBOL "kpf_analysis_descriptor"
+/* Longest scalar name an analysis may report (kpf_snapshot_scalar), bytes. */
+#define KPF_ANALYSIS_SCALAR_NAME_MAX 63
 
-typedef struct kpf_analysis_opts {
-    size_t *at;
-    size_t n_at;
-    size_t trials, k, lyapunov;
-    int ops[KPF_AN_N_OPS]; /* which operators */
-    const char *dw_block;  /* ΔW / CP block, NULL: off */
-    size_t dw_rmax;        /* 0: no ΔW analysis */
-    size_t cp_rmax;        /* 0: no CP analysis */
-    const char *thm1_block; /* Theorem 1 check on this block, NULL: off */
-    int thm1_act;           /* enum kpf_act (delta_w.h): φ in W φ(z) */
-} kpf_analysis_opts;
+/* What an analysis is created against, when the config is loaded: nothing
+ * has been simulated or written yet.  A create may read (never change) the
+ * model, to check its blocks and stepper and to size its buffers. */
+typedef struct kpf_analysis_setup {
+    const kpf_model *model;  /* the model the run trains (θ as created)        */
+    const kpf_task *task;    /* the run's task                                  */
+    size_t trials;           /* B of the analysis trials                        */
+    size_t steps;            /* T of the analysis trials                        */
+    size_t max_snapshots;    /* length of the schedule: at most this many calls */
+    uint64_t seed;           /* the run's seed                                  */
+} kpf_analysis_setup;
 
-/* Scalars of one snapshot (for summaries and sweep tables). */
-typedef struct kpf_snapshot_stats {
-    size_t iteration;
-    double effrank[KPF_AN_N_OPS]; /* NaN when not computed */
-    double pca_effdim;
-    double lyap_max, kaplan_yorke;  /* NaN when not computed */
-    double dw_sv1, dw_sv2;          /* top singular values of ΔW (NaN: none) */
-    double functional_rank;         /* −1: none ≤ r_max; NaN: not computed */
-    double thm1_excess;             /* max_r (σ_r(∇L) − bound_r)/σ₁(∇L): ≤ 0 holds */
-    double thm1_factor_err;         /* ‖∇_W L − A Φᵀ‖/‖∇_W L‖ (NaN: not computed) */
-} kpf_snapshot_stats;
+/* The host's list of named scalars of one snapshot (kpf_snapshot_scalar). */
+typedef struct kpf_snapshot_report kpf_snapshot_report;
 
-typedef struct kpf_analysis kpf_analysis;
+/* One snapshot as an analysis sees it (borrowed for the call). */
+typedef struct kpf_snapshot {
+    kpf_model *model;             /* θ of this iteration.  An analysis may set θ
+                                     for a while (kpf_model_theta_changed) but
+                                     restores it bitwise before returning. */
+    const kpf_task_batch *batch;  /* the analysis trials: noise-free, the same
+                                     at every snapshot of the run */
+    const kpf_traj *traj;         /* the model simulated on `batch` at this θ;
+                                     read only (later analyses read it too) */
+    size_t iteration;             /* training iteration (0: before training) */
+    size_t index;                 /* 0, 1, … over the snapshots of this process */
+    int resumed;                  /* 1: this process resumed a killed run after
+                                     some snapshots were taken, so index 0 is
+                                     not the run's first (W₀ is unknown) */
+    kpf_h5 *h5;                   /* analysis.h5 */
+    const char *group;            /* "/snapshots/<iteration>": write under
+                                     group/<your name>/… (kpf_snapshot_write) */
+    uint64_t seed;                /* the run's seed */
+    kpf_snapshot_report *report;  /* named scalars (kpf_snapshot_scalar) */
+} kpf_snapshot;
 
-int kpf_analysis_opts_from_config(const kpf_node *node, size_t last_iteration,
-                                  kpf_analysis_opts *o, kpf_error *err);
-void kpf_analysis_opts_clear(kpf_analysis_opts *o);
+/* After the last snapshot (borrowed for the call). */
+typedef struct kpf_analysis_end {
+    kpf_model *model;      /* the final θ; restore it if changed            */
+    kpf_h5 *h5;            /* analysis.h5: run-level results at /<your name>/… */
+    size_t n_snapshots;    /* snapshots this process took                    */
+    int resumed;           /* as in kpf_snapshot                             */
+} kpf_analysis_end;
 
-/* Analyses writing into `h5` (borrowed; e.g. DIR/analysis.h5). */
-int kpf_analysis_alloc(const kpf_analysis_opts *o, kpf_model *m, kpf_task *task,
-                       uint64_t seed, kpf_h5 *h5, kpf_analysis **out, kpf_error *err);
-void kpf_analysis_free(kpf_analysis *a);
+/* Where an analysis draws its figures (kpf/plot.h; borrowed for the call). */
+typedef struct kpf_analysis_plot {
+    const char *dir;              /* the run folder; never replace a file there */
+    const kpf_task *task;         /* task->type->period_names label periods    */
+    const kpf_task_batch *batch;  /* the analysis trials (period labels)        */
+} kpf_analysis_plot;
 
-/* Run the analyses if `iteration` is on the schedule (else nothing). */
-int kpf_analysis_at(kpf_analysis *a, size_t iteration, kpf_error *err);
+typedef struct kpf_analysis_desc {
+    uint32_t abi_version; /* KPF_ANALYSIS_ABI_VERSION                          */
+    uint32_t struct_size; /* sizeof(kpf_analysis_desc) as the file compiled it  */
+    const char *name;     /* unique, [a-z0-9_]+: its key under `analysis:`      */
+    const char *summary;  /* one line                                           */
+    /* ---- required ------------------------------------------------------ */
+    /* From the value under its key (a map, or a scalar for a shorthand such
+     * as `lyapunov: 4`; NULL when it runs without a key).  Validate every
+     * key (kpf_cfg_* getters, located errors via kpf_node_error), check the
+     * model against what it needs, allocate the buffers, write nothing.  The
+     * host then reports any key of a map node the create did not read. */
+    int (*create)(const kpf_node *node, const kpf_analysis_setup *setup, void **self,
+                  kpf_error *err);
+    void (*destroy)(void *self);
+    /* At every snapshot of the schedule, after the host simulated the
+     * analysis trials and stored θ. */
+    int (*at_snapshot)(void *self, const kpf_snapshot *s, kpf_error *err);
+    /* ---- optional (NULL = absent) ---------------------------------------- */
+    /* After the last snapshot: results over the whole run. */
+    int (*finish)(void *self, const kpf_analysis_end *e, kpf_error *err);
+    /* Named run-level scalars for sweep tables (each point's scalars.txt and
+     * sweep.csv): fills up to cap names and values, NaN where not computed,
+     * and returns how many it has.  Names live as long as self. */
+    size_t (*scalars)(const void *self, const char **names, double *values, size_t cap);
+    /* Run-level entries of summary.json: kpf_json_key + value pairs written
+     * into the top-level object (per-snapshot values go through
+     * kpf_snapshot_scalar instead). */
+    void (*summary_json)(const void *self, kpf_json *j);
+    /* Figures, after finish.  A failure costs the figure, not the run: the
+     * host notes the first one in summary.json's plot_error. */
+    int (*plot)(const void *self, const kpf_analysis_plot *p, kpf_error *err);
+} kpf_analysis_desc;
 
-/* After the last snapshot: the CP analysis of the stacked weight snapshots
- * (when configured and at least two snapshots exist). */
-int kpf_analysis_finish(kpf_analysis *a, kpf_error *err);
+/* The head every descriptor of this build starts with, for designated
+ * initialisers: {KPF_ANALYSIS_DESC_HEAD, .name = "…", …}. */
+#define KPF_ANALYSIS_DESC_HEAD \
+    .abi_version = KPF_ANALYSIS_ABI_VERSION, .struct_size = sizeof(kpf_analysis_desc)
+/* Smallest struct_size a host accepts: everything up to the required ops. */
+#define KPF_ANALYSIS_DESC_MIN_SIZE \
+    (offsetof(kpf_analysis_desc, at_snapshot) + sizeof(((kpf_analysis_desc *)0)->at_snapshot))
+/* Whether d (of d->struct_size bytes) contains `field`; the field or NULL. */
+#define KPF_ANALYSIS_HAS(d, field) \
+    ((d)->struct_size >= offsetof(kpf_analysis_desc, field) + sizeof((d)->field))
+#define KPF_ANALYSIS_OP(d, field) (KPF_ANALYSIS_HAS(d, field) ? (d)->field : NULL)
+
+typedef const kpf_analysis_desc *(*kpf_analysis_descriptor_fn)(uint32_t index);
+
+/* ---- descriptors and registries ------------------------------------------- */
+
+/* The built-in analyses, enumerated like a shared object's
+ * kpf_analysis_descriptor: index 0, 1, … then NULL. */
+const kpf_analysis_desc *kpf_builtin_analysis_descriptor(uint32_t index);
+
+/* Validate a descriptor as the loader does (ABI version, struct size,
+ * name, required ops); `where` names its file in the one-line message. */
+int kpf_analysis_desc_validate(const kpf_analysis_desc *d, const char *where, kpf_error *err);
+
+/* Install the analysis validator in reg and add the built-in analyses
+ * through kpf_registry_add_descriptors, the path a file's enumerator takes.
+ * Idempotent: a registry that already holds the built-ins is left as it is.
+ * Call it before kpf_registry_scan so that files' analyses are validated as
+ * they load; kpf_experiment_load calls it too (kpf/experiment.h), so any
+ * registry handed to an experiment has the built-ins, and the host checks
+ * every analysis it uses with kpf_analysis_desc_validate regardless. */
+int kpf_analysis_register_builtins(kpf_registry *reg, kpf_error *err);
+
+/* ---- helpers for analyses ------------------------------------------------- */
+
+/* Write v (n doubles, 1-D) to s->group/<path> ("delta_w/singular_values"). */
+int kpf_snapshot_write(const kpf_snapshot *s, const char *path, const double *v, size_t n,
+                       kpf_error *err);
+/* Report a named scalar of this snapshot: it goes into the snapshot's entry
+ * of summary.json (in the order reported).  Names are [A-Za-z0-9_]+, at most
+ * KPF_ANALYSIS_SCALAR_NAME_MAX bytes, unique within the snapshot. */
+int kpf_snapshot_scalar(const kpf_snapshot *s, const char *name, double value, kpf_error *err);
+/* For creates: `block` must be the model's n×n recurrent matrix, because
+ * `who` ("ΔW", "Theorem 1") needs it; a located error at `at` otherwise. */
+int kpf_analysis_square_block(const kpf_model *m, const kpf_node *at, const char *block,
+                              const char *who, kpf_error *err);
+
+/* ---- the host ---------------------------------------------------------------- */
+
+typedef struct kpf_analyses kpf_analyses;
+
+/* From the `analysis:` map: the schedule (iterations ≤ last_iteration), the
+ * trials, and one instance of every analysis it names (looked up in reg,
+ * which must hold the built-ins: kpf_analysis_register_builtins) plus the
+ * default ones, each created against m and task (borrowed: they must
+ * outlive the host).  Every mistake is a located config error; nothing is
+ * simulated or written. */
+int kpf_analyses_load(const kpf_registry *reg, const kpf_node *section, kpf_model *m,
+                      kpf_task *task, size_t last_iteration, uint64_t seed,
+                      kpf_analyses **out, kpf_error *err);
+void kpf_analyses_free(kpf_analyses *a);
+
+/* Before the first snapshot: draw the analysis trials (noise off, with the
+ * evaluation stream of the seed) and write into h5 (borrowed). */
+int kpf_analyses_begin(kpf_analyses *a, kpf_h5 *h5, kpf_error *err);
+
+/* Run the analyses if `iteration` is next on the schedule (else nothing). */
+int kpf_analyses_at(kpf_analyses *a, size_t iteration, kpf_error *err);
 
 /* Training stopped early (convergence) at `iteration`: run the analyses
  * there unless the last snapshot already was that iteration, so the final
  * model is always analysed.  Scheduled iterations after it are dropped. */
-int kpf_analysis_final(kpf_analysis *a, size_t iteration, kpf_error *err);
+int kpf_analyses_final(kpf_analyses *a, size_t iteration, kpf_error *err);
 
 /* A resumed run starts at `iteration`: drop schedule entries before it
  * (their results are already in the file from the interrupted process). */
-void kpf_analysis_skip_before(kpf_analysis *a, size_t iteration);
+void kpf_analyses_skip_before(kpf_analyses *a, size_t iteration);
 
-size_t kpf_analysis_count(const kpf_analysis *a);
-const kpf_snapshot_stats *kpf_analysis_stats(const kpf_analysis *a, size_t i);
-/* The cumulative explained variance (k values) of operator op at snapshot
- * i, or NULL; the first three PCs of the hidden states [B,T,3] step-major
- * with their period labels, for plots. */
-const double *kpf_analysis_cumvar(const kpf_analysis *a, size_t i, int op);
-const double *kpf_analysis_pcs(const kpf_analysis *a, size_t i);
-const int *kpf_analysis_periods(const kpf_analysis *a);
-size_t kpf_analysis_k(const kpf_analysis *a);
-/* After kpf_analysis_finish: the CP variance explained at ranks 1 … *r of
- * the weight tensor minus its first snapshot (NULL, *r = 0 when not
- * computed). */
-const double *kpf_analysis_cp_ve(const kpf_analysis *a, size_t *r);
-/* The ΔW block's snapshots taken so far, *count matrices n×n one after the
- * other (NULL, *count = 0 without a ΔW/CP block or after a resume). */
-const double *kpf_analysis_weights(const kpf_analysis *a, size_t *count);
-size_t kpf_analysis_trials(const kpf_analysis *a);
-size_t kpf_analysis_steps(const kpf_analysis *a);
-extern const char *const kpf_analysis_op_names[KPF_AN_N_OPS];
+/* After the last snapshot: every analysis's finish. */
+int kpf_analyses_finish(kpf_analyses *a, kpf_error *err);
+
+/* Every analysis's figures in dir; all are attempted, the first failure is
+ * returned (err holds its message). */
+int kpf_analyses_plot(const kpf_analyses *a, const char *dir, kpf_error *err);
+
+/* summary.json: "analysis": [{iteration, <scalars>…}, …] and then each
+ * analysis's run-level entries. */
+void kpf_analyses_summary(const kpf_analyses *a, kpf_json *j);
+
+/* Run-level scalars of every analysis, in run order (see the scalars op);
+ * returns how many exist (may exceed cap). */
+size_t kpf_analyses_scalars(const kpf_analyses *a, const char **names, double *values,
+                            size_t cap);
+
+/* Snapshots taken so far by this process. */
+size_t kpf_analyses_count(const kpf_analyses *a);
 
 KPF_END_DECLS
 #endif

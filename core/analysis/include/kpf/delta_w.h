@@ -7,8 +7,8 @@
  *   - the spectrum of ΔW = W − W₀, rank-R truncation losses of W₀ + ΔW^{(R)},
  *     the functional rank, the shuffled-W₀ loss, and projections of ΔW's
  *     singular vectors onto W₀-propagated readout and input vectors
- *     (Schuessler et al. 2020, eqs. 4, 11–13; notes/seed-schuessler.md §5);
- *   - the singular-value bound of Pellegrino's Theorem 1 on a simulated batch.
+ *     (Schuessler et al. 2020, eqs. 4, 11–13; notes/seed-schuessler.md §5).
+ * Pellegrino's Theorem 1 check lives with its study (studies/pellegrino).
  *
  * Matrices are row-major.  W_ij is the weight from unit j to unit i. */
 #ifndef KPF_DELTA_W_H
@@ -80,33 +80,6 @@ int kpf_dw_shuffle_loss(kpf_model *m, const char *block, const double *W0, const
 int kpf_dw_projections(size_t n, const double *W0, const double *dW, size_t n_out,
                        const double *wout, size_t n_in, const double *win, size_t powers,
                        size_t k, double *proj_u, double *proj_v, kpf_error *err);
-
-/* ---- Pellegrino Theorem 1 ---------------------------------------------------- */
-
-enum kpf_act { KPF_ACT_TANH = 0, KPF_ACT_RELU = 1, KPF_ACT_LINEAR = 2, KPF_ACT_SOFTPLUS = 3 };
-
-typedef struct kpf_thm1 {
-    size_t n;
-    double loss;
-    double *grad;      /* ∇_W L (n×n), from the adjoint gradient        */
-    double *s_grad;    /* n singular values of ∇_W L                     */
-    double *s_adj;     /* n singular values of A = √h [λ_k]  (0-padded)  */
-    double *s_phi;     /* n singular values of Φ = √h [φ(z_k)]           */
-    double *bound;     /* min(σ₁(Φ)σ_r(A), σ₁(A)σ_r(Φ))                  */
-    double max_excess; /* max_r (σ_r(∇L) − bound_r) / σ₁(∇L)  (≤ 0 holds) */
-    double factor_err; /* ‖∇_W L − A Φᵀ‖ / ‖∇_W L‖                       */
-} kpf_thm1;
-
-/* Simulate the batch, take the exact adjoint gradient (gradient.h) and
- * check σ_r(∇_W L) ≤ min(σ₁(φ(x)) σ_r(a_x), σ₁(a_x) σ_r(φ(x))), with a_x
- * the adjoint λ_k (propagate.h) and φ(x) the activation `act` of the state
- * before step k, over all steps and trials: for an Euler step of size h
- * (or a discrete map, h = 1) of a model whose f contains W φ(z), the
- * gradient is exactly ∇_W L = h Σ_k λ_k φ(z_k)ᵀ = A Φᵀ, which factor_err
- * confirms.  Other steppers: KPF_EUNSUPPORTED. */
-int kpf_thm1_check(kpf_model *m, const kpf_task_batch *bt, const char *block, int act,
-                   kpf_thm1 *out, kpf_error *err);
-void kpf_thm1_free(kpf_thm1 *t);
 
 KPF_END_DECLS
 #endif

@@ -8,12 +8,16 @@
  *   train:    optional; see kpf_train_opts_from_config (train.h)
  *   pretrain: optional {task, train, block, subspace}: a first training
  *             stage on its own task (docs/config.md)
+ *   analysis: optional; snapshot analyses by name (kpf/analysis.h)
  *   simulate: {trials: 32}  (after training: the final model)
  *   output:   {trajectory: true}
  *
  * kpf_experiment_load checks the whole config — every key read, every value
  * validated, task and model created — before anything is written, so a bad
- * config costs nothing and loses nothing. */
+ * config costs nothing and loses nothing.  Models, tasks and analyses are
+ * looked up in `reg`; kpf_experiment_load adds the built-in analyses to it
+ * when they are missing (kpf_analysis_register_builtins, idempotent), while
+ * a study's analyses (theorem1) come with the studies' registration. */
 #ifndef KPF_EXPERIMENT_H
 #define KPF_EXPERIMENT_H
 

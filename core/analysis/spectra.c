@@ -1,0 +1,221 @@
+/* The `spectra` analysis: consensus spectra of the KPFlow operators K, P,
+ * P K P* and P P* at every snapshot, the way KPFlow's analysis computes
+ * them (singular values σ_i = √λ_i of the Gram operator averaged over trials
+ * and units, keeping time: avg_shape (1, T, 1)), with the cumulative
+ * explained variance, the effective rank at 0.95 and each mode's dominant
+ * frequency.  Figures: cumvar_iter<i>.png at the first and last snapshot. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "builtin_analyses.h"
+#include "kpf/kpflow.h"
+#include "kpf/plot.h"
+#include "kpf/powerspec.h"
+#include "kpf/spectral.h"
+
+enum { OP_K = 0, OP_P = 1, OP_PKP = 2, OP_PP = 3, N_OPS = 4 };
+static const char *const op_names[N_OPS] = {"K", "P", "PKP", "PP"};
+
+/* The first and the latest snapshot are kept for the figures and the
+ * sweep scalars: slot 0 and slot 1. */
+typedef struct spectra {
+    int ops[N_OPS];            /* which operators                         */
+    size_t k, T;               /* components (≤ T − 1); steps             */
+    double *sv, *modes, *freq; /* scratch: k values, k modes [T], k freqs */
+    double *cumvar[2];         /* N_OPS × k each                          */
+    double effrank[2][N_OPS];  /* NaN: not computed                       */
+    size_t iteration[2];
+    size_t n_seen;
+} spectra;
+
+static int read_ops(const kpf_node *node, int *ops, kpf_error *err)
+{
+    const kpf_node *list = kpf_node_get(node, "operators");
+    if (!list) {
+        ops[OP_K] = ops[OP_P] = ops[OP_PKP] = 1;
+        return KPF_OK;
+    }
+    if (kpf_node_kind(list) != KPF_NODE_SEQ)
+        return kpf_node_error(list, err, "expected a list of operators (K, P, PKP, PP)");
+    for (size_t i = 0; i < kpf_node_len(list); i++) {
+        const char *s = kpf_node_scalar(kpf_node_at(list, i));
+        int hit = -1;
+        for (int j = 0; s && j < N_OPS; j++)
+            if (!strcmp(s, op_names[j]))
+                hit = j;
+        if (hit < 0)
+            return kpf_node_error(kpf_node_at(list, i), err,
+                                  "unknown operator (expected one of: K, P, PKP, PP)");
+        ops[hit] = 1;
+    }
+    return KPF_OK;
+}
+
+static void destroy(void *self)
+{
+    spectra *s = self;
+    if (!s)
+        return;
+    free(s->sv);
+    free(s->modes);
+    free(s->freq);
+    free(s->cumvar[0]);
+    free(s->cumvar[1]);
+    free(s);
+}
+
+/* node: `spectra: {k, operators}` or the `analysis:` map itself, where the
+ * two settings have always been. */
+static int create(const kpf_node *node, const kpf_analysis_setup *setup, void **self,
+                  kpf_error *err)
+{
+    spectra *s = calloc(1, sizeof *s);
+    if (!s)
+        return kpf_error_set(err, KPF_ENOMEM, "out of memory");
+    size_t k = 0;
+    int rc = kpf_cfg_size(node, "k", KPF_CFG_OPTIONAL, 20, 1, 100000, &k, err);
+    if (!rc)
+        rc = read_ops(node, s->ops, err);
+    /* The reduced space keeps time only: at most T − 1 components. */
+    s->T = setup->steps;
+    s->k = k < s->T ? k : s->T - 1;
+    if (!rc) {
+        s->sv = calloc(s->k + 1, sizeof(double));
+        s->modes = calloc((s->k + 1) * s->T, sizeof(double));
+        s->freq = calloc(s->k + 1, sizeof(double));
+        s->cumvar[0] = calloc(N_OPS * (s->k + 1), sizeof(double));
+        s->cumvar[1] = calloc(N_OPS * (s->k + 1), sizeof(double));
+        if (!s->sv || !s->modes || !s->freq || !s->cumvar[0] || !s->cumvar[1])
+            rc = kpf_error_set(err, KPF_ENOMEM, "cannot allocate the spectra analysis");
+    }
+    for (int j = 0; j < 2; j++)
+        for (int o = 0; o < N_OPS; o++)
+            s->effrank[j][o] = NAN;
+    if (rc) {
+        destroy(s);
+        return rc;
+    }
+    *self = s;
+    return KPF_OK;
+}
+
+static int build_op(const kpf_snapshot *sn, int which, kpf_op **op, kpf_error *err)
+{
+    switch (which) {
+    case OP_K: return kpf_op_param(sn->model, sn->traj, op, err);
+    case OP_P: return kpf_op_propagator(sn->model, sn->traj, op, err);
+    case OP_PKP: return kpf_op_pkp(sn->model, sn->traj, op, err);
+    default: return kpf_op_pp(sn->model, sn->traj, op, err);
+    }
+}
+
+/* Consensus spectrum (avg over trials and units), cumulative variance, rank. */
+static int spectrum(spectra *s, const kpf_snapshot *sn, int slot, int which, kpf_error *err)
+{
+    kpf_op *op = NULL;
+    size_t k = s->k;
+    double *cum = s->cumvar[slot] + which * k, *er = &s->effrank[slot][which];
+    int rc = build_op(sn, which, &op, err);
+    kpf_eig_opts eo = kpf_eig_opts_default();
+    if (!rc)
+        rc = kpf_consensus_gram(op, KPF_AXIS_TRIAL | KPF_AXIS_UNIT, k, &eo, s->sv, s->modes,
+                                err);
+    kpf_op_free(op);
+    /* The consensus modes are time courses: how fast each one oscillates
+     * (KPFlow Fig. 6: P's eigenfunctions oscillate). */
+    if (!rc) rc = kpf_dominant_frequencies(s->modes, k, 1, s->T, 1, s->freq, err);
+    if (!rc) rc = kpf_explained_variance(s->sv, k, 0.0, cum, err);
+    if (!rc) rc = kpf_effrank(s->sv, k, 0.0, 0.95, er, err);
+    char path[64];
+    const char *nm = op_names[which];
+#define WRITE(what, v, n)                                         \
+    (snprintf(path, sizeof path, "%s/%s", nm, what),              \
+     kpf_snapshot_write(sn, path, v, n, err))
+    if (!rc) rc = WRITE("singular_values", s->sv, k);
+    if (!rc) rc = WRITE("cumulative_variance", cum, k);
+    if (!rc) rc = WRITE("effective_rank", er, 1);
+    if (!rc) rc = WRITE("modes", s->modes, k * s->T);
+    if (!rc) rc = WRITE("dominant_frequency", s->freq, k);
+#undef WRITE
+    if (!rc && !isnan(*er)) {
+        snprintf(path, sizeof path, "effrank_%s", nm);
+        rc = kpf_snapshot_scalar(sn, path, *er, err);
+    }
+    return rc ? kpf_error_prefix(err, rc, "spectrum of %s at iteration %zu: ", nm,
+                                 sn->iteration)
+              : KPF_OK;
+}
+
+static int at_snapshot(void *self, const kpf_snapshot *sn, kpf_error *err)
+{
+    spectra *s = self;
+    int slot = sn->index == 0 ? 0 : 1;
+    s->iteration[slot] = sn->iteration;
+    for (int j = 0; j < N_OPS; j++)
+        s->effrank[slot][j] = NAN;
+    int rc = KPF_OK;
+    for (int j = 0; !rc && j < N_OPS; j++)
+        if (s->ops[j])
+            rc = spectrum(s, sn, slot, j, err);
+    s->n_seen = sn->index + 1;
+    return rc;
+}
+
+static size_t scalars(const void *self, const char **names, double *v, size_t cap)
+{
+    const spectra *s = self;
+    int have = s->n_seen > 0, last = s->n_seen > 1;
+    const struct {
+        const char *name;
+        double value;
+    } t[] = {
+        {"effrank_K_initial", have ? s->effrank[0][OP_K] : NAN},
+        {"effrank_K", have ? s->effrank[last][OP_K] : NAN},
+        {"effrank_P_initial", have ? s->effrank[0][OP_P] : NAN},
+        {"effrank_P", have ? s->effrank[last][OP_P] : NAN},
+        {"effrank_PKP", have ? s->effrank[last][OP_PKP] : NAN},
+    };
+    size_t n = sizeof t / sizeof t[0];
+    for (size_t i = 0; i < n && i < cap; i++) {
+        names[i] = t[i].name;
+        v[i] = t[i].value;
+    }
+    return n;
+}
+
+/* Cumulative explained variance of K, P and P K P* at the first and the
+ * last snapshot. */
+static int plot(const void *self, const kpf_analysis_plot *p, kpf_error *err)
+{
+    const spectra *s = self;
+    static const char *const names[3] = {"K", "P", "P K P*"};
+    int first = KPF_OK;
+    for (int slot = 0; slot < 2 && slot < (int)s->n_seen; slot++) {
+        const double *series[3];
+        for (int j = 0; j < 3; j++)
+            series[j] = s->ops[j] ? s->cumvar[slot] + j * s->k : NULL;
+        char stem[4400], title[256];
+        snprintf(stem, sizeof stem, "%s/cumvar_iter%zu", p->dir, s->iteration[slot]);
+        snprintf(title, sizeof title, "consensus spectra (avg over trials, units), iteration %zu",
+                 s->iteration[slot]);
+        kpf_error e;
+        kpf_error_clear(&e);
+        int rc = kpf_plot_cumvar(stem, title, s->k, series, names, 3, &e);
+        if (rc && !first)
+            first = kpf_error_set(err, rc, "%s", e.msg);
+    }
+    return first;
+}
+
+const kpf_analysis_desc kpf_analysis_spectra = {
+    KPF_ANALYSIS_DESC_HEAD,
+    .name = "spectra",
+    .summary = "consensus spectra of K, P, P K P*, P P*: cumulative variance, effective rank",
+    .create = create,
+    .destroy = destroy,
+    .at_snapshot = at_snapshot,
+    .scalars = scalars,
+    .plot = plot,
+};
