@@ -10,6 +10,8 @@
  *   - builds the same plugin with its CMakeLists.txt through find_package(kpf).
  *   - builds examples/task-go-nogo (a task) both ways, checks it with the installed
  *     `kpf check-plugin` and trains an RNN on it from YAML via KPF_PLUGIN_PATH.
+ *   - builds examples/analysis-state-norm (an analysis) with its Makefile and
+ *     runs it from YAML with the installed `kpf run` and KPF_PLUGIN_PATH.
  *
  * Skipped under sanitizers: the installed libkpf would carry ASan while the
  * example plugin and the tools that build it do not. */
@@ -389,3 +391,65 @@ Test(install, out_of_tree_task_builds_with_cmake_package)
                  rc, tail(out, 8000));
     free(out);
 }
+
+/* The number after "key": in a JSON text (its first occurrence), NaN if absent. */
+static double summary_number(const char *text, const char *key)
+{
+    char needle[128];
+    snprintf(needle, sizeof needle, "\"%s\": ", key);
+    const char *at = strstr(text, needle);
+    return at ? strtod(at + strlen(needle), NULL) : NAN;
+}
+
+/* An out-of-tree analysis, built against the install and found by the
+ * installed kpf through KPF_PLUGIN_PATH from a YAML config.  On
+ * constant_input every trial is the same and nothing trains, so the
+ * analysis trials at iteration 0 and the run's final simulation see one
+ * trajectory: the analysis's whole-trial RMS of the hidden state must equal
+ * the summary's own state_rms. */
+Test(install, out_of_tree_analysis_runs_from_yaml, .timeout = 300)
+{
+    char *out;
+    int rc = run(&out, "cp -R '%s/examples/analysis-state-norm' '%s/state_norm' && "
+                       "rm -rf '%s/state_norm/build' '%s/state_norm/run' "
+                       "'%s/state_norm/state_norm.so'",
+                 KPF_SOURCE_DIR, tmp, tmp, tmp, tmp);
+    cr_assert_eq(rc, 0, "copying examples/analysis-state-norm failed:\n%s", out);
+    free(out);
+    rc = run(&out, "cd '%s/state_norm' && PKG_CONFIG_PATH='%s/pkgconfig' make", tmp, libdir);
+    cr_assert_eq(rc, 0, "building examples/analysis-state-norm with its Makefile failed "
+                        "(exit %d):\n%s",
+                 rc, tail(out, 6000));
+    free(out);
+
+    char cfg[600];
+    snprintf(cfg, sizeof cfg, "%s/sn.yaml", tmp);
+    FILE *fp = fopen(cfg, "w");
+    cr_assert_not_null(fp);
+    fputs("task: {name: constant_input}\n"
+          "model: {plugin: rnn, n: 16, g: 1.5}\n"
+          "analysis: {trials: 3, k: 2, operators: [K], state_norm: {}}\n"
+          "simulate: {trials: 5}\n",
+          fp);
+    fclose(fp);
+    rc = run(&out, "KPF_PLUGIN_PATH='%s/state_norm' '%s/bin/kpf' run '%s' -o '%s/sn_out'", tmp,
+             prefix, cfg, tmp);
+    cr_assert_eq(rc, 0, "installed `kpf run` with the state_norm analysis exited %d:\n%s", rc,
+                 tail(out, 8000));
+    free(out);
+
+    char path[700], text[1 << 16];
+    snprintf(path, sizeof path, "%s/sn_out/summary.json", tmp);
+    fp = fopen(path, "r");
+    cr_assert_not_null(fp, "%s was not written", path);
+    text[fread(text, 1, sizeof text - 1, fp)] = '\0';
+    fclose(fp);
+    double got = summary_number(text, "state_norm_rms"), want = summary_number(text, "state_rms");
+    cr_assert(isfinite(got) && isfinite(want), "state_norm_rms %g, state_rms %g in:\n%s", got,
+              want, tail(text, 4000));
+    cr_expect_gt(want, 0.0, "the input never reached the network");
+    cr_expect(fabs(got - want) <= 1e-12 * want,
+              "the analysis's RMS of z (%.17g) is not the run's state_rms (%.17g)", got, want);
+    cr_expect(isfinite(summary_number(text, "state_norm_last")), "%s", tail(text, 4000));
+}
+
