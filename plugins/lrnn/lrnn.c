@@ -34,6 +34,13 @@
  *   f = b ⊙ z + a ⊙ (V_dᵀ x),  ŷ = U_d (c ⊙ z)  — the aligned network
  *   whose learning decouples into eqs. 5–7.
  *
+ * The same settings can come from code: a kpf_lrnn_config passed as the
+ * feature "kpf.lrnn.config/1" (lrnn_config.h) replaces the YAML keys.
+ *
+ * Extensions: "kpf.lrnn.net/1" (lrnn_net_iface.h: W_x, W_h, W_y of a θ in
+ * either parameterisation) and "kpf.activation/1" (linear φ; block "W_h"
+ * for full, none for modes, whose W_h = diag(b) is not a block).
+ *
  * No tape (the model is linear).  Scratch: modes d doubles per row. */
 #include "kpf/blas.h"
 #include <math.h>
@@ -42,17 +49,17 @@
 
 #include <gsl/gsl_randist.h>
 
+#include "kpf/activation.h"
 #include "kpf/config.h"
 #include "kpf/error.h"
-#include "lrnn_basis.h"
 #include "kpf/model.h"
+#include "lrnn_basis.h"
+#include "lrnn_config.h"
+#include "lrnn_net_iface.h"
 
-enum { P_FULL = 0, P_MODES = 1 };
-enum { I_UNALIGNED = 0, I_ALIGNED = 1 };
-enum { B_SVD = 0, B_EIGEN = 1 };
-static const char *const param_names[] = {"full", "modes", NULL};
-static const char *const init_names[] = {"unaligned", "aligned", NULL};
-static const char *const basis_names[] = {"svd", "eigen", NULL};
+enum { P_FULL = KPF_LRNN_FULL, P_MODES = KPF_LRNN_MODES };
+enum { I_UNALIGNED = KPF_LRNN_UNALIGNED, I_ALIGNED = KPF_LRNN_ALIGNED };
+enum { B_SVD = KPF_LRNN_SVD, B_EIGEN = KPF_LRNN_EIGEN };
 
 typedef struct lrnn {
     int param;
@@ -62,6 +69,8 @@ typedef struct lrnn {
     double *theta0;
     double *Vd; /* modes: n_in×d, columns of V_x */
     double *Ud; /* modes: n_out×d, columns of U_y */
+    kpf_lrnn_net_iface net;       /* "kpf.lrnn.net/1"    */
+    kpf_activation_info act_info; /* "kpf.activation/1"  */
 } lrnn;
 
 static void lrnn_destroy(void *self)
@@ -83,12 +92,6 @@ static void take_cols(const double *Q, size_t n, size_t d, double *out)
             out[i * d + a] = Q[i * n + a];
 }
 
-typedef struct init_cfg {
-    int init, basis;
-    double sigma, a0, b0, c0, phase, noise;
-    uint64_t seed;
-} init_cfg;
-
 /* Initial mode values: v[i] = v0 + noise·N(0, 1), i < k. */
 static void draw_modes(gsl_rng *rng, double v0, double noise, size_t k, double *v)
 {
@@ -96,11 +99,11 @@ static void draw_modes(gsl_rng *rng, double v0, double noise, size_t k, double *
         v[i] = v0 + (noise > 0 ? gsl_ran_gaussian(rng, noise) : 0.0);
 }
 
-static int init_full(lrnn *m, const init_cfg *c, gsl_rng *rng, kpf_error *err)
+static int init_full(lrnn *m, const kpf_lrnn_config *c, gsl_rng *rng, kpf_error *err)
 {
     const size_t n = m->n, ni = m->n_in, no = m->n_out;
     double *Wx = m->theta0, *Wh = Wx + n * ni, *Wy = Wh + n * n;
-    if (c->init == I_UNALIGNED) {
+    if (c->alignment == I_UNALIGNED) {
         for (size_t i = 0; i < n * ni; i++)
             Wx[i] = gsl_ran_gaussian(rng, c->sigma / sqrt((double)ni));
         for (size_t i = 0; i < n * n; i++)
@@ -118,20 +121,20 @@ static int init_full(lrnn *m, const init_cfg *c, gsl_rng *rng, kpf_error *err)
     double *av = malloc(3 * n * sizeof *av), *bv = av ? av + n : NULL, *cv = av ? av + 2 * n : NULL;
     if (!av)
         return kpf_error_set(err, KPF_ENOMEM, "lrnn: out of memory");
-    draw_modes(rng, c->a0, c->noise, k, av);
-    draw_modes(rng, c->b0, c->noise, kb, bv);
-    draw_modes(rng, c->c0, c->noise, k, cv);
+    draw_modes(rng, c->a0, c->mode_noise, k, av);
+    draw_modes(rng, c->b0, c->mode_noise, kb, bv);
+    draw_modes(rng, c->c0, c->mode_noise, k, cv);
     if (c->basis == B_EIGEN) {
         double *Q = malloc(n * n * sizeof *Q);
         if (!Q) {
             free(av);
             return kpf_error_set(err, KPF_ENOMEM, "lrnn: out of memory");
         }
-        rc = kpf_lrnn_orthogonal(c->seed, KPF_LRNN_V, n, Q, err);
+        rc = kpf_lrnn_orthogonal(c->basis_seed, KPF_LRNN_V, n, Q, err);
         double *W[3] = {Wx, Wh, Wy};
         const double *val[3] = {av, bv, cv};
         for (int w = 0; w < 3 && !rc; w++) {
-            double ph = w == 1 ? c->phase : 0.0;
+            double ph = w == 1 ? c->b0_phase : 0.0;
             for (size_t i = 0; i < n; i++)
                 for (size_t j = 0; j < n; j++) {
                     double s = 0;
@@ -153,9 +156,9 @@ static int init_full(lrnn *m, const init_cfg *c, gsl_rng *rng, kpf_error *err)
            *R = malloc(n * n * sizeof *R);
     if (!U || !V || !R)
         rc = kpf_error_set(err, KPF_ENOMEM, "lrnn: out of memory");
-    if (!rc) rc = kpf_lrnn_orthogonal(c->seed, KPF_LRNN_U, no, U, err);
-    if (!rc) rc = kpf_lrnn_orthogonal(c->seed, KPF_LRNN_V, ni, V, err);
-    if (!rc) rc = kpf_lrnn_orthogonal(c->seed, KPF_LRNN_R, n, R, err);
+    if (!rc) rc = kpf_lrnn_orthogonal(c->basis_seed, KPF_LRNN_U, no, U, err);
+    if (!rc) rc = kpf_lrnn_orthogonal(c->basis_seed, KPF_LRNN_V, ni, V, err);
+    if (!rc) rc = kpf_lrnn_orthogonal(c->basis_seed, KPF_LRNN_R, n, R, err);
     if (!rc) {
         for (size_t i = 0; i < n; i++) {
             for (size_t j = 0; j < ni; j++) {
@@ -186,49 +189,29 @@ static int init_full(lrnn *m, const init_cfg *c, gsl_rng *rng, kpf_error *err)
     return rc;
 }
 
-static int read_cfg(const kpf_model_args *args, int *param, size_t *n, init_cfg *c,
-                    kpf_error *err)
+/* "kpf.lrnn.net/1": the three matrices of the network θ describes. */
+static int lrnn_weights(const void *self, const double *theta, double *Wx, double *Wh,
+                        double *Wy, kpf_error *err)
 {
-    const kpf_node *node = args->node;
-    const size_t ni = args->n_in, no = args->n_out;
-    const size_t dmax = ni < no ? ni : no;
-    int rc;
-    double mi;
-    if ((rc = kpf_cfg_choice(node, "parameterisation", 0, param_names, P_FULL, param, err)))
-        return rc;
-    size_t dflt = *param == P_MODES ? dmax : (ni > no ? ni : no);
-    size_t hi = *param == P_MODES ? dmax : 100000;
-    if ((rc = kpf_cfg_size(node, "n", 0, dflt, 1, hi, n, err)))
-        return rc;
-    if ((rc = kpf_cfg_choice(node, "alignment", 0, init_names,
-                             *param == P_MODES ? I_ALIGNED : I_UNALIGNED, &c->init, err)))
-        return rc;
-    if ((rc = kpf_cfg_choice(node, "basis", 0, basis_names, B_SVD, &c->basis, err)))
-        return rc;
-    if ((rc = kpf_cfg_double(node, "sigma", 0, 0.1, 0.0, 1e6, &c->sigma, err)))
-        return rc;
-    if ((rc = kpf_cfg_double(node, "mode_init", 0, 0.1, -1e6, 1e6, &mi, err)))
-        return rc;
-    if ((rc = kpf_cfg_double(node, "a0", 0, mi, -1e6, 1e6, &c->a0, err)) ||
-        (rc = kpf_cfg_double(node, "b0", 0, mi, -1e6, 1e6, &c->b0, err)) ||
-        (rc = kpf_cfg_double(node, "c0", 0, mi, -1e6, 1e6, &c->c0, err)) ||
-        (rc = kpf_cfg_double(node, "b0_phase", 0, 0.0, -1e3, 1e3, &c->phase, err)) ||
-        (rc = kpf_cfg_double(node, "mode_noise", 0, 1e-3, 0.0, 1e6, &c->noise, err)) ||
-        (rc = kpf_cfg_u64(node, "basis_seed", 0, 0, &c->seed, err)))
-        return rc;
-    if (*param == P_MODES && c->init != I_ALIGNED)
-        return kpf_node_error(kpf_node_get(node, "alignment"), err,
-                              "the modes parameterisation is aligned by construction");
-    if (*param == P_MODES && c->basis != B_SVD)
-        return kpf_node_error(kpf_node_get(node, "basis"), err,
-                              "modes are real singular modes (basis: svd); use "
-                              "parameterisation: full with init: aligned, basis: eigen for "
-                              "complex modes");
-    if (c->basis == B_EIGEN && c->init == I_ALIGNED && (*n != ni || *n != no || *n % 2))
-        return kpf_node_error(kpf_node_get(node, "basis"), err,
-                              "the eigen basis needs a square network with n = n_in = n_out "
-                              "even (got n = %zu, n_in = %zu, n_out = %zu)",
-                              *n, ni, no);
+    const lrnn *m = self;
+    if (!m || !theta || !Wx || !Wh || !Wy)
+        return kpf_error_set(err, KPF_EINVAL, "lrnn: weights: NULL argument");
+    const size_t n = m->n, ni = m->n_in, no = m->n_out;
+    if (m->param == P_FULL) {
+        memcpy(Wx, theta, n * ni * sizeof *Wx);
+        memcpy(Wh, theta + n * ni, n * n * sizeof *Wh);
+        memcpy(Wy, theta + n * ni + n * n, no * n * sizeof *Wy);
+        return KPF_OK;
+    }
+    const double *a = theta, *b = theta + n, *c = theta + 2 * n;
+    memset(Wh, 0, n * n * sizeof *Wh);
+    for (size_t i = 0; i < n; i++) {
+        Wh[i * n + i] = b[i];
+        for (size_t j = 0; j < ni; j++)
+            Wx[i * ni + j] = a[i] * m->Vd[j * n + i];
+        for (size_t o = 0; o < no; o++)
+            Wy[o * n + i] = m->Ud[o * n + i] * c[i];
+    }
     return KPF_OK;
 }
 
@@ -246,12 +229,16 @@ static int lrnn_create(const kpf_model_args *args, void **self, kpf_error *err)
                              args->n_in, args->n_out);
     if (!args->rng)
         return kpf_error_set(err, KPF_EINVAL, "lrnn: no random generator given");
-    int param;
-    size_t n;
-    init_cfg c;
-    int rc = read_cfg(args, &param, &n, &c, err);
+    const kpf_lrnn_config *typed = kpf_model_args_feature(args, KPF_LRNN_CONFIG_FEATURE);
+    kpf_lrnn_config c;
+    int rc = typed ? kpf_lrnn_config_check(typed, args->n_in, args->n_out, NULL, err)
+                   : kpf_lrnn_config_read(args->node, args->n_in, args->n_out, &c, err);
     if (rc)
         return rc;
+    if (typed)
+        c = *typed;
+    const int param = c.parameterisation;
+    const size_t n = c.n;
     lrnn *m = calloc(1, sizeof *m);
     if (!m)
         return kpf_error_set(err, KPF_ENOMEM, "lrnn: out of memory");
@@ -284,14 +271,14 @@ static int lrnn_create(const kpf_model_args *args, void **self, kpf_error *err)
         m->Vd = malloc(ni * n * sizeof *m->Vd);
         if (!U || !V || !m->Ud || !m->Vd)
             rc = kpf_error_set(err, KPF_ENOMEM, "lrnn: out of memory");
-        if (!rc) rc = kpf_lrnn_orthogonal(c.seed, KPF_LRNN_U, no, U, err);
-        if (!rc) rc = kpf_lrnn_orthogonal(c.seed, KPF_LRNN_V, ni, V, err);
+        if (!rc) rc = kpf_lrnn_orthogonal(c.basis_seed, KPF_LRNN_U, no, U, err);
+        if (!rc) rc = kpf_lrnn_orthogonal(c.basis_seed, KPF_LRNN_V, ni, V, err);
         if (!rc) {
             take_cols(U, no, n, m->Ud);
             take_cols(V, ni, n, m->Vd);
-            draw_modes(args->rng, c.a0, c.noise, n, m->theta0);
-            draw_modes(args->rng, c.b0, c.noise, n, m->theta0 + n);
-            draw_modes(args->rng, c.c0, c.noise, n, m->theta0 + 2 * n);
+            draw_modes(args->rng, c.a0, c.mode_noise, n, m->theta0);
+            draw_modes(args->rng, c.b0, c.mode_noise, n, m->theta0 + n);
+            draw_modes(args->rng, c.c0, c.mode_noise, n, m->theta0 + 2 * n);
         }
         free(U);
         free(V);
@@ -300,6 +287,8 @@ static int lrnn_create(const kpf_model_args *args, void **self, kpf_error *err)
         lrnn_destroy(m);
         return rc;
     }
+    m->net = (kpf_lrnn_net_iface){ni, n, no, param, c.basis_seed, lrnn_weights};
+    m->act_info = (kpf_activation_info){KPF_ACTIVATION_LINEAR, param == P_FULL ? "W_h" : NULL};
     *self = m;
     return KPF_OK;
 }
@@ -566,6 +555,20 @@ static int lrnn_readout_jthT(void *self, const double *theta, const kpf_rows *ro
     return KPF_OK;
 }
 
+/* ---- extension data ---------------------------------------------------- */
+
+static const void *lrnn_extension(void *self, const char *name)
+{
+    lrnn *m = self;
+    if (!m || !name)
+        return NULL;
+    if (strcmp(name, KPF_LRNN_NET_INTERFACE) == 0)
+        return &m->net;
+    if (strcmp(name, KPF_ACTIVATION_INTERFACE) == 0)
+        return &m->act_info;
+    return NULL;
+}
+
 /* ---- descriptor -------------------------------------------------------- */
 
 static const kpf_model_desc lrnn_desc = {
@@ -588,6 +591,7 @@ static const kpf_model_desc lrnn_desc = {
     .readout_jzT = lrnn_readout_jzT,
     .readout_jth = lrnn_readout_jth,
     .readout_jthT = lrnn_readout_jthT,
+    .extension = lrnn_extension,
 };
 
 KPF_EXPORT const kpf_model_desc *kpf_model_descriptor(uint32_t index)

@@ -19,7 +19,7 @@
  *   trials         [n_trials given by the host]  K; a row whose trial index
  *                            is ≥ K is an error
  *   tau            [1.0]     time constant
- *   activation     [tanh]    tanh | softplus | linear
+ *   activation     [tanh]    tanh | relu | linear | softplus (kpf/activation.h)
  *   trial_factors  [smooth]  smooth | free
  *   kernel_length  [15]      l (in trials; Table 1 simulated data)
  *   kernel_scale   [1.0]     s
@@ -38,8 +38,15 @@
  * θ blocks, in order: a (R×n), b (R×n), cbar or c (R×K), B (n×n_in; absent
  * when n_in = 0), q (R×1), M (n_out×n).  n_out is the host's.
  *
+ * The same settings can come from code: a kpf_ltr_spec passed as the
+ * feature "kpf.ltr.spec/1" (ltr_factors.h) replaces the YAML keys, and its
+ * dt becomes the layout's dt_default.
+ *
  * Tape: [φ(x) | φ'(x)], 2n per row.  Scratch: 2n + 2R per row, and
- * 2Rn + RK + n fixed.  A NULL rows->x is read as zero input. */
+ * 2Rn + RK + n fixed.  A NULL rows->x is read as zero input.
+ *
+ * Extensions: "kpf.ltr.factors/1" (ltr_factors.h: a, b, C at the current
+ * θ) and "kpf.activation/1" (φ; W^{(k)} is not a θ block, so block = NULL). */
 #include "kpf/blas.h"
 #include <math.h>
 #include <stdlib.h>
@@ -52,7 +59,6 @@
 #include "ltr_factors.h"
 #include "kpf/model.h"
 
-static const char *const act_names[] = {"tanh", "softplus", "linear", NULL};
 static const char *const tf_names[] = {"smooth", "free", NULL};
 
 enum { BLK_A = 0, BLK_B, BLK_C, BLK_IN, BLK_Q, BLK_M, BLK_N };
@@ -60,7 +66,7 @@ enum { BLK_A = 0, BLK_B, BLK_C, BLK_IN, BLK_Q, BLK_M, BLK_N };
 typedef struct ltr {
     size_t n, rk, K, n_in, n_out;
     int act, smooth;
-    double tau;
+    double tau, dt_default;
     size_t n_theta;
     size_t off[BLK_N];
     size_t n_blocks;
@@ -72,30 +78,9 @@ typedef struct ltr {
     double *na, *nb;/* ‖â_r‖, ‖b̂_r‖                       */
     double *C;      /* c_r^{(k)}: rk×K                   */
     int prepared;
+    kpf_ltr_factors factors;      /* "kpf.ltr.factors/1": views of A, Bf, C */
+    kpf_activation_info act_info; /* "kpf.activation/1"                      */
 } ltr;
-
-/* ---- activation ------------------------------------------------------- */
-
-static inline double phi(int act, double x)
-{
-    switch (act) {
-    case KPF_LTR_TANH: return tanh(x);
-    case KPF_LTR_SOFTPLUS: return x > 0 ? x + log1p(exp(-x)) : log1p(exp(x));
-    default: return x;
-    }
-}
-
-static inline double dphi(int act, double x)
-{
-    switch (act) {
-    case KPF_LTR_TANH: {
-        double s = tanh(x);
-        return 1.0 - s * s;
-    }
-    case KPF_LTR_SOFTPLUS: return x >= 0 ? 1.0 / (1.0 + exp(-x)) : exp(x) / (1.0 + exp(x));
-    default: return 1.0;
-    }
-}
 
 /* ---- scratch layout ------------------------------------------------------ */
 
@@ -166,7 +151,7 @@ static const double *phi_block(const ltr *s, const kpf_rows *rows, double *buf, 
         return rows->tape;
     }
     for (size_t i = 0; i < rows->R * s->n; i++)
-        buf[i] = phi(s->act, rows->z[i]);
+        buf[i] = kpf_activation_phi(s->act, rows->z[i]);
     *ld = s->n;
     return buf;
 }
@@ -175,7 +160,7 @@ static inline double dphi_at(const ltr *s, const kpf_rows *rows, size_t r, size_
 {
     if (rows->tape)
         return rows->tape[r * 2 * s->n + s->n + i];
-    return dphi(s->act, rows->z[r * s->n + i]);
+    return kpf_activation_dphi(s->act, rows->z[r * s->n + i]);
 }
 
 /* P[r,j] *= c_j^{(k_r)} */
@@ -228,50 +213,81 @@ static void ltr_destroy(void *self)
     free(s);
 }
 
-static int ltr_create(const kpf_model_args *args, void **self, kpf_error *err)
+/* The `model:` keys as a spec (K defaults to the host's trial count, dt to
+ * 0.1 τ).  Ranges are checked here, located at the key. */
+static int spec_from_yaml(const kpf_model_args *args, kpf_ltr_spec *s, kpf_error *err)
 {
-    if (!args || !self)
-        return kpf_error_set(err, KPF_EINVAL, "ltr: create called with NULL arguments");
-    if (args->struct_size < offsetof(kpf_model_args, rng) + sizeof(args->rng))
-        return kpf_error_set(err, KPF_EABI, "ltr: kpf_model_args too small (%u bytes)",
-                             (unsigned)args->struct_size);
-    *self = NULL;
-    if (!args->rng)
-        return kpf_error_set(err, KPF_EINVAL, "ltr: no random generator given");
-    if (args->n_out < 1)
-        return kpf_error_set(err, KPF_EINVAL,
-                             "ltr: the readout M φ(x) needs n_out ≥ 1 (the task gives 0)");
     const kpf_node *node = args->node;
-    size_t n, rk, K;
-    double tau, len, scl, jit, c_std, c_mean, q_std, in_scale, ro_scale;
-    int act, tf, rc;
-    if ((rc = kpf_cfg_size(node, "n", KPF_CFG_OPTIONAL, 64, 1, 100000, &n, err)) ||
-        (rc = kpf_cfg_size(node, "rank", KPF_CFG_OPTIONAL, 3, 1, 10000, &rk, err)) ||
+    int tf = 0, rc;
+    if ((rc = kpf_cfg_size(node, "n", KPF_CFG_OPTIONAL, 64, 1, 100000, &s->n, err)) ||
+        (rc = kpf_cfg_size(node, "rank", KPF_CFG_OPTIONAL, 3, 1, 10000, &s->rank, err)) ||
         (rc = kpf_cfg_size(node, "trials", KPF_CFG_OPTIONAL,
-                           args->n_trials ? args->n_trials : 1, 1, 1000000, &K, err)) ||
-        (rc = kpf_cfg_double(node, "tau", KPF_CFG_OPTIONAL, 1.0, 1e-12, 1e12, &tau, err)) ||
-        (rc = kpf_cfg_choice(node, "activation", KPF_CFG_OPTIONAL, act_names, KPF_LTR_TANH,
-                             &act, err)) ||
+                           args->n_trials ? args->n_trials : 1, 1, 1000000, &s->K, err)) ||
+        (rc = kpf_cfg_double(node, "tau", KPF_CFG_OPTIONAL, 1.0, 1e-12, 1e12, &s->tau, err)) ||
+        (rc = kpf_activation_parse(node, "activation", KPF_ACTIVATION_TANH, &s->act, err)) ||
         (rc = kpf_cfg_choice(node, "trial_factors", KPF_CFG_OPTIONAL, tf_names, 0, &tf,
                              err)) ||
-        (rc = kpf_cfg_double(node, "kernel_length", KPF_CFG_OPTIONAL, 15.0, 1e-12, 1e12, &len,
+        (rc = kpf_cfg_double(node, "kernel_length", KPF_CFG_OPTIONAL, 15.0, 1e-12, 1e12,
+                             &s->length, err)) ||
+        (rc = kpf_cfg_double(node, "kernel_scale", KPF_CFG_OPTIONAL, 1.0, 0.0, 1e12, &s->scale,
                              err)) ||
-        (rc = kpf_cfg_double(node, "kernel_scale", KPF_CFG_OPTIONAL, 1.0, 0.0, 1e12, &scl,
-                             err)) ||
-        (rc = kpf_cfg_double(node, "kernel_jitter", KPF_CFG_OPTIONAL, 0.1, 0.0, 1e12, &jit,
-                             err)) ||
-        (rc = kpf_cfg_double(node, "c_init_std", KPF_CFG_OPTIONAL, 1.0, 0.0, 1e12, &c_std,
+        (rc = kpf_cfg_double(node, "kernel_jitter", KPF_CFG_OPTIONAL, 0.1, 0.0, 1e12,
+                             &s->jitter, err)) ||
+        (rc = kpf_cfg_double(node, "c_init_std", KPF_CFG_OPTIONAL, 1.0, 0.0, 1e12, &s->c_init,
                              err)) ||
         (rc = kpf_cfg_double(node, "c_init_mean", KPF_CFG_OPTIONAL, 0.0, -1e12, 1e12,
-                             &c_mean, err)) ||
-        (rc = kpf_cfg_double(node, "q_init_std", KPF_CFG_OPTIONAL, 1.0, 0.0, 1e12, &q_std,
+                             &s->c_mean, err)) ||
+        (rc = kpf_cfg_double(node, "q_init_std", KPF_CFG_OPTIONAL, 1.0, 0.0, 1e12, &s->q_init,
                              err)) ||
         (rc = kpf_cfg_double(node, "input_scale", KPF_CFG_OPTIONAL, 1.0, 0.0, 1e12,
-                             &in_scale, err)) ||
+                             &s->input_scale, err)) ||
         (rc = kpf_cfg_double(node, "readout_scale", KPF_CFG_OPTIONAL, 1.0, 0.0, 1e12,
-                             &ro_scale, err)))
+                             &s->readout_scale, err)))
         return rc;
+    s->smooth = tf == 0;
+    s->dt = 0.1 * s->tau;
+    return KPF_OK;
+}
 
+/* A typed spec gets the ranges the YAML keys have. */
+static int spec_check(const kpf_ltr_spec *s, kpf_error *err)
+{
+    const char *bad = NULL;
+    if (s->n < 1 || s->n > 100000)
+        bad = "n (1 … 100000)";
+    else if (s->rank < 1 || s->rank > 10000)
+        bad = "rank (1 … 10000)";
+    else if (s->K < 1 || s->K > 1000000)
+        bad = "K (1 … 1000000)";
+    else if (!(s->tau >= 1e-12 && s->tau <= 1e12))
+        bad = "tau (1e-12 … 1e12)";
+    else if (!(s->dt >= 1e-12 && s->dt <= 1e6))
+        bad = "dt (1e-12 … 1e6)";
+    else if (!kpf_activation_name(s->act))
+        bad = "act (an enum kpf_activation)";
+    else if (!(s->length >= 1e-12 && s->length <= 1e12))
+        bad = "length (1e-12 … 1e12)";
+    else if (!(s->scale >= 0 && s->scale <= 1e12) || !(s->jitter >= 0 && s->jitter <= 1e12))
+        bad = "scale or jitter (0 … 1e12)";
+    else if (!(s->c_init >= 0 && s->c_init <= 1e12) || !(s->q_init >= 0 && s->q_init <= 1e12))
+        bad = "c_init or q_init (0 … 1e12)";
+    else if (!(s->c_mean >= -1e12 && s->c_mean <= 1e12))
+        bad = "c_mean (−1e12 … 1e12)";
+    else if (!(s->input_scale >= 0 && s->input_scale <= 1e12) ||
+             !(s->readout_scale >= 0 && s->readout_scale <= 1e12))
+        bad = "input_scale or readout_scale (0 … 1e12)";
+    if (bad)
+        return kpf_error_set(err, KPF_EINVAL, "ltr: %s: %s is out of range",
+                             KPF_LTR_SPEC_FEATURE, bad);
+    return KPF_OK;
+}
+
+/* Blocks, buffers and the initial θ of the network the spec describes. */
+static int ltr_build(const kpf_ltr_spec *sp, const kpf_model_args *args, ltr **out,
+                     kpf_error *err)
+{
+    const size_t n = sp->n, rk = sp->rank, K = sp->K;
+    int rc;
     ltr *s = calloc(1, sizeof *s);
     if (!s)
         return kpf_error_set(err, KPF_ENOMEM, "ltr: out of memory");
@@ -280,9 +296,10 @@ static int ltr_create(const kpf_model_args *args, void **self, kpf_error *err)
     s->K = K;
     s->n_in = args->n_in;
     s->n_out = args->n_out;
-    s->act = act;
-    s->smooth = tf == 0;
-    s->tau = tau;
+    s->act = sp->act;
+    s->smooth = sp->smooth != 0;
+    s->tau = sp->tau;
+    s->dt_default = sp->dt;
 
     static const char *const names[BLK_N] = {"a", "b", NULL, "B", "q", "M"};
     size_t rows_[BLK_N] = {rk, rk, rk, n, rk, s->n_out};
@@ -308,7 +325,9 @@ static int ltr_create(const kpf_model_args *args, void **self, kpf_error *err)
         ltr_destroy(s);
         return kpf_error_set(err, KPF_ENOMEM, "ltr: out of memory for θ (%zu values)", off);
     }
-    if (s->smooth && (rc = kpf_ltr_kernel_chol(K, len, scl, jit, s->L, err))) {
+    s->factors = (kpf_ltr_factors){n, rk, K, s->A, s->Bf, s->C};
+    s->act_info = (kpf_activation_info){s->act, NULL};
+    if (s->smooth && (rc = kpf_ltr_kernel_chol(K, sp->length, sp->scale, sp->jitter, s->L, err))) {
         ltr_destroy(s);
         return rc;
     }
@@ -318,11 +337,11 @@ static int ltr_create(const kpf_model_args *args, void **self, kpf_error *err)
         th[s->off[BLK_A] + i] = gsl_ran_gaussian(args->rng, sa);
     memcpy(th + s->off[BLK_B], th + s->off[BLK_A], rk * n * sizeof(double));
     for (size_t i = 0; i < rk * K; i++)
-        th[s->off[BLK_C] + i] = gsl_ran_gaussian(args->rng, c_std);
-    if (c_mean != 0.0) { /* shift: c = c_mean + (L) c̄ */
+        th[s->off[BLK_C] + i] = gsl_ran_gaussian(args->rng, sp->c_init);
+    if (sp->c_mean != 0.0) { /* shift: c = c_mean + (L) c̄ */
         double *sh = s->C; /* scratch until prepare */
         for (size_t k = 0; k < K; k++)
-            sh[k] = c_mean;
+            sh[k] = sp->c_mean;
         if (s->smooth)
             cblas_dtrsv(CblasRowMajor, CblasLower, CblasNoTrans, CblasNonUnit, (int)K, s->L,
                         (int)K, sh, 1);
@@ -333,11 +352,36 @@ static int ltr_create(const kpf_model_args *args, void **self, kpf_error *err)
     if (s->n_in)
         for (size_t i = 0; i < n * s->n_in; i++)
             th[s->off[BLK_IN] + i] =
-                gsl_ran_gaussian(args->rng, in_scale / sqrt((double)s->n_in));
+                gsl_ran_gaussian(args->rng, sp->input_scale / sqrt((double)s->n_in));
     for (size_t i = 0; i < rk; i++)
-        th[s->off[BLK_Q] + i] = gsl_ran_gaussian(args->rng, q_std);
+        th[s->off[BLK_Q] + i] = gsl_ran_gaussian(args->rng, sp->q_init);
     for (size_t i = 0; i < s->n_out * n; i++)
-        th[s->off[BLK_M] + i] = gsl_ran_gaussian(args->rng, ro_scale * sa);
+        th[s->off[BLK_M] + i] = gsl_ran_gaussian(args->rng, sp->readout_scale * sa);
+    *out = s;
+    return KPF_OK;
+}
+
+static int ltr_create(const kpf_model_args *args, void **self, kpf_error *err)
+{
+    if (!args || !self)
+        return kpf_error_set(err, KPF_EINVAL, "ltr: create called with NULL arguments");
+    if (args->struct_size < offsetof(kpf_model_args, rng) + sizeof(args->rng))
+        return kpf_error_set(err, KPF_EABI, "ltr: kpf_model_args too small (%u bytes)",
+                             (unsigned)args->struct_size);
+    *self = NULL;
+    if (!args->rng)
+        return kpf_error_set(err, KPF_EINVAL, "ltr: no random generator given");
+    if (args->n_out < 1)
+        return kpf_error_set(err, KPF_EINVAL,
+                             "ltr: the readout M φ(x) needs n_out ≥ 1 (the task gives 0)");
+    const kpf_ltr_spec *typed = kpf_model_args_feature(args, KPF_LTR_SPEC_FEATURE);
+    kpf_ltr_spec spec;
+    int rc = typed ? spec_check(typed, err) : spec_from_yaml(args, &spec, err);
+    if (rc)
+        return rc;
+    ltr *s = NULL;
+    if ((rc = ltr_build(typed ? typed : &spec, args, &s, err)))
+        return rc;
     *self = s;
     return KPF_OK;
 }
@@ -358,7 +402,7 @@ static int ltr_params(void *self, kpf_model_layout *L, kpf_error *err)
     L->tape_width = 2 * s->n;
     L->work_fixed = work_fixed(s);
     L->work_per_row = work_per_row(s);
-    L->dt_default = 0.1 * s->tau;
+    L->dt_default = s->dt_default;
     return KPF_OK;
 }
 
@@ -391,8 +435,8 @@ static int ltr_tape(void *self, const double *theta, const kpf_rows *rows, doubl
     for (size_t r = 0; r < rows->R; r++)
         for (size_t i = 0; i < n; i++) {
             double x = rows->z[r * n + i];
-            out[r * 2 * n + i] = phi(s->act, x);
-            out[r * 2 * n + n + i] = dphi(s->act, x);
+            out[r * 2 * n + i] = kpf_activation_phi(s->act, x);
+            out[r * 2 * n + n + i] = kpf_activation_dphi(s->act, x);
         }
     return KPF_OK;
 }
@@ -753,6 +797,20 @@ static int ltr_init_state_jthT(void *self, const double *theta, const kpf_rows *
     return KPF_OK;
 }
 
+/* ---- extension data ---------------------------------------------------------- */
+
+static const void *ltr_extension(void *self, const char *name)
+{
+    ltr *s = self;
+    if (!s || !name)
+        return NULL;
+    if (strcmp(name, KPF_LTR_FACTORS_INTERFACE) == 0)
+        return &s->factors;
+    if (strcmp(name, KPF_ACTIVATION_INTERFACE) == 0)
+        return &s->act_info;
+    return NULL;
+}
+
 /* ---- descriptor ------------------------------------------------------------ */
 
 static const kpf_model_desc ltr_desc = {
@@ -780,6 +838,7 @@ static const kpf_model_desc ltr_desc = {
     .init_state = ltr_init_state,
     .init_state_jth = ltr_init_state_jth,
     .init_state_jthT = ltr_init_state_jthT,
+    .extension = ltr_extension,
 };
 
 KPF_EXPORT const kpf_model_desc *kpf_model_descriptor(uint32_t index)

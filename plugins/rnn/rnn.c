@@ -8,7 +8,7 @@
  * YAML keys under `model:`
  *   n            [64]    hidden size, 1 … 100000
  *   g            [1.0]   gain: W_ij ~ N(0, g²/n)
- *   activation   [tanh]  tanh | relu | linear
+ *   activation   [tanh]  tanh | relu | linear | softplus (kpf/activation.h)
  *   input_scale  [1.0]   W_in_ij ~ N(0, input_scale²/n_in).  Chosen so that
  *                        the input drive W_in x of one unit has variance
  *                        input_scale²·E[x²] whatever n_in is (fan-in scaling,
@@ -28,7 +28,10 @@
  * on the thread count.
  *
  * A NULL rows->x is read as a zero input.  Outputs may alias the inputs
- * z, v or w of the same call. */
+ * z, v or w of the same call.
+ *
+ * Extension "kpf.activation/1" (kpf/activation.h): φ = σ, block "W"
+ * (∂f_i/∂W_ij = σ(z_j)). */
 #include "kpf/blas.h"
 #include <math.h>
 #include <stdlib.h>
@@ -36,13 +39,11 @@
 
 #include <gsl/gsl_randist.h>
 
+#include "kpf/activation.h"
 #include "kpf/config.h"
 #include "kpf/error.h"
 #include "kpf/model.h"
 #include "kpf/vmath.h"
-
-enum { ACT_TANH = 0, ACT_RELU = 1, ACT_LINEAR = 2 };
-static const char *const act_names[] = {"tanh", "relu", "linear", NULL};
 
 typedef struct rnn {
     size_t n, n_in;
@@ -53,30 +54,8 @@ typedef struct rnn {
     size_t n_blocks;
     kpf_param_block blocks[3];
     double *theta0;
+    kpf_activation_info act_info; /* the "kpf.activation/1" table */
 } rnn;
-
-/* ---- activation ------------------------------------------------------- */
-
-static inline double act_sigma(int act, double z)
-{
-    switch (act) {
-    case ACT_TANH: return tanh(z);
-    case ACT_RELU: return z > 0.0 ? z : 0.0;
-    default: return z;
-    }
-}
-
-static inline double act_dsigma(int act, double z)
-{
-    switch (act) {
-    case ACT_TANH: {
-        double s = tanh(z);
-        return 1.0 - s * s;
-    }
-    case ACT_RELU: return z > 0.0 ? 1.0 : 0.0;
-    default: return 1.0;
-    }
-}
 
 /* ---- checks shared by the ops --------------------------------------- */
 
@@ -102,11 +81,11 @@ static const double *sigma_block(const rnn *m, const kpf_rows *rows, size_t *ld)
         return rows->tape;
     }
     double *s = rows->work;
-    if (m->act == ACT_TANH)
+    if (m->act == KPF_ACTIVATION_TANH)
         kpf_vtanh(R * n, rows->z, s);
     else
         for (size_t i = 0; i < R * n; i++)
-            s[i] = act_sigma(m->act, rows->z[i]);
+            s[i] = kpf_activation_phi(m->act, rows->z[i]);
     *ld = n;
     return s;
 }
@@ -114,7 +93,7 @@ static const double *sigma_block(const rnn *m, const kpf_rows *rows, size_t *ld)
 /* σ'(z) of entry (r, i) without a tape. */
 static inline double dsig_untaped(const rnn *m, const kpf_rows *rows, size_t r, size_t i)
 {
-    return act_dsigma(m->act, rows->z[r * m->n + i]);
+    return kpf_activation_dphi(m->act, rows->z[r * m->n + i]);
 }
 
 /* ---- create / destroy / params --------------------------------------- */
@@ -151,8 +130,7 @@ static int rnn_create(const kpf_model_args *args, void **self, kpf_error *err)
         return rc;
     if ((rc = kpf_cfg_double(node, "g", KPF_CFG_OPTIONAL, 1.0, 0.0, HUGE_VAL, &g, err)))
         return rc;
-    if ((rc = kpf_cfg_choice(node, "activation", KPF_CFG_OPTIONAL, act_names, ACT_TANH,
-                             &act, err)))
+    if ((rc = kpf_activation_parse(node, "activation", KPF_ACTIVATION_TANH, &act, err)))
         return rc;
     if ((rc = kpf_cfg_double(node, "input_scale", KPF_CFG_OPTIONAL, 1.0, 0.0, HUGE_VAL,
                              &input_scale, err)))
@@ -169,6 +147,7 @@ static int rnn_create(const kpf_model_args *args, void **self, kpf_error *err)
     m->n = n;
     m->n_in = n_in;
     m->act = act;
+    m->act_info = (kpf_activation_info){act, "W"};
     m->bias = bias;
     m->g = g;
     m->input_scale = input_scale;
@@ -275,14 +254,14 @@ static int rnn_tape(void *self, const double *theta, const kpf_rows *rows, doubl
     for (size_t r = 0; r < R; r++) {
         const double *z = rows->z + r * n;
         double *s = out + r * 2 * n, *ds = s + n;
-        if (m->act == ACT_TANH) { /* one tanh per entry: σ' = 1 − σ² */
+        if (m->act == KPF_ACTIVATION_TANH) { /* one tanh per entry: σ' = 1 − σ² */
             kpf_vtanh(n, z, s);
             for (size_t i = 0; i < n; i++)
                 ds[i] = 1.0 - s[i] * s[i];
         } else
             for (size_t i = 0; i < n; i++) {
-                s[i] = act_sigma(m->act, z[i]);
-                ds[i] = act_dsigma(m->act, z[i]);
+                s[i] = kpf_activation_phi(m->act, z[i]);
+                ds[i] = kpf_activation_dphi(m->act, z[i]);
             }
     }
     return KPF_OK;
@@ -403,6 +382,16 @@ static int rnn_jthT(void *self, const double *theta, const kpf_rows *rows, const
     return KPF_OK;
 }
 
+/* ---- extension data ---------------------------------------------------- */
+
+static const void *rnn_extension(void *self, const char *name)
+{
+    rnn *m = self;
+    if (m && name && strcmp(name, KPF_ACTIVATION_INTERFACE) == 0)
+        return &m->act_info;
+    return NULL;
+}
+
 /* ---- descriptor -------------------------------------------------------- */
 
 static const kpf_model_desc rnn_desc = {
@@ -421,6 +410,7 @@ static const kpf_model_desc rnn_desc = {
     .jthT = rnn_jthT,
     .prepare = NULL,
     .tape = rnn_tape,
+    .extension = rnn_extension,
 };
 
 KPF_EXPORT const kpf_model_desc *kpf_model_descriptor(uint32_t index)

@@ -156,12 +156,12 @@ int kpf_lrnn_net_alloc(size_t n_in, size_t n_h, size_t n_out, kpf_lrnn_net *net,
                        kpf_error *err);
 void kpf_lrnn_net_free(kpf_lrnn_net *net);
 
-/* The weights of a model of the `lrnn` plugin: blocks W_x, W_h, W_y
- * (parameterisation full) copied; blocks a, b, c (modes) expanded as
- * W_x = diag(a) V_dᵀ, W_h = diag(b), W_y = U_d diag(c) with the basis of
- * basis_seed (the same `basis_seed` as the model's). */
-int kpf_lrnn_net_from_model(const kpf_model *m, uint64_t basis_seed, kpf_lrnn_net *net,
-                            kpf_error *err);
+/* The weights of a model of the `lrnn` plugin at its current θ, as the
+ * plugin's "kpf.lrnn.net/1" interface gives them (plugins/lrnn/
+ * lrnn_net_iface.h): full copies W_x, W_h, W_y; modes expands W_x =
+ * diag(a) V_dᵀ, W_h = diag(b), W_y = U_d diag(c) in the model's own basis.
+ * KPF_EINVAL for a model without the interface. */
+int kpf_lrnn_net_from_model(const kpf_model *m, kpf_lrnn_net *net, kpf_error *err);
 
 /* Modes of any network in a given basis (eqs. 197–199, R_x = R_y = R):
  * a = diag(Rᵀ W_x V), b = diag(Rᵀ W_h R), c = diag(Uᵀ W_y R) for the first d

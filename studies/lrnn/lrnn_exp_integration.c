@@ -28,7 +28,7 @@ static int sv_hook(void *p, kpf_model *m, size_t iter, kpf_error *err)
     if (rc)
         return rc;
     kpf_lrnn_net net;
-    rc = kpf_lrnn_net_from_model(m, 0, &net, err);
+    rc = kpf_lrnn_net_from_model(m, &net, err);
     if (rc)
         return rc;
     const size_t ni = net.n_in, nh = net.n_h, no = net.n_out;

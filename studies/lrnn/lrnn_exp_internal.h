@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "lrnn.h"
+#include "lrnn_config.h"
 #include "kpf/plot.h"
 #include "kpf/train.h"
 #include "tasks/lrnn_tasks.h"
@@ -39,6 +40,18 @@ int kpf_lrnn_rows_reserve(double **v, size_t n, size_t *cap, size_t width, kpf_e
 int kpf_lrnn_make_task(kpf_lrnn_ctx *c, kpf_task **t, kpf_error *err);
 int kpf_lrnn_make_model(kpf_lrnn_ctx *c, const kpf_task *t, size_t trials, kpf_model **m,
                         kpf_error *err);
+/* The `model:` map as the plugin's typed configuration (lrnn_config.h),
+ * for figures that change model settings between runs: read it, edit the
+ * struct, create with kpf_lrnn_make_model_typed (the map still gives the
+ * core keys).  kpf_lrnn_model_typed creates from a configuration alone
+ * (mn NULL) or with a map's core keys. */
+int kpf_lrnn_model_config(kpf_lrnn_ctx *c, const kpf_task *t, kpf_lrnn_config *lc,
+                          kpf_error *err);
+int kpf_lrnn_make_model_typed(kpf_lrnn_ctx *c, const kpf_task *t, size_t trials,
+                              const kpf_lrnn_config *lc, kpf_model **m, kpf_error *err);
+int kpf_lrnn_model_typed(const kpf_plugin *lrnn, const kpf_node *mn, const kpf_lrnn_config *lc,
+                         size_t n_in, size_t n_out, size_t trials, uint64_t seed,
+                         kpf_model **m, kpf_error *err);
 /* model.basis_seed (default 0, as the plugin's). */
 uint64_t kpf_lrnn_model_basis_seed(kpf_lrnn_ctx *c);
 

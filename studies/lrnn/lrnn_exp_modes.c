@@ -37,7 +37,7 @@ static int fig2_hook(void *p, kpf_model *m, size_t iter, kpf_error *err)
     if (rc)
         return rc;
     kpf_lrnn_net net;
-    rc = kpf_lrnn_net_from_model(m, r->seed, &net, err);
+    rc = kpf_lrnn_net_from_model(m, &net, err);
     if (rc)
         return rc;
     double a[64], b[64], cc[64];

@@ -64,14 +64,18 @@ int kpf_lrnn_fig_ntk(kpf_lrnn_ctx *c, kpf_error *err)
             for (size_t is = 0; is < ns && !rc; is++) {
                 const size_t T = (size_t)Ts[it];
                 rc = kpf_lrnn_setf(c->cfg, err, "task.T=%zu", T);
-                if (!rc)
-                    rc = kpf_lrnn_setf(c->cfg, err, "model.alignment=%s", al_names[al[ia]]);
-                if (!rc)
-                    rc = kpf_lrnn_setf(c->cfg, err, "model.%s=%.17g",
-                                       al[ia] ? "sigma" : "mode_init", sc[is]);
                 if (!rc) rc = kpf_lrnn_make_task(c, &t, err);
                 const size_t Pn = rc ? 0 : t->T * t->n_in + P0;
-                if (!rc) rc = kpf_lrnn_make_model(c, t, Pn, &m, err);
+                kpf_lrnn_config lc; /* the model map, then this cell's init */
+                if (!rc) rc = kpf_lrnn_model_config(c, t, &lc, err);
+                if (!rc && al[ia]) {
+                    lc.alignment = KPF_LRNN_UNALIGNED;
+                    lc.sigma = sc[is];
+                } else if (!rc) {
+                    lc.alignment = KPF_LRNN_ALIGNED;
+                    lc.a0 = lc.b0 = lc.c0 = sc[is];
+                }
+                if (!rc) rc = kpf_lrnn_make_model_typed(c, t, Pn, &lc, &m, err);
                 kpf_task_batch *bt = NULL;
                 gsl_rng *er = NULL;
                 double *K0 = NULL, *K1 = NULL, D = NAN, L = NAN;

@@ -264,17 +264,16 @@ int kpf_lrnn_fig_phase(kpf_lrnn_ctx *c, kpf_error *err)
                          "delta: %.17g\nlambda: %.17g\nkappa: %.17g\nbeta: %.17g\n",
                          T, kpf_lrnn_dynamics_names[P->dyn], creal(sp.delta),
                          creal(sp.lambda), creal(sp.kappa), creal(sp.beta));
-                kpf_config *tc = NULL, *mc = NULL;
+                kpf_config *tc = NULL;
                 kpf_task *t = NULL;
                 kpf_model *m = NULL;
                 rc = kpf_config_load_string(yaml, "verify-task", &tc, err);
                 if (!rc) rc = kpf_lrnn_task_create(kpf_config_root(tc), &t, err);
-                if (!rc) {
-                    snprintf(yaml, sizeof yaml,
-                             "parameterisation: modes\nmode_init: %.17g\nmode_noise: 0\n", init);
-                    rc = kpf_config_load_string(yaml, "verify-model", &mc, err);
-                }
-                if (!rc) rc = kpf_model_create(c->plugin, kpf_config_root(mc), 1, 1, T, 0, &m, err);
+                kpf_lrnn_config lc; /* one aligned mode, all = init, no noise */
+                kpf_lrnn_config_default(KPF_LRNN_MODES, 1, 1, &lc);
+                lc.a0 = lc.b0 = lc.c0 = init;
+                lc.mode_noise = 0;
+                if (!rc) rc = kpf_lrnn_model_typed(c->plugin, NULL, &lc, 1, 1, T, 0, &m, err);
                 kpf_train_opts o;
                 kpf_train_opts_default(&o);
                 o.iterations = steps;
@@ -291,7 +290,10 @@ int kpf_lrnn_fig_phase(kpf_lrnn_ctx *c, kpf_error *err)
                     kpf_lrnn_final f;
                     kpf_lrnn_terms_build(&sp, T, 0, &tm, err);
                     if (!kpf_lrnn_train_modes(&tm, init, init, init, step, steps, &f, &e2)) {
-                        double bt = m->theta[1], act = m->theta[0] * m->theta[2];
+                        const double *th = m->theta; /* θ by its named blocks */
+                        double bt = th[kpf_model_block(m, "b")->offset];
+                        double act = th[kpf_model_block(m, "a")->offset] *
+                                     th[kpf_model_block(m, "c")->offset];
                         verify_worst = fmax(verify_worst, fmax(fabs(bt - f.b), fabs(act - f.ac)));
                     }
                     kpf_lrnn_terms_free(&tm);
@@ -299,7 +301,6 @@ int kpf_lrnn_fig_phase(kpf_lrnn_ctx *c, kpf_error *err)
                 kpf_model_free(m);
                 kpf_task_free(t);
                 kpf_config_free(tc);
-                kpf_config_free(mc);
             }
     }
     kpf_json_key(&j, "verify_max_abs_difference_modes_plugin_vs_reduced_gd");

@@ -84,18 +84,54 @@ int kpf_lrnn_make_task(kpf_lrnn_ctx *c, kpf_task **t, kpf_error *err)
     return rc ? rc : kpf_lrnn_task_create(tn, t, err);
 }
 
+/* The config's `model:` map, which may name no plugin but lrnn. */
+static int model_map(kpf_lrnn_ctx *c, const kpf_node **mn, kpf_error *err)
+{
+    const char *name = NULL;
+    int rc = kpf_cfg_map(c->root, "model", KPF_CFG_REQUIRED, mn, err);
+    if (!rc)
+        rc = kpf_cfg_string(*mn, "plugin", KPF_CFG_OPTIONAL, "lrnn", &name, err);
+    if (!rc && strcmp(name, c->plugin->desc->name))
+        rc = kpf_node_error(kpf_node_get(*mn, "plugin"), err,
+                            "the lrnn experiments run the lrnn plugin");
+    return rc;
+}
+
 int kpf_lrnn_make_model(kpf_lrnn_ctx *c, const kpf_task *t, size_t trials, kpf_model **m,
                         kpf_error *err)
 {
     const kpf_node *mn = NULL;
-    const char *name = NULL;
-    int rc = kpf_cfg_map(c->root, "model", KPF_CFG_REQUIRED, &mn, err);
-    if (!rc)
-        rc = kpf_cfg_string(mn, "plugin", KPF_CFG_OPTIONAL, "lrnn", &name, err);
-    if (!rc && strcmp(name, c->plugin->desc->name))
-        rc = kpf_node_error(kpf_node_get(mn, "plugin"), err,
-                            "the lrnn experiments run the lrnn plugin");
+    int rc = model_map(c, &mn, err);
     return rc ? rc : kpf_model_create(c->plugin, mn, t->n_in, t->n_out, trials, c->seed, m, err);
+}
+
+/* The plugin's typed configuration of the `model:` map (keys marked used),
+ * for a figure that changes settings between runs. */
+int kpf_lrnn_model_config(kpf_lrnn_ctx *c, const kpf_task *t, kpf_lrnn_config *lc,
+                          kpf_error *err)
+{
+    const kpf_node *mn = NULL;
+    int rc = model_map(c, &mn, err);
+    return rc ? rc : kpf_lrnn_config_read(mn, t->n_in, t->n_out, lc, err);
+}
+
+int kpf_lrnn_model_typed(const kpf_plugin *lrnn, const kpf_node *mn, const kpf_lrnn_config *lc,
+                         size_t n_in, size_t n_out, size_t trials, uint64_t seed,
+                         kpf_model **m, kpf_error *err)
+{
+    const kpf_model_feature f = {KPF_LRNN_CONFIG_FEATURE, lc};
+    const kpf_model_feature *const features[] = {&f, NULL};
+    return kpf_model_create_typed(lrnn, mn, features, n_in, n_out, trials, seed, m, err);
+}
+
+int kpf_lrnn_make_model_typed(kpf_lrnn_ctx *c, const kpf_task *t, size_t trials,
+                              const kpf_lrnn_config *lc, kpf_model **m, kpf_error *err)
+{
+    const kpf_node *mn = NULL;
+    int rc = model_map(c, &mn, err);
+    return rc ? rc
+              : kpf_lrnn_model_typed(c->plugin, mn, lc, t->n_in, t->n_out, trials, c->seed, m,
+                                     err);
 }
 
 /* The basis_seed in the model map (default 0, as the plugin's). */

@@ -1,5 +1,6 @@
-/* Linear-RNN weights from a model, mode extraction (eqs. 197–202),
- * singular values and extrapolation losses (kpf/lrnn.h). */
+/* Linear-RNN weights from a model (the plugin's "kpf.lrnn.net/1"), mode
+ * extraction (eqs. 197–202), singular values and extrapolation losses
+ * (lrnn.h). */
 #include "lrnn.h"
 
 #include <math.h>
@@ -9,6 +10,7 @@
 #include <gsl/gsl_linalg.h>
 
 #include "kpf/gradient.h"
+#include "lrnn_net_iface.h"
 
 int kpf_lrnn_net_alloc(size_t n_in, size_t n_h, size_t n_out, kpf_lrnn_net *net,
                        kpf_error *err)
@@ -37,49 +39,16 @@ void kpf_lrnn_net_free(kpf_lrnn_net *net)
     memset(net, 0, sizeof *net);
 }
 
-int kpf_lrnn_net_from_model(const kpf_model *m, uint64_t basis_seed, kpf_lrnn_net *net,
-                            kpf_error *err)
+int kpf_lrnn_net_from_model(const kpf_model *m, kpf_lrnn_net *net, kpf_error *err)
 {
-    const kpf_param_block *bx = kpf_model_block(m, "W_x"), *bh = kpf_model_block(m, "W_h"),
-                          *by = kpf_model_block(m, "W_y");
-    const size_t n = m->n, ni = m->n_in, no = m->n_out;
-    if (bx && bh && by) {
-        int rc = kpf_lrnn_net_alloc(ni, n, no, net, err);
-        if (rc)
-            return rc;
-        memcpy(net->Wx, m->theta + bx->offset, n * ni * sizeof(double));
-        memcpy(net->Wh, m->theta + bh->offset, n * n * sizeof(double));
-        memcpy(net->Wy, m->theta + by->offset, no * n * sizeof(double));
-        return KPF_OK;
-    }
-    const kpf_param_block *ba = kpf_model_block(m, "a"), *bb = kpf_model_block(m, "b"),
-                          *bc = kpf_model_block(m, "c");
-    if (!ba || !bb || !bc)
+    const kpf_lrnn_net_iface *x = kpf_model_extension(m, KPF_LRNN_NET_INTERFACE);
+    if (!x)
         return kpf_error_set(err, KPF_EINVAL,
-                             "lrnn net: model '%s' has neither blocks W_x, W_h, W_y nor a, "
-                             "b, c",
-                             m->desc->name);
-    int rc = kpf_lrnn_net_alloc(ni, n, no, net, err);
-    if (rc)
-        return rc;
-    double *U = malloc(no * no * sizeof *U), *V = malloc(ni * ni * sizeof *V);
-    if (!U || !V)
-        rc = kpf_error_set(err, KPF_ENOMEM, "lrnn net: out of memory");
-    if (!rc) rc = kpf_lrnn_orthogonal(basis_seed, KPF_LRNN_U, no, U, err);
-    if (!rc) rc = kpf_lrnn_orthogonal(basis_seed, KPF_LRNN_V, ni, V, err);
-    if (!rc) {
-        const double *a = m->theta + ba->offset, *b = m->theta + bb->offset,
-                     *c = m->theta + bc->offset;
-        for (size_t i = 0; i < n; i++) {
-            net->Wh[i * n + i] = b[i];
-            for (size_t j = 0; j < ni; j++)
-                net->Wx[i * ni + j] = a[i] * V[j * ni + i];
-            for (size_t o = 0; o < no; o++)
-                net->Wy[o * n + i] = U[o * no + i] * c[i];
-        }
-    }
-    free(U);
-    free(V);
+                             "lrnn net: model '%s' has no %s interface (not the lrnn plugin?)",
+                             m->desc->name, KPF_LRNN_NET_INTERFACE);
+    int rc = kpf_lrnn_net_alloc(x->n_in, x->n, x->n_out, net, err);
+    if (!rc)
+        rc = x->weights(m->self, m->theta, net->Wx, net->Wh, net->Wy, err);
     if (rc)
         kpf_lrnn_net_free(net);
     return rc;

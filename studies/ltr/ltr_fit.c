@@ -388,15 +388,6 @@ int kpf_ltr_problem_alloc(kpf_model *m, const kpf_ltr_data *d, const double *tra
 
 const double *kpf_ltr_problem_pred(const kpf_ltr_problem *p) { return p->pred; }
 
-static double act_phi(int act, double x)
-{
-    switch (act) {
-    case KPF_LTR_TANH: return tanh(x);
-    case KPF_LTR_SOFTPLUS: return x > 0 ? x + log1p(exp(-x)) : log1p(exp(x));
-    default: return x;
-    }
-}
-
 int kpf_ltr_problem_solve_readout(kpf_ltr_problem *p, int act, double ridge, kpf_error *err)
 {
     kpf_model *m = p->m;
@@ -416,7 +407,7 @@ int kpf_ltr_problem_solve_readout(kpf_ltr_problem *p, int act, double ridge, kpf
         for (size_t k = 0; k < K; k++)
             for (size_t j = 0; j < n; j++)
                 Phi[(t * K + k) * n + j] =
-                    tp ? tp[k * tw + j] : act_phi(act, z[k * n + j]);
+                    tp ? tp[k * tw + j] : kpf_activation_phi(act, z[k * n + j]);
     }
     /* H (N×n) = Yw Φ with Yw[i][r] = w y;  Gall = ΦᵀΦ */
     for (size_t i = 0; i < N; i++)
@@ -782,8 +773,13 @@ int kpf_ltr_teacher(const kpf_plugin *ltr, const kpf_ltr_spec *spec, kpf_ltr_dat
     gsl_rng *rng = NULL;
     double *L = NULL, *one = NULL;
     int rc = kpf_ltr_model_create(ltr, &s, d->n_in, d->N, t->seed, &m, err);
+    const kpf_param_block *ba = rc ? NULL : kpf_model_block(m, "a");
+    const kpf_param_block *bb = rc ? NULL : kpf_model_block(m, "b");
+    const kpf_param_block *bc = rc ? NULL : kpf_model_block(m, "cbar");
+    if (!rc && (!ba || !bb || !bc))
+        rc = kpf_error_set(err, KPF_EPLUGIN, "ltr teacher: the model has no blocks a, b, cbar");
     if (!rc && t->orthonormal) { /* a = b, orthonormal rows */
-        double *a = m->theta, *b = m->theta + rk * n;
+        double *a = m->theta + ba->offset, *b = m->theta + bb->offset;
         for (size_t r = 0; r < rk; r++) {
             for (size_t q = 0; q < r; q++) {
                 double dd = cblas_ddot((int)n, a + q * n, 1, a + r * n, 1);
@@ -811,7 +807,7 @@ int kpf_ltr_teacher(const kpf_plugin *ltr, const kpf_ltr_spec *spec, kpf_ltr_dat
             cblas_dtrsv(CblasRowMajor, CblasLower, CblasNoTrans, CblasNonUnit, (int)K, L,
                         (int)K, one, 1);
             for (size_t r = 0; r < rk; r++)
-                cblas_daxpy((int)K, 1.0, one, 1, m->theta + 2 * rk * n + r * K, 1);
+                cblas_daxpy((int)K, 1.0, one, 1, m->theta + bc->offset + r * K, 1);
         }
     }
     if (!rc)

@@ -1,6 +1,6 @@
 /* ltr_fit.h — low-tensor-rank RNNs (Pellegrino, Cayco-Gajic & Chadwick
- * 2023): the parameterisation shared with plugins/ltr, and fitting ltr
- * networks to a recorded tensor Y [neurons × time × trials].
+ * 2023): networks of the ltr plugin created from typed specs, and fitting
+ * them to a recorded tensor Y [neurons × time × trials].
  *
  * Model (plugins/ltr, docs/ltr.md).  On trial k
  *     τ dx/dt = W^{(k)} φ(x) − x + B u,   W^{(k)} = Σ_r c_r^{(k)} a_r b_rᵀ,
@@ -47,31 +47,28 @@ extern "C" {
 
 /* ---- the ltr network the study fits -------------------------------------- */
 
-/* The hyperparameters of one ltr network; kpf_ltr_spec_yaml writes them as
- * the plugin's `model:` map, so a spec and the plugin agree by construction. */
-typedef struct kpf_ltr_spec {
-    size_t n;          /* units                                  [32]    */
-    size_t rank;       /* R                                      [3]     */
-    size_t K;          /* trials                                 (data)  */
-    double tau;        /* time constant                          [1]     */
-    double dt;         /* Euler step                             [0.1]   */
-    int act;           /* enum kpf_ltr_act                       [tanh]  */
-    int smooth;        /* 1: c = L c̄, 0: c free                  [1]     */
-    double length, scale, jitter; /* kernel l, s, σ           [15, 1, 0.1] */
-    double q_init;     /* std of the initial q                   [1]     */
-    double c_init;     /* std of the initial c̄ (or c)            [1]     */
-    double c_mean;     /* initial c = c_mean + L c̄               [0]     */
-} kpf_ltr_spec;
+/* A network is a kpf_ltr_spec (ltr_factors.h, the plugin's typed
+ * configuration "kpf.ltr.spec/1"), so a spec and the plugin agree by
+ * construction. */
 
+/* The study's defaults: n = 32, rank 3, K = 1, τ = 1, dt = 0.1, tanh,
+ * smooth trial factors with l = 15, s = 1, σ = 0.1, q and c̄ ~ N(0, 1),
+ * c_mean 0, input and readout scale 1. */
 void kpf_ltr_spec_default(kpf_ltr_spec *s);
-/* Flow-style YAML map for the plugin (buf of cap bytes). */
-int kpf_ltr_spec_yaml(const kpf_ltr_spec *s, char *buf, size_t cap, kpf_error *err);
-/* Create an ltr model from a spec (the plugin must be the ltr plugin). */
+/* Create an ltr model from a spec through the plugin's typed feature (the
+ * plugin must be the ltr plugin; trials = s->K, Euler steps of s->dt). */
 int kpf_ltr_model_create(const kpf_plugin *ltr, const kpf_ltr_spec *s, size_t n_in,
                          size_t n_out, uint64_t seed, kpf_model **out, kpf_error *err);
-/* Unit factors a, b (rk×n each) and trial factors C (rk×K) from θ. */
-int kpf_ltr_decode(const kpf_ltr_spec *s, const double *theta, double *a, double *b,
-                   double *C, kpf_error *err);
+/* Unit factors a, b (rank×n each) and trial factors C (rank×K) of the
+ * network spec s with parameters theta (m values, as a model created from s
+ * with n_in inputs and n_out outputs holds), as the plugin computes them
+ * (its "kpf.ltr.factors/1" interface): no θ layout is read here. */
+int kpf_ltr_factors_of(const kpf_plugin *ltr, const kpf_ltr_spec *s, size_t n_in,
+                       size_t n_out, const double *theta, size_t m, double *a, double *b,
+                       double *C, kpf_error *err);
+/* The same from a live ltr model at its current θ. */
+int kpf_ltr_model_factors(const kpf_model *m, double *a, double *b, double *C,
+                          kpf_error *err);
 
 /* ---- data --------------------------------------------------------------- */
 
@@ -154,7 +151,7 @@ const double *kpf_ltr_problem_pred(const kpf_ltr_problem *p);
 /* Set the readout block M to its masked least-squares optimum for the
  * current dynamics (neuron by neuron: M_i = (Σ w φφᵀ + ridge·I)⁻¹ Σ w φ y,
  * w the train mask, ridge relative to the mean diagonal), given the
- * model's activation (enum kpf_ltr_act).  Variable projection for the MSE
+ * model's activation (enum kpf_activation).  Variable projection for the MSE
  * loss: M is linear in the loss's argument, so at its optimum the gradient
  * of the other blocks is the gradient of the reduced problem. */
 int kpf_ltr_problem_solve_readout(kpf_ltr_problem *p, int act, double ridge, kpf_error *err);

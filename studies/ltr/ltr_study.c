@@ -32,7 +32,6 @@ static void study_free(ltr_study *st)
 
 /* ---- config sections --------------------------------------------------------- */
 
-static const char *const act_names[] = {"tanh", "softplus", "linear", NULL};
 static const char *const loss_names[] = {"mse", "poisson", NULL};
 
 /* Kernel, activation and time keys, shared by `model:` and `teacher:` (the
@@ -42,7 +41,7 @@ static int parse_dynamics(const kpf_node *m, const kpf_ltr_spec *dflt, kpf_ltr_s
 {
     int rc = kpf_cfg_double(m, "tau", 0, dflt->tau, 1e-9, 1e9, &s->tau, err);
     if (!rc) rc = kpf_cfg_double(m, "dt", 0, dflt->dt, 1e-9, 1e9, &s->dt, err);
-    if (!rc) rc = kpf_cfg_choice(m, "activation", 0, act_names, dflt->act, &s->act, err);
+    if (!rc) rc = kpf_activation_parse(m, "activation", dflt->act, &s->act, err);
     if (!rc) rc = kpf_cfg_double(m, "length", 0, dflt->length, 1e-9, 1e9, &s->length, err);
     if (!rc) rc = kpf_cfg_double(m, "scale", 0, dflt->scale, 1e-9, 1e9, &s->scale, err);
     if (!rc) rc = kpf_cfg_double(m, "jitter", 0, dflt->jitter, 0, 1e9, &s->jitter, err);
@@ -352,14 +351,15 @@ static int sweep(const kpf_plugin *ltr, const ltr_study *st, ltr_sweep *sw, kpf_
     return rc;
 }
 
-static int write_outputs(const char *dir, const ltr_study *st, ltr_sweep *sw, kpf_error *err)
+static int write_outputs(const char *dir, const kpf_plugin *ltr, const ltr_study *st,
+                         ltr_sweep *sw, kpf_error *err)
 {
     double corr[64];
     for (size_t r = 0; r < 64; r++)
         corr[r] = NAN;
     int rc = kpf_ltr_study_write_sweep(dir, st, sw, err);
-    if (!rc) rc = kpf_ltr_study_write_fits(dir, st, sw, err);
-    if (!rc) rc = kpf_ltr_study_write_factors(dir, st, sw, corr, err);
+    if (!rc) rc = kpf_ltr_study_write_fits(dir, ltr, st, sw, err);
+    if (!rc) rc = kpf_ltr_study_write_factors(dir, ltr, st, sw, corr, err);
     if (!rc) rc = kpf_ltr_study_write_summary(dir, st, sw, corr, err);
     return rc;
 }
@@ -385,7 +385,7 @@ int kpf_ltr_study_run(kpf_config *cfg, const kpf_plugin *ltr, const char *out_di
     if (!rc) rc = teacher_uv(ltr, &st, &sw, err);
     if (!rc) rc = sweep(ltr, &st, &sw, err);
     sw.total_seconds = now() - t0;
-    if (!rc) rc = write_outputs(out_dir, &st, &sw, err);
+    if (!rc) rc = write_outputs(out_dir, ltr, &st, &sw, err);
     sweep_free(&sw);
     study_free(&st);
     return rc;

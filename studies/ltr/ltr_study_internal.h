@@ -42,13 +42,15 @@ typedef struct ltr_sweep {
 /* Outputs into dir, each file created exclusively. */
 int kpf_ltr_study_write_sweep(const char *dir, const ltr_study *st, const ltr_sweep *sw,
                               kpf_error *err);
-int kpf_ltr_study_write_fits(const char *dir, const ltr_study *st, const ltr_sweep *sw,
-                             kpf_error *err);
+/* fits.h5 and trial_factors: the factors of each θ come from the ltr
+ * plugin (kpf_ltr_factors_of). */
+int kpf_ltr_study_write_fits(const char *dir, const kpf_plugin *ltr, const ltr_study *st,
+                             const ltr_sweep *sw, kpf_error *err);
 /* trial_factors.dat/.png; *corr (R* values, NaN when unmatched) receives
  * the correlation of each teacher trial factor with its matched fit factor
  * (corr may be NULL; untouched without a teacher). */
-int kpf_ltr_study_write_factors(const char *dir, const ltr_study *st, const ltr_sweep *sw,
-                                double *corr, kpf_error *err);
+int kpf_ltr_study_write_factors(const char *dir, const kpf_plugin *ltr, const ltr_study *st,
+                                const ltr_sweep *sw, double *corr, kpf_error *err);
 int kpf_ltr_study_write_summary(const char *dir, const ltr_study *st, const ltr_sweep *sw,
                                 const double *corr, kpf_error *err);
 

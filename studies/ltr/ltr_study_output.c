@@ -73,15 +73,18 @@ int kpf_ltr_study_write_sweep(const char *dir, const ltr_study *st, const ltr_sw
 
 /* ---- fits.h5 ---------------------------------------------------------------------- */
 
-/* θ and its decoded unit factors a, b (R×n) and trial factors c (R×K). */
-static int write_theta(kpf_h5 *h, const char *group, const kpf_ltr_spec *s, const double *theta,
+/* θ and its unit factors a, b (R×n) and trial factors c (R×K), as the
+ * plugin computes them. */
+static int write_theta(kpf_h5 *h, const char *group, const kpf_plugin *ltr,
+                       const ltr_study *st, const kpf_ltr_spec *s, const double *theta,
                        size_t m, kpf_error *err)
 {
     const size_t R = s->rank, n = s->n, K = s->K;
     double *a = malloc(R * n * sizeof(double)), *b = malloc(R * n * sizeof(double));
     double *c = malloc(R * K * sizeof(double));
     char path[128];
-    int rc = a && b && c ? kpf_ltr_decode(s, theta, a, b, c, err)
+    int rc = a && b && c ? kpf_ltr_factors_of(ltr, s, st->d->n_in, st->d->N, theta, m, a, b, c,
+                                              err)
                          : kpf_error_set(err, KPF_ENOMEM, "out of memory");
     size_t dm[1] = {m}, dn[2] = {R, n}, dk[2] = {R, K};
     snprintf(path, sizeof path, "%s/theta", group);
@@ -99,8 +102,8 @@ static int write_theta(kpf_h5 *h, const char *group, const kpf_ltr_spec *s, cons
     return rc;
 }
 
-static int write_rank(kpf_h5 *h, const ltr_study *st, const ltr_sweep *sw, size_t R,
-                      kpf_error *err)
+static int write_rank(kpf_h5 *h, const kpf_plugin *ltr, const ltr_study *st,
+                      const ltr_sweep *sw, size_t R, kpf_error *err)
 {
     const kpf_ltr_fit_result *f = &sw->fits[R - 1];
     kpf_ltr_spec s = st->model;
@@ -108,7 +111,7 @@ static int write_rank(kpf_h5 *h, const ltr_study *st, const ltr_sweep *sw, size_
     s.K = st->d->K;
     char g[64];
     snprintf(g, sizeof g, "/rank_%zu", R);
-    int rc = write_theta(h, g, &s, f->theta, f->m, err);
+    int rc = write_theta(h, g, ltr, st, &s, f->theta, f->m, err);
     if (!rc) rc = kpf_h5_attr_double(h, g, "train_uv", f->train_uv, err);
     if (!rc) rc = kpf_h5_attr_double(h, g, "heldout_uv", f->test_uv, err);
     if (!rc) rc = kpf_h5_attr_double(h, g, "train_loss", f->train_loss, err);
@@ -116,8 +119,8 @@ static int write_rank(kpf_h5 *h, const ltr_study *st, const ltr_sweep *sw, size_
     return rc;
 }
 
-int kpf_ltr_study_write_fits(const char *dir, const ltr_study *st, const ltr_sweep *sw,
-                             kpf_error *err)
+int kpf_ltr_study_write_fits(const char *dir, const kpf_plugin *ltr, const ltr_study *st,
+                             const ltr_sweep *sw, kpf_error *err)
 {
     char path[4200];
     snprintf(path, sizeof path, "%s/fits.h5", dir);
@@ -128,9 +131,9 @@ int kpf_ltr_study_write_fits(const char *dir, const ltr_study *st, const ltr_swe
     const kpf_ltr_data *d = st->d;
     size_t dm[3] = {d->N, d->T, d->K};
     for (size_t R = 1; !rc && R <= sw->R_max; R++)
-        rc = write_rank(h, st, sw, R, err);
+        rc = write_rank(h, ltr, st, sw, R, err);
     if (!rc && st->teacher)
-        rc = write_theta(h, "/teacher", &st->tspec, st->theta_t, st->m_t, err);
+        rc = write_theta(h, "/teacher", ltr, st, &st->tspec, st->theta_t, st->m_t, err);
     if (!rc) rc = kpf_h5_write(h, "/masks/train", 3, dm, st->train, err);
     if (!rc) rc = kpf_h5_write(h, "/masks/test", 3, dm, st->test, err);
     if (!rc) rc = kpf_h5_attr_double(h, "/", "chosen_rank", (double)sw->chosen, err);
@@ -244,21 +247,24 @@ static int factors_table(const char *dir, size_t R, size_t Rt, size_t K, const d
     return close_file(fp, dir, "trial_factors.dat", err);
 }
 
-/* Decoded trial factors (R×K) of θ; *C malloc'd. */
-static int decode_c(const kpf_ltr_spec *s, const double *theta, double **C, kpf_error *err)
+/* Trial factors (R×K) of θ (m values) as the plugin computes them; *C
+ * malloc'd. */
+static int trial_factors_of(const kpf_plugin *ltr, const ltr_study *st, const kpf_ltr_spec *s,
+                            const double *theta, size_t m, double **C, kpf_error *err)
 {
     double *a = malloc(s->rank * s->n * sizeof(double));
     double *b = malloc(s->rank * s->n * sizeof(double));
     *C = malloc(s->rank * s->K * sizeof(double));
-    int rc = a && b && *C ? kpf_ltr_decode(s, theta, a, b, *C, err)
+    int rc = a && b && *C ? kpf_ltr_factors_of(ltr, s, st->d->n_in, st->d->N, theta, m, a, b,
+                                               *C, err)
                           : kpf_error_set(err, KPF_ENOMEM, "out of memory");
     free(a);
     free(b);
     return rc;
 }
 
-int kpf_ltr_study_write_factors(const char *dir, const ltr_study *st, const ltr_sweep *sw,
-                                double *corr, kpf_error *err)
+int kpf_ltr_study_write_factors(const char *dir, const kpf_plugin *ltr, const ltr_study *st,
+                                const ltr_sweep *sw, double *corr, kpf_error *err)
 {
     kpf_ltr_spec s = st->model;
     s.rank = sw->chosen;
@@ -266,8 +272,8 @@ int kpf_ltr_study_write_factors(const char *dir, const ltr_study *st, const ltr_
     const size_t R = s.rank, Rt = st->teacher ? st->tspec.rank : 0, K = s.K;
     double *C = NULL, *Ct = NULL, scratch[64];
     size_t of[64], ot[64];
-    int rc = decode_c(&s, sw->fits[R - 1].theta, &C, err);
-    if (!rc && Rt) rc = decode_c(&st->tspec, st->theta_t, &Ct, err);
+    int rc = trial_factors_of(ltr, st, &s, sw->fits[R - 1].theta, sw->fits[R - 1].m, &C, err);
+    if (!rc && Rt) rc = trial_factors_of(ltr, st, &st->tspec, st->theta_t, st->m_t, &Ct, err);
     if (!rc) {
         match_factors(R, Rt, K, C, Ct, of, ot, corr ? corr : scratch);
         rc = factors_table(dir, R, Rt, K, C, Ct, of, ot, err);

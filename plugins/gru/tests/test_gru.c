@@ -151,7 +151,7 @@ static void naive_ops(const char *yaml, int bias)
     gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
     gsl_rng_set(rng, 7);
     const size_t n_in = 3, R = 5;
-    kpf_model_args a = {sizeof a, kpf_config_root(cfg), n_in, 2, 3, rng};
+    kpf_model_args a = {sizeof a, kpf_config_root(cfg), n_in, 2, 3, rng, NULL};
     void *self = NULL;
     kpf_model_layout L;
     cr_assert_eq(D->create(&a, &self, &err), KPF_OK, "%s", err.msg);

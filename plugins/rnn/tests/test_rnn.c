@@ -9,6 +9,7 @@
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
 
+#include "kpf/activation.h"
 #include "kpf/config.h"
 #include "kpf/model.h"
 #include "kpf/plugin.h"
@@ -50,7 +51,7 @@ static int make(inst *in, const char *yaml, size_t n_in, kpf_error *err)
     cr_assert_eq(rc, KPF_OK, "%s", err->msg);
     in->rng = gsl_rng_alloc(gsl_rng_mt19937);
     gsl_rng_set(in->rng, 42);
-    kpf_model_args a = {sizeof a, kpf_config_root(in->cfg), n_in, 2, 3, in->rng};
+    kpf_model_args a = {sizeof a, kpf_config_root(in->cfg), n_in, 2, 3, in->rng, NULL};
     rc = D->create(&a, &in->self, err);
     if (rc == KPF_OK)
         cr_assert_eq(D->params(in->self, &in->L, err), KPF_OK, "%s", err->msg);
@@ -359,5 +360,59 @@ Test(rnn, f_without_input_treats_x_as_zero)
     cr_assert_eq(D->f(in.self, in.L.theta0, &r1, a, &err), KPF_OK);
     cr_assert_eq(D->f(in.self, in.L.theta0, &r2, b, &err), KPF_OK);
     cr_expect_eq(memcmp(a, b, sizeof a), 0);
+    drop(&in);
+}
+
+/* ---- extension data and the shared activation table --------------------- */
+
+Test(rnn, activation_extension_names_phi_and_block_W)
+{
+    static const char *const yaml[] = {"{n: 4}", "{n: 4, activation: relu}",
+                                       "{n: 4, activation: linear}",
+                                       "{n: 4, activation: softplus}"};
+    static const int want[] = {KPF_ACTIVATION_TANH, KPF_ACTIVATION_RELU,
+                               KPF_ACTIVATION_LINEAR, KPF_ACTIVATION_SOFTPLUS};
+    cr_assert_not_null(D->extension);
+    for (int k = 0; k < 4; k++) {
+        kpf_error err = {0};
+        inst in;
+        cr_assert_eq(make(&in, yaml[k], 2, &err), KPF_OK, "%s", err.msg);
+        const kpf_activation_info *a = D->extension(in.self, KPF_ACTIVATION_INTERFACE);
+        cr_assert_not_null(a);
+        cr_expect_eq(a->activation, want[k], "%s", yaml[k]);
+        cr_expect_str_eq(a->block, "W");
+        /* the table is the instance's: the same pointer each time */
+        cr_expect_eq(D->extension(in.self, KPF_ACTIVATION_INTERFACE), a);
+        cr_expect_null(D->extension(in.self, "kpf.activation/2"));
+        cr_expect_null(D->extension(in.self, "kpf.ltr.factors/1"));
+        cr_expect_null(D->extension(in.self, ""));
+        /* what the table claims: ∂f_i/∂W_ij = φ(z_j), here at i = 2, j = 1 */
+        const size_t n = in.L.n, R = 3;
+        double z[3 * 4] = {-1.5, -0.3, 0.2, 1.1, 0.4, 1.7, -0.8, 0.0, 2.0, -2.2, 0.6, -0.1};
+        double x[3 * 2] = {0}, t[3] = {0}, out[3 * 4], work[3 * 4];
+        double *th = calloc(in.L.n_theta, sizeof *th), *dth = calloc(in.L.n_theta, sizeof *dth);
+        dth[2 * n + 1] = 1.0;
+        size_t trial[3] = {0, 1, 2};
+        kpf_rows rows = {R, z, x, trial, t, NULL, work};
+        cr_assert_eq(D->jth(in.self, th, &rows, dth, out, &err), KPF_OK, "%s", err.msg);
+        for (size_t r = 0; r < R; r++)
+            for (size_t i = 0; i < n; i++) {
+                double e = i == 2 ? kpf_activation_phi(want[k], z[r * n + 1]) : 0.0;
+                cr_expect_float_eq(out[r * n + i], e, 1e-14, "%s row %zu unit %zu", yaml[k],
+                                   r, i);
+            }
+        free(th);
+        free(dth);
+        drop(&in);
+    }
+}
+
+Test(rnn, activation_error_lists_every_name)
+{
+    kpf_error err = {0};
+    inst in;
+    cr_assert_eq(make(&in, "activation: sigmoid\n", 2, &err), KPF_ECONFIG);
+    for (int k = 0; k < KPF_ACTIVATION_COUNT; k++)
+        cr_expect(strstr(err.msg, kpf_activation_name(k)) != NULL, "%s", err.msg);
     drop(&in);
 }

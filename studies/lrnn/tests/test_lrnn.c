@@ -271,7 +271,7 @@ Test(lrnn, aligned_init_gives_back_its_modes)
     kpf_model *m = model_of("alignment: aligned\nn: 4\na0: 0.3\nb0: 0.6\nc0: -0.2\n"
                             "mode_noise: 0\nbasis_seed: 9\n", t, 1);
     kpf_lrnn_net net;
-    cr_assert_eq(kpf_lrnn_net_from_model(m, 9, &net, &err), KPF_OK, "%s", err.msg);
+    cr_assert_eq(kpf_lrnn_net_from_model(m, &net, &err), KPF_OK, "%s", err.msg);
     double U[4], V[9], R[16], a[2], b[2], c[2], off;
     kpf_lrnn_orthogonal(9, KPF_LRNN_U, 2, U, &err);
     kpf_lrnn_orthogonal(9, KPF_LRNN_V, 3, V, &err);
@@ -287,7 +287,7 @@ Test(lrnn, aligned_init_gives_back_its_modes)
     kpf_model_free(m);
     /* an unaligned network is not diagonal in the task basis */
     m = model_of("sigma: 1.0\nn: 4\n", t, 1);
-    cr_assert_eq(kpf_lrnn_net_from_model(m, 9, &net, &err), KPF_OK);
+    cr_assert_eq(kpf_lrnn_net_from_model(m, &net, &err), KPF_OK);
     cr_assert_eq(kpf_lrnn_extract_modes(&net, U, V, R, 2, a, b, c, &off, &err), KPF_OK);
     cr_expect_gt(off, 0.05);
     kpf_lrnn_net_free(&net);
@@ -431,7 +431,7 @@ Test(lrnn, full_aligned_network_follows_the_reduced_ode)
     for (size_t s = 0; s < r.n; s++) {
         memcpy(m->theta, r.theta + s * r.m, r.m * sizeof(double));
         kpf_lrnn_net net;
-        cr_assert_eq(kpf_lrnn_net_from_model(m, 4, &net, &err), KPF_OK);
+        cr_assert_eq(kpf_lrnn_net_from_model(m, &net, &err), KPF_OK);
         double a[3], b[3], c[3], off;
         cr_assert_eq(kpf_lrnn_extract_modes(&net, U, V, R, 3, a, b, c, &off, &err), KPF_OK);
         worst_off = fmax(worst_off, off);
@@ -680,7 +680,7 @@ Test(lrnn, output_ntk_matches_finite_differences_and_the_closed_form)
      *   K = Σ_{t,t'} (X_tᵀX_t' + H_tᵀH_t') ⊗ G_t G_t'ᵀ + H_{T+1}ᵀH_{T+1} ⊗ I,
      * G_t = W_y W_h^{T−t}, H_t the hidden states (H_1 = 0). */
     kpf_lrnn_net net;
-    cr_assert_eq(kpf_lrnn_net_from_model(m, 0, &net, &err), KPF_OK);
+    cr_assert_eq(kpf_lrnn_net_from_model(m, &net, &err), KPF_OK);
     double G[3][2 * 3], Hs[4][6 * 3] = {{0}};
     double P[9] = {1, 0, 0, 0, 1, 0, 0, 0, 1}, P2[9];
     for (size_t tt = T; tt >= 1; tt--) { /* G_t = W_y W_h^{T−t} */
@@ -885,7 +885,7 @@ Test(lrnn, aligned_eigen_network_follows_the_complex_flow)
     for (size_t s = 0; s < r.n; s++) {
         memcpy(m->theta, r.theta + s * r.m, r.m * sizeof(double));
         kpf_lrnn_net net;
-        kpf_lrnn_net_from_model(m, 5, &net, &err);
+        kpf_lrnn_net_from_model(m, &net, &err);
         double complex a[2], b[2], c[2];
         cr_assert_eq(kpf_lrnn_extract_modes_eigen(&net, Q, 2, a, b, c, &err), KPF_OK);
         kpf_lrnn_net_free(&net);

@@ -116,12 +116,12 @@ Test(ltr, f_is_the_trial_weight_matrix_and_decode_agrees)
 {
     kpf_ltr_spec s;
     kpf_ltr_spec_default(&s);
-    s.n = 6, s.rank = 3, s.K = 4, s.act = KPF_LTR_LINEAR, s.tau = 0.7, s.length = 2.0;
+    s.n = 6, s.rank = 3, s.K = 4, s.act = KPF_ACTIVATION_LINEAR, s.tau = 0.7, s.length = 2.0;
     kpf_model *m = NULL;
     cr_assert_eq(kpf_ltr_model_create(ltr, &s, 2, 3, 9, &m, &err), KPF_OK, "%s", err.msg);
     const size_t n = 6, R = 4;
     double a[18], b[18], C[12], W[36];
-    cr_assert_eq(kpf_ltr_decode(&s, m->theta, a, b, C, &err), KPF_OK, "%s", err.msg);
+    cr_assert_eq(kpf_ltr_model_factors(m, a, b, C, &err), KPF_OK, "%s", err.msg);
     for (size_t r = 0; r < 3; r++) { /* unit factors */
         double na = 0, nb = 0;
         for (size_t i = 0; i < n; i++)
@@ -190,7 +190,7 @@ Test(ltr, smooth_trial_factors_are_the_rq_kernel_cholesky)
     kpf_model *m = NULL;
     cr_assert_eq(kpf_ltr_model_create(ltr, &sp, 0, 1, 1, &m, &err), KPF_OK, "%s", err.msg);
     double a[8], b[8], C[14];
-    cr_assert_eq(kpf_ltr_decode(&sp, m->theta, a, b, C, &err), KPF_OK);
+    cr_assert_eq(kpf_ltr_model_factors(m, a, b, C, &err), KPF_OK);
     for (size_t i = 0; i < 2 * K; i++)
         cr_expect_float_eq(C[i], 1.3, 1e-12);
     kpf_model_free(m);
@@ -383,9 +383,10 @@ Test(ltr, cp_recovers_the_factors_of_an_ltr_weight_tensor)
     for (size_t i = 0; i < 36; i++)
         m->theta[36 + i] = gsl_ran_gaussian(rng, 1);
     gsl_rng_free(rng);
+    cr_assert_eq(kpf_model_theta_changed(m, &err), KPF_OK);
     const size_t n = 12, K = 20, R = 3;
     double a[36], b[36], C[60];
-    cr_assert_eq(kpf_ltr_decode(&s, m->theta, a, b, C, &err), KPF_OK);
+    cr_assert_eq(kpf_ltr_model_factors(m, a, b, C, &err), KPF_OK);
     double *Wt = malloc(n * n * K * sizeof(double)), Wk[144];
     for (size_t k = 0; k < K; k++) {
         kpf_ltr_weight(n, R, K, a, b, C, k, Wk);
