@@ -15,9 +15,11 @@
 #include <strings.h>
 #include <yaml.h>
 
-/* Recursive anchors (&a [*a]) would otherwise recurse forever, and nested
- * aliases ("billion laughs") would expand without bound. */
-enum { MAX_DEPTH = 64 };
+#include "config_scan.h"
+
+/* config_scan.c holds the limits before libyaml loads a text; these are
+ * the loader's own backstops for the same (recursive anchors, aliases). */
+enum { MAX_DEPTH = KPF_CONFIG_MAX_DEPTH };
 #define MAX_NODES ((size_t)1000000)
 
 struct kpf_node {
@@ -232,24 +234,23 @@ static int convert_seq(loader *ld, yaml_node_t *yn, kpf_node *n, int depth)
     return KPF_OK;
 }
 
+static int key_error(loader *ld, const yaml_node_t *yk, const kpf_node *n)
+{
+    return located(ld->err, ld->file, (int)yk->start_mark.line + 1,
+                   (int)yk->start_mark.column + 1, n->path, "expected a string key, got a %s",
+                   yk->type == YAML_MAPPING_NODE ? "mapping" : "sequence");
+}
+
 static int convert_pair(loader *ld, yaml_node_pair_t *pair, kpf_node *n, int depth)
 {
     yaml_node_t *yk = yaml_document_get_node(ld->doc, pair->key);
     int kl = (int)yk->start_mark.line + 1, kc = (int)yk->start_mark.column + 1;
     if (yk->type != YAML_SCALAR_NODE)
-        return located(ld->err, ld->file, kl, kc, n->path, "expected a string key, got a %s",
-                       yk->type == YAML_MAPPING_NODE ? "mapping" : "sequence");
+        return key_error(ld, yk, n);
     const char *key = (const char *)yk->data.scalar.value;
     char *path = child_path(n->path, key);
     if (!path)
         return kpf_error_set(ld->err, KPF_ENOMEM, "out of memory loading %s", ld->file);
-    const kpf_node *first = find_kid(n, key, strlen(key), NULL);
-    if (first) {
-        int rc = located(ld->err, ld->file, kl, kc, path, "duplicate key '%s' (first at line %d)",
-                         key, first->key_line);
-        free(path);
-        return rc;
-    }
     kpf_node *kid;
     int rc = convert(ld, yaml_document_get_node(ld->doc, pair->value), path, depth + 1, &kid);
     if (rc)
@@ -264,14 +265,74 @@ static int convert_pair(loader *ld, yaml_node_pair_t *pair, kpf_node *n, int dep
     return KPF_OK;
 }
 
+/* Duplicate keys, found by sorting (a linear search per key made a map of
+ * 100 000 keys take minutes). */
+typedef struct key_ref {
+    const char *key;
+    size_t index;
+} key_ref;
+
+static int key_ref_cmp(const void *a, const void *b)
+{
+    const key_ref *x = a, *y = b;
+    int c = strcmp(x->key, y->key);
+    return c ? c : (x->index > y->index) - (x->index < y->index);
+}
+
+/* The first pair (in document order) whose key is not a string or repeats
+ * an earlier one, or n when none; *first: the earlier pair it repeats. */
+static size_t first_bad_key(loader *ld, yaml_node_t *yn, size_t n, size_t *first, int *ok)
+{
+    yaml_node_pair_t *pairs = yn->data.mapping.pairs.start;
+    key_ref *refs = malloc((n ? n : 1) * sizeof *refs);
+    *ok = refs != NULL;
+    size_t bad = n, m = 0;
+    for (size_t i = 0; refs && i < n && bad == n; i++) {
+        yaml_node_t *yk = yaml_document_get_node(ld->doc, pairs[i].key);
+        if (yk->type != YAML_SCALAR_NODE)
+            bad = i;
+        else
+            refs[m++] = (key_ref){(const char *)yk->data.scalar.value, i};
+    }
+    if (refs)
+        qsort(refs, m, sizeof *refs, key_ref_cmp);
+    for (size_t i = 1; refs && i < m; i++)
+        if (!strcmp(refs[i].key, refs[i - 1].key) && refs[i].index < bad &&
+            (i < 2 || strcmp(refs[i].key, refs[i - 2].key))) {
+            bad = refs[i].index;
+            *first = refs[i - 1].index;
+        }
+    free(refs);
+    return bad;
+}
+
 static int convert_map(loader *ld, yaml_node_t *yn, kpf_node *n, int depth)
 {
-    for (yaml_node_pair_t *p = yn->data.mapping.pairs.start; p < yn->data.mapping.pairs.top; p++) {
-        int rc = convert_pair(ld, p, n, depth);
+    yaml_node_pair_t *pairs = yn->data.mapping.pairs.start;
+    size_t np = (size_t)(yn->data.mapping.pairs.top - pairs), first = 0;
+    int ok;
+    size_t bad = first_bad_key(ld, yn, np, &first, &ok);
+    if (!ok)
+        return kpf_error_set(ld->err, KPF_ENOMEM, "out of memory loading %s", ld->file);
+    for (size_t i = 0; i < bad; i++) {
+        int rc = convert_pair(ld, &pairs[i], n, depth);
         if (rc)
             return rc;
     }
-    return KPF_OK;
+    if (bad == np)
+        return KPF_OK;
+    yaml_node_t *yk = yaml_document_get_node(ld->doc, pairs[bad].key);
+    if (yk->type != YAML_SCALAR_NODE)
+        return key_error(ld, yk, n);
+    const char *key = (const char *)yk->data.scalar.value;
+    char *path = child_path(n->path, key);
+    if (!path)
+        return kpf_error_set(ld->err, KPF_ENOMEM, "out of memory loading %s", ld->file);
+    int rc = located(ld->err, ld->file, (int)yk->start_mark.line + 1,
+                     (int)yk->start_mark.column + 1, path, "duplicate key '%s' (first at line %d)",
+                     key, (int)yaml_document_get_node(ld->doc, pairs[first].key)->start_mark.line + 1);
+    free(path);
+    return rc;
 }
 
 /* Takes ownership of path. */
@@ -336,14 +397,22 @@ static int build_root(yaml_document_t *doc, const char *file, int any_root, kpf_
     return rc;
 }
 
-static int syntax_error(const yaml_parser_t *p, const char *file, kpf_error *err)
+/* Reader errors (NUL bytes, invalid UTF-8, control characters) come with
+ * a byte offset only; the line and column are counted from the text. */
+static int syntax_error(const yaml_parser_t *p, const char *text, size_t len, const char *file,
+                        kpf_error *err)
 {
     const char *problem = p->problem ? p->problem : "unknown error";
     if (p->error == YAML_MEMORY_ERROR)
         return kpf_error_set(err, KPF_ENOMEM, "%s: out of memory while parsing", file);
-    if (p->error == YAML_READER_ERROR)
-        return kpf_error_set(err, KPF_ECONFIG, "%s: YAML syntax error: %s (at byte %zu)", file,
-                             problem, p->problem_offset);
+    if (p->error == YAML_READER_ERROR) {
+        int line, col;
+        kpf_internal_yaml_mark_at(text, len, p->problem_offset, &line, &col);
+        if (p->problem_value >= 0)
+            return located(err, file, line, col, NULL, "YAML syntax error: %s (byte 0x%02X)",
+                           problem, (unsigned)p->problem_value & 0xFFu);
+        return located(err, file, line, col, NULL, "YAML syntax error: %s", problem);
+    }
     int line = (int)p->problem_mark.line + 1, col = (int)p->problem_mark.column + 1;
     if (p->context)
         return located(err, file, line, col, NULL, "YAML syntax error: %s (%s)", problem,
@@ -352,11 +421,12 @@ static int syntax_error(const yaml_parser_t *p, const char *file, kpf_error *err
 }
 
 /* A second document would otherwise be silently ignored. */
-static int check_single(yaml_parser_t *p, const char *file, kpf_error *err)
+static int check_single(yaml_parser_t *p, const char *text, size_t len, const char *file,
+                        kpf_error *err)
 {
     yaml_document_t doc;
     if (!yaml_parser_load(p, &doc))
-        return syntax_error(p, file, err);
+        return syntax_error(p, text, len, file, err);
     yaml_node_t *yn = yaml_document_get_root_node(&doc);
     int rc = KPF_OK;
     if (yn)
@@ -369,19 +439,21 @@ static int check_single(yaml_parser_t *p, const char *file, kpf_error *err)
 static int parse_text(const char *text, size_t len, const char *file, int any_root,
                       kpf_node **root, kpf_error *err)
 {
+    int rc = kpf_internal_yaml_prescan(text, len, file, err);
+    if (rc)
+        return rc;
     yaml_parser_t p;
     if (!yaml_parser_initialize(&p))
         return kpf_error_set(err, KPF_ENOMEM, "%s: out of memory while parsing", file);
     yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
     yaml_document_t doc;
-    int rc;
     if (!yaml_parser_load(&p, &doc)) {
-        rc = syntax_error(&p, file, err);
+        rc = syntax_error(&p, text, len, file, err);
     } else {
         rc = build_root(&doc, file, any_root, root, err);
         yaml_document_delete(&doc);
         if (!rc)
-            rc = check_single(&p, file, err);
+            rc = check_single(&p, text, len, file, err);
         if (rc) {
             node_free(*root);
             *root = NULL;
@@ -421,17 +493,32 @@ static int load_text(const char *text, size_t len, const char *name, kpf_config 
     return KPF_OK;
 }
 
+/* Refused before libyaml sees it; located where the limit is crossed. */
+static int too_large(const char *text, size_t len, const char *file, kpf_error *err)
+{
+    int line, col;
+    kpf_internal_yaml_mark_at(text, len, KPF_CONFIG_MAX_BYTES, &line, &col);
+    return located(err, file, line, col, NULL,
+                   "the config is larger than %d bytes, the most kpf reads (is it the right "
+                   "file?)",
+                   KPF_CONFIG_MAX_BYTES);
+}
+
 int kpf_config_load_string(const char *yaml, const char *name, kpf_config **out,
                            kpf_error *err)
 {
     if (!yaml || !out)
         return kpf_error_set(err, KPF_EINVAL, "kpf_config_load_string: NULL argument");
     *out = NULL;
-    return load_text(yaml, strlen(yaml), name ? name : "<string>", out, err);
+    size_t len = strnlen(yaml, (size_t)KPF_CONFIG_MAX_BYTES + 1);
+    if (len > KPF_CONFIG_MAX_BYTES)
+        return too_large(yaml, len, name ? name : "<string>", err);
+    return load_text(yaml, len, name ? name : "<string>", out, err);
 }
 
 /* Reads the whole file so read failures (a directory, EIO) are reported with
- * errno rather than as a vague libyaml reader error. */
+ * errno rather than as a vague libyaml reader error; stops one byte past
+ * KPF_CONFIG_MAX_BYTES, so *len > the limit means "too large". */
 static int read_all(const char *path, char **text, size_t *len, kpf_error *err)
 {
     FILE *f = fopen(path, "rb");
@@ -441,10 +528,13 @@ static int read_all(const char *path, char **text, size_t *len, kpf_error *err)
     char *buf = malloc(cap);
     int rc = buf ? KPF_OK : kpf_error_set(err, KPF_ENOMEM, "out of memory reading %s", path);
     while (!rc) {
-        n += fread(buf + n, 1, cap - n, f);
+        size_t want = cap - n, room = (size_t)KPF_CONFIG_MAX_BYTES + 1 - n;
+        n += fread(buf + n, 1, want < room ? want : room, f);
         if (ferror(f))
             rc = kpf_error_set(err, KPF_EIO, "cannot read %s: %s", path, strerror(errno));
         else if (feof(f))
+            break;
+        else if (n > KPF_CONFIG_MAX_BYTES)
             break;
         else if (n == cap) {
             char *p = realloc(buf, cap *= 2);
@@ -472,7 +562,8 @@ int kpf_config_load_file(const char *path, kpf_config **out, kpf_error *err)
     int rc = read_all(path, &text, &len, err);
     if (rc)
         return rc;
-    rc = load_text(text, len, path, out, err);
+    rc = len > KPF_CONFIG_MAX_BYTES ? too_large(text, len, path, err)
+                                    : load_text(text, len, path, out, err);
     free(text);
     return rc;
 }
@@ -741,13 +832,27 @@ static int apply(const setter *s)
     return KPF_OK;
 }
 
+/* "--set <assignment>", the file name in its messages; a long assignment
+ * is cut (at a character boundary) so the line and column still fit. */
+static char *set_label(const char *assignment)
+{
+    enum { KEEP = 80 };
+    size_t n = strlen(assignment);
+    if (n <= KEEP + 3)
+        return fmt_alloc("--set %s", assignment);
+    size_t k = KEEP;
+    while (k > 0 && ((unsigned char)assignment[k] & 0xC0) == 0x80)
+        k--;
+    return fmt_alloc("--set %.*s…", (int)k, assignment);
+}
+
 int kpf_config_set(kpf_config *cfg, const char *assignment, kpf_error *err)
 {
     if (!cfg || !assignment)
         return kpf_error_set(err, KPF_EINVAL, "kpf_config_set: NULL argument");
     setter s = {.cfg = cfg, .text = assignment, .err = err};
     /* Kept in the config even on failure: set nodes and messages point at it. */
-    s.file = add_file(cfg, fmt_alloc("--set %s", assignment));
+    s.file = add_file(cfg, set_label(assignment));
     if (!s.file)
         return kpf_error_set(err, KPF_ENOMEM, "out of memory applying --set");
     int rc = parse_assignment(&s);

@@ -14,7 +14,16 @@
  * Getters mark the keys they read as used; kpf_config_check_unused() then
  * reports the first key nobody read ("unknown key"), which is how typos are
  * caught.  The "used" mark is bookkeeping and is the only thing a getter
- * changes, hence the const nodes.  Nothing here prints. */
+ * changes, hence the const nodes.  Nothing here prints.
+ *
+ * Limits.  A config is untrusted input; before libyaml builds a document
+ * from it, the text is refused (KPF_ECONFIG, located) when it is larger
+ * than KPF_CONFIG_MAX_BYTES, nests deeper than KPF_CONFIG_MAX_DEPTH, has
+ * more than KPF_CONFIG_MAX_ANCHORS anchors or KPF_CONFIG_MAX_ALIASES
+ * aliases, or would take more than KPF_CONFIG_MAX_EXPANDED bytes once its
+ * aliases are expanded.  The same limits apply to --set flow values.
+ * libyaml's reader errors (NUL bytes, invalid UTF-8, control characters)
+ * are located by line and column like every other error. */
 #ifndef KPF_CONFIG_H
 #define KPF_CONFIG_H
 
@@ -26,6 +35,12 @@
 #include "kpf/error.h"
 
 KPF_BEGIN_DECLS
+
+#define KPF_CONFIG_MAX_BYTES (4 << 20)     /* input text                      */
+#define KPF_CONFIG_MAX_DEPTH 64            /* levels below the root           */
+#define KPF_CONFIG_MAX_EXPANDED (64 << 20) /* the tree, aliases expanded      */
+#define KPF_CONFIG_MAX_ANCHORS 256         /* per document                    */
+#define KPF_CONFIG_MAX_ALIASES 65536       /* per document                    */
 
 typedef struct kpf_config kpf_config;
 typedef struct kpf_node kpf_node;
