@@ -52,8 +52,9 @@ int kpf_lrnn_make_model_typed(kpf_lrnn_ctx *c, const kpf_task *t, size_t trials,
 int kpf_lrnn_model_typed(const kpf_plugin *lrnn, const kpf_node *mn, const kpf_lrnn_config *lc,
                          size_t n_in, size_t n_out, size_t trials, uint64_t seed,
                          kpf_model **m, kpf_error *err);
-/* model.basis_seed (default 0, as the plugin's). */
-uint64_t kpf_lrnn_model_basis_seed(kpf_lrnn_ctx *c);
+/* The seed of the bases an lrnn model was built with (its
+ * "kpf.lrnn.net/1" table; 0 without one). */
+uint64_t kpf_lrnn_model_basis_seed(const kpf_model *m);
 
 int kpf_lrnn_fig_modes(kpf_lrnn_ctx *c, kpf_error *err);       /* lrnn_exp_modes.c */
 int kpf_lrnn_fig_phase(kpf_lrnn_ctx *c, kpf_error *err);       /* lrnn_exp_phase.c */

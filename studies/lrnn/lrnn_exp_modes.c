@@ -94,7 +94,7 @@ int kpf_lrnn_fig_modes(kpf_lrnn_ctx *c, kpf_error *err)
         goto done;
     const size_t d = su.rank, ni = t->n_in, no = t->n_out, n = m->n;
     const int modes_param = kpf_model_block(m, "a") != NULL;
-    r = (fig2_rec){.every = every, .d = d, .seed = kpf_lrnn_model_basis_seed(c),
+    r = (fig2_rec){.every = every, .d = d, .seed = kpf_lrnn_model_basis_seed(m),
                    .modes_param = modes_param};
     r.U = malloc(no * no * sizeof(double));
     r.V = malloc(ni * ni * sizeof(double));

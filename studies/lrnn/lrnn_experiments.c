@@ -13,6 +13,7 @@
 #include "kpf/json.h"
 #include "kpf/rng.h"
 #include "lrnn_exp_internal.h"
+#include "lrnn_net_iface.h"
 
 /* ---- small helpers --------------------------------------------------------- */
 
@@ -134,14 +135,12 @@ int kpf_lrnn_make_model_typed(kpf_lrnn_ctx *c, const kpf_task *t, size_t trials,
                                      err);
 }
 
-/* The basis_seed in the model map (default 0, as the plugin's). */
-uint64_t kpf_lrnn_model_basis_seed(kpf_lrnn_ctx *c)
+/* The seed of the bases the model was built with, as the plugin reports it
+ * ("kpf.lrnn.net/1"; 0 without the table). */
+uint64_t kpf_lrnn_model_basis_seed(const kpf_model *m)
 {
-    const kpf_node *mn = kpf_node_get(c->root, "model");
-    uint64_t s = 0;
-    kpf_error e;
-    kpf_cfg_u64(mn, "basis_seed", 0, 0, &s, &e);
-    return s;
+    const kpf_lrnn_net_iface *x = kpf_model_extension(m, KPF_LRNN_NET_INTERFACE);
+    return x ? x->basis_seed : 0;
 }
 
 
