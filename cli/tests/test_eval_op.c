@@ -64,24 +64,29 @@ static void teardown(void)
 
 TestSuite(eval_op, .init = setup, .fini = teardown);
 
-/* in.h5 with z, x, w, trial, t, and θ when theta != NULL. */
-static void write_input(const char *name, const double *theta, size_t m)
+/* in.h5 with z, x, w (R×w_cols), trial, t, and θ when theta != NULL. */
+static void write_input_w(const char *name, const double *theta, size_t m, const double *wv,
+                          size_t w_cols)
 {
     char path[256];
     snprintf(path, sizeof path, "%s/%s", tu_tmp, name);
     kpf_h5 *h = NULL;
     kpf_error err = {0};
     cr_assert_eq(kpf_h5_create(path, &h, &err), 0, "%s", err.msg);
-    size_t dz[2] = {R, N}, dx[2] = {R, N_IN}, dy[2] = {R, N_OUT}, dr[1] = {R}, dm[1] = {m};
+    size_t dz[2] = {R, N}, dx[2] = {R, N_IN}, dw[2] = {R, w_cols}, dr[1] = {R}, dm[1] = {m};
     int rc = kpf_h5_write(h, "/z", 2, dz, z, &err);
     rc = rc ? rc : kpf_h5_write(h, "/x", 2, dx, x, &err);
-    rc = rc ? rc : kpf_h5_write(h, "/w", 2, dz, w, &err);
+    rc = rc ? rc : kpf_h5_write(h, "/w", 2, dw, wv, &err);
     rc = rc ? rc : kpf_h5_write(h, "/trial", 1, dr, trial_d, &err);
     rc = rc ? rc : kpf_h5_write(h, "/t", 1, dr, t, &err);
     rc = rc ? rc : (theta ? kpf_h5_write(h, "/theta", 1, dm, theta, &err) : 0);
-    (void)dy;
     cr_assert_eq(rc, 0, "%s", err.msg);
     cr_assert_eq(kpf_h5_close(h, &err), 0, "%s", err.msg);
+}
+
+static void write_input(const char *name, const double *theta, size_t m)
+{
+    write_input_w(name, theta, m, w, N);
 }
 
 /* /out of out.h5, `count` values. */
@@ -213,6 +218,13 @@ Test(eval_op, readout_and_untaped_f)
     read_output("z0.h5", got, R * N);
     for (size_t i = 0; i < R * N; i++)
         cr_assert_eq(got[i], 0.0);
+
+    /* readout_jzT takes w as [R, n_out]. */
+    write_input_w("iny.h5", NULL, 0, wy, N_OUT);
+    run_eval("readout_jzT", "iny.h5", "yT.h5", "");
+    read_output("yT.h5", got, R * N);
+    cr_assert_eq(kpf_readout_jzT(model, &rows, wy, want, &err), 0, "%s", err.msg);
+    expect_bit_equal(got, want, R * N, "readout_jzT");
 }
 
 Test(eval_op, refusals_name_the_problem)
