@@ -14,8 +14,8 @@
 #include "kpf/rng.h"
 
 /* Built-ins that run without a key of their own, in this order. */
-static const char *const default_analyses[] = {"spectra", "pca"};
-#define N_DEFAULT (sizeof default_analyses / sizeof default_analyses[0])
+static const char *const default_analyses[] = {"spectra", "pca", NULL}; /* in_list: NULL ends */
+#define N_DEFAULT (sizeof default_analyses / sizeof default_analyses[0] - 1)
 /* Keys of the section that are the host's, and the spectra analysis's
  * settings, which sit directly under `analysis:` since before analyses were
  * extensions. */
