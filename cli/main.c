@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "kpf/analysis.h"
 #include "kpf/study.h"
 #include "kpf/version.h"
 #include "studies.h"
@@ -40,9 +41,12 @@ int kpf_cli_registry(kpf_registry **out, kpf_error *err)
     int rc = kpf_registry_alloc(out, err);
     if (rc)
         return rc;
-    /* Each kind's validator before anything of that kind enters. */
+    /* Each kind's validator before anything of that kind enters: the
+     * analysis layer installs its own with its built-ins. */
     kpf_study_register_validator(*out);
-    rc = kpf_studies_register(*out, err);
+    rc = kpf_analysis_register_builtins(*out, err);
+    if (!rc)
+        rc = kpf_studies_register(*out, err);
     if (!rc)
         rc = kpf_registry_scan(*out, kpf_cli_search_path(), err);
     if (rc) {

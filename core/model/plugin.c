@@ -482,7 +482,7 @@ int kpf_registry_ext_find(const kpf_registry *reg, kpf_kind kind, const char *na
             continue;
         if (hit)
             return kpf_error_set(err, KPF_EPLUGIN,
-                                 "two %ss are named '%s': %s and %s; remove one or point "
+                                 "two %s extensions are named '%s': %s and %s; remove one or point "
                                  "KPF_PLUGIN_PATH at only one of them",
                                  kpf_kind_name(kind), name, hit->path, e->path);
         hit = e;

@@ -30,16 +30,6 @@ static const kpf_param_block *square_block(const kpf_model *m, const char *block
     return b;
 }
 
-static double act_phi(int act, double x)
-{
-    switch (act) {
-    case KPF_ACT_TANH: return tanh(x);
-    case KPF_ACT_RELU: return x > 0 ? x : 0;
-    case KPF_ACT_SOFTPLUS: return x > 0 ? x + log1p(exp(-x)) : log1p(exp(x));
-    default: return x;
-    }
-}
-
 void kpf_thm1_free(kpf_thm1 *t)
 {
     if (!t)
@@ -95,7 +85,7 @@ int kpf_thm1_check(kpf_model *m, const kpf_task_batch *bt, const char *block, in
             const double *zb = kpf_traj_state_before(ws->tr, k);
             for (size_t i = 0; i < B * n; i++) {
                 Am[k * B * n + i] = sh * ws->lambda[k * B * n + i];
-                Ph[k * B * n + i] = sh * act_phi(act, zb[i]);
+                Ph[k * B * n + i] = sh * kpf_activation_phi(act, zb[i]);
             }
         }
         /* A Φᵀ with A = Amᵀ (n × rows): G2 = Amᵀ Ph */

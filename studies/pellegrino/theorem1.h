@@ -14,12 +14,11 @@
 
 #include <stddef.h>
 
+#include "kpf/activation.h" /* φ in W φ(z): enum kpf_activation */
 #include "kpf/error.h"
 #include "kpf/instance.h"
 #include "kpf/task.h"
 
-/* φ in W φ(z); the YAML names are "tanh", "relu", "linear", "softplus". */
-enum kpf_act { KPF_ACT_TANH = 0, KPF_ACT_RELU = 1, KPF_ACT_LINEAR = 2, KPF_ACT_SOFTPLUS = 3 };
 
 typedef struct kpf_thm1 {
     size_t n;

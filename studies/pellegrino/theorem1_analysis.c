@@ -3,17 +3,23 @@
  * the adjoint and of φ(x), the bound, its largest excess and the error of
  * the factorisation — under /snapshots/<i>/theorem1/ in analysis.h5, with
  * theorem1_max_excess and theorem1_factor_error in each snapshot's summary.
- * YAML: `analysis: {theorem1: {block: W, activation: tanh}}`. */
+ * YAML: `analysis: {theorem1: {block: W, activation: tanh}}`; both keys
+ * default to what the model declares through "kpf.activation/1"
+ * (kpf/activation.h), else W and tanh.  A key that contradicts the model's
+ * declaration is an error: the check would test the wrong factorisation. */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "kpf/activation.h"
+#include "kpf/instance.h"
 #include "kpf/stepper.h"
 #include "pellegrino.h"
 #include "theorem1.h"
 
 typedef struct theorem1 {
     const char *block; /* lives as long as the config */
-    int act;           /* enum kpf_act */
+    int act;           /* enum kpf_activation */
     double last_excess;
 } theorem1;
 
@@ -34,17 +40,42 @@ static int check_model(const kpf_model *m, const kpf_node *node, const char *blo
     return rc;
 }
 
+/* What the model says about its W φ(z) (NULL: nothing), and a key given in
+ * the config that contradicts it. */
+static int declared(const kpf_model *m, const kpf_node *node, const theorem1 *t,
+                    const kpf_activation_info *info, kpf_error *err)
+{
+    if (!info)
+        return KPF_OK;
+    const kpf_node *an = kpf_node_get(node, "activation"), *bn = kpf_node_get(node, "block");
+    if (an && t->act != info->activation)
+        return kpf_node_error(an, err,
+                              "model '%s' declares φ = %s (kpf.activation/1), not %s; drop "
+                              "the key or match it",
+                              m->desc->name, kpf_activation_name(info->activation),
+                              kpf_activation_name(t->act));
+    if (bn && info->block && strcmp(t->block, info->block) != 0)
+        return kpf_node_error(bn, err,
+                              "model '%s' declares W φ(z) with block '%s' "
+                              "(kpf.activation/1), not '%s'; drop the key or match it",
+                              m->desc->name, info->block, t->block);
+    return KPF_OK;
+}
+
 static int create(const kpf_node *node, const kpf_analysis_setup *setup, void **self,
                   kpf_error *err)
 {
-    static const char *const acts[] = {"tanh", "relu", "linear", "softplus", NULL};
     if (!node || kpf_node_kind(node) != KPF_NODE_MAP)
         return kpf_node_error(node, err, "expected a map {block: W, activation: tanh}");
+    const kpf_activation_info *info =
+        kpf_model_extension(setup->model, KPF_ACTIVATION_INTERFACE);
+    const char *dflt_block = info && info->block ? info->block : "W";
+    int dflt_act = info ? info->activation : KPF_ACTIVATION_TANH;
     theorem1 t = {.last_excess = NAN};
-    int rc = kpf_cfg_string(node, "block", KPF_CFG_OPTIONAL, "W", &t.block, err);
-    if (!rc) rc = kpf_cfg_choice(node, "activation", KPF_CFG_OPTIONAL, acts, KPF_ACT_TANH,
-                                 &t.act, err);
+    int rc = kpf_cfg_string(node, "block", KPF_CFG_OPTIONAL, dflt_block, &t.block, err);
+    if (!rc) rc = kpf_activation_parse(node, "activation", dflt_act, &t.act, err);
     if (!rc) rc = check_model(setup->model, node, t.block, err);
+    if (!rc) rc = declared(setup->model, node, &t, info, err);
     if (rc)
         return rc;
     theorem1 *p = malloc(sizeof *p);

@@ -126,7 +126,7 @@ Test(theorem1, bound_holds_on_a_tanh_run, .timeout = 300)
     kpf_task_batch *bt = fresh_batch(task, 8, 2);
     for (int round = 0; round < 3; round++) {
         kpf_thm1 t;
-        cr_assert_eq(kpf_thm1_check(m, bt, "W", KPF_ACT_TANH, &t, &err), KPF_OK, "%s", err.msg);
+        cr_assert_eq(kpf_thm1_check(m, bt, "W", KPF_ACTIVATION_TANH, &t, &err), KPF_OK, "%s", err.msg);
         cr_expect_lt(t.factor_err, 1e-10, "∇_W L ≠ h Σ λ φᵀ: %g", t.factor_err);
         cr_expect_leq(t.max_excess, 1e-12, "round %d: σ_r(∇L) exceeds the bound by %g σ₁",
                       round, t.max_excess);
@@ -142,7 +142,7 @@ Test(theorem1, bound_holds_on_a_tanh_run, .timeout = 300)
     /* RK4 has stage terms: the factorisation does not apply */
     kpf_model *m4 = make_model("{n: 10, step: rk4}", 2, 2, 1);
     kpf_thm1 t;
-    cr_expect_eq(kpf_thm1_check(m4, bt, "W", KPF_ACT_TANH, &t, &err), KPF_EUNSUPPORTED);
+    cr_expect_eq(kpf_thm1_check(m4, bt, "W", KPF_ACTIVATION_TANH, &t, &err), KPF_EUNSUPPORTED);
     kpf_model_free(m4);
     kpf_task_batch_free(bt);
     kpf_model_free(m);
@@ -210,7 +210,7 @@ Test(theorem1, theorem2_linear_low_rank_ranks, .timeout = 300)
     cr_assert_eq(kpf_model_theta_changed(m, &err), KPF_OK);
     kpf_task_batch *bt = lds_batch(40, 0.2, 9);
     kpf_thm1 t;
-    cr_assert_eq(kpf_thm1_check(m, bt, "W", KPF_ACT_LINEAR, &t, &err), KPF_OK, "%s", err.msg);
+    cr_assert_eq(kpf_thm1_check(m, bt, "W", KPF_ACTIVATION_LINEAR, &t, &err), KPF_OK, "%s", err.msg);
     size_t rg = kpf_numerical_rank(t.s_grad, n, 1e-8);
     cr_expect_eq(rg, R + 1, "first gradient has numerical rank %zu (σ = %g %g %g %g %g)", rg,
                  t.s_grad[0], t.s_grad[3], t.s_grad[4], t.s_grad[5], t.s_grad[6]);

@@ -86,3 +86,37 @@ Test(theorem1_analysis, refuses_rk4_and_non_square_blocks)
               "%s", tu_out);
     cr_assert_not(tu_exists("o"));
 }
+
+/* Without keys, φ and W come from the model's "kpf.activation/1"
+ * declaration; a key that contradicts it is refused at the key. */
+Test(theorem1_analysis, takes_phi_from_the_model_and_refuses_a_contradiction)
+{
+    tu_write("d.yaml", "task: {name: flip_flop_schuessler, t_max: 10}\n"
+                       "model: {plugin: rnn, n: 6, activation: relu}\n"
+                       "analysis:\n  theorem1: {activation: tanh}\n");
+    cr_assert_eq(tu_sh("%s run %s/d.yaml -o %s/o", KPF_CLI_PATH, tu_tmp, tu_tmp), 2);
+    cr_assert(strstr(tu_out, "d.yaml:4:26: analysis.theorem1.activation: model 'rnn' declares "
+                             "φ = relu"),
+              "%s", tu_out);
+    cr_assert_not(tu_exists("o"));
+    tu_write("e.yaml", "task: {name: flip_flop_schuessler, t_max: 10}\n"
+                       "model: {plugin: rnn, n: 6, activation: relu}\n"
+                       "train: {iterations: 2, batch: 4}\n"
+                       "analysis:\n  at: [0]\n  trials: 4\n  operators: []\n"
+                       "  theorem1: {}\n");
+    cr_assert_eq(tu_sh("%s run %s/e.yaml -o %s/e", KPF_CLI_PATH, tu_tmp, tu_tmp), 0, "%s",
+                 tu_out);
+    /* the factorisation ∇_W L = A Φᵀ holds only with the φ the model really
+     * applies; with tanh on a relu network it would be off by O(1) */
+    char path[512], buf[65536];
+    snprintf(path, sizeof path, "%s/e/summary.json", tu_tmp);
+    FILE *fp = fopen(path, "r");
+    cr_assert_not_null(fp);
+    size_t nb = fread(buf, 1, sizeof buf - 1, fp);
+    fclose(fp);
+    buf[nb] = '\0';
+    const char *at = strstr(buf, "\"theorem1_factor_error\":");
+    cr_assert_not_null(at, "%s", buf);
+    double fe = strtod(at + strlen("\"theorem1_factor_error\":"), NULL);
+    cr_assert_lt(fe, 1e-10, "factor error %g", fe);
+}

@@ -76,7 +76,7 @@ void kpf_registry_free(kpf_registry *reg);
 
 /* How descriptors of `kind` are validated from now on.  The registry
  * validates models and tasks itself; the analysis and study layers install
- * theirs (kpf_analysis_register_builtins, kpf_study_register_builtins)
+ * theirs (kpf_analysis_register_builtins, kpf_study_register_validator)
  * before folders are scanned.  A kind without one gets the head checked. */
 void kpf_registry_set_validator(kpf_registry *reg, kpf_kind kind, kpf_desc_validate_fn fn);
 
