@@ -13,6 +13,7 @@ packages=(
   libcriterion-dev                   # tests
   gnuplot-nox python3                # plots, helper scripts
   python3-numpy                      # independent safetensors writer (tests)
+  python3-cffi python3-pytest        # the Python package (python/, numpy too) and its tests
 )
 
 missing=()

@@ -4,11 +4,10 @@ cffi's ABI mode reads these instead of the headers, so every line here must
 match its header exactly (the header named in each comment).  Only structs
 that the public API hands to callers to fill or read are mirrored: the
 error object, the plugin ABI's row block and parameter block, the task
-ABI's batch, operator spaces and the operator shell (kpf_op_new's
-contract), and the option/diagnostic structs of the spectral, Lyapunov and
-optimiser calls.  kpf_model, kpf_traj, kpf_task, kpf_config, the registry
-and the gradient workspace stay opaque: they are read through functions
-(kpf/model_access.h, kpf/traj_access.h).
+ABI's batch, and the option/diagnostic structs of the spectral, Lyapunov
+and optimiser calls.  kpf_model, kpf_traj, kpf_op, kpf_task, kpf_config,
+the registry and the gradient workspace stay opaque: they are read through
+functions (kpf/model_access.h, kpf/traj_access.h, kpf/op_access.h).
 """
 
 CDEF = r"""
@@ -152,10 +151,11 @@ void kpf_optim_free(kpf_optim *o);
 void kpf_optim_set_trainable(kpf_optim *o, size_t offset, size_t len, int trainable);
 int kpf_optim_step(kpf_optim *o, double *theta, double *grad, kpf_error *err);
 
-/* ---- kpf/operator.h ----------------------------------------------------- */
-typedef struct kpf_space { size_t B, T, n; double weight; } kpf_space;
-typedef struct kpf_op_type kpf_op_type;
-typedef struct kpf_op { const kpf_op_type *type; kpf_space in, out; void *state; } kpf_op;
+/* ---- kpf/operator.h, kpf/op_access.h ------------------------------------ */
+typedef struct kpf_op kpf_op;
+void kpf_op_space_shape(const kpf_op *op, int output, size_t *B, size_t *T, size_t *n,
+                        double *weight);
+const char *kpf_op_type_name(const kpf_op *op);
 void kpf_op_free(kpf_op *op);
 int kpf_op_apply(kpf_op *op, const double *in, double *out, kpf_error *err);
 int kpf_op_apply_adjoint(kpf_op *op, const double *in, double *out, kpf_error *err);

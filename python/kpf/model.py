@@ -81,7 +81,8 @@ class Model(Handle):
         out = ffi.new("kpf_model **")
         check(lib.kpf_model_create(pl[0], node, int(n_in), int(n_out), int(n_trials),
                                    int(seed), out, err), err)
-        super().__init__(out[0], lib.kpf_model_free)
+        # The config stays with the model: a plugin may keep strings it read.
+        super().__init__(out[0], lib.kpf_model_free, keep=(cfg,))
         self._settings = dict(plugin=plugin, n_in=int(n_in), n_out=int(n_out), seed=int(seed),
                               n_trials=int(n_trials), keys=dict(keys))
         self._version = 0      # bumped at every known change of θ

@@ -30,7 +30,7 @@ import numpy as np
 
 from . import _arrays as A
 from ._handle import Handle
-from ._lib import check, ffi, lib, new_error
+from ._lib import check, cstr, ffi, lib, new_error
 
 AXIS_TRIAL, AXIS_TIME, AXIS_UNIT = 1, 2, 4
 _AXIS_NAMES = {
@@ -92,12 +92,10 @@ class Operator(Handle):
         self.name = name
         self._trajs = tuple(trajs)
         op = self._ptr
-        si, so = getattr(op, "in"), op.out
-        self.in_shape = (si.B, si.T, si.n)
-        self.out_shape = (so.B, so.T, so.n)
-        self.in_weight = si.weight
-        self.out_weight = so.weight
+        self.in_shape, self.in_weight = _space(op, 0)
+        self.out_shape, self.out_weight = _space(op, 1)
         self.self_adjoint = bool(lib.kpf_op_is_self_adjoint(op))
+        self.type_name = cstr(lib.kpf_op_type_name(op))
 
     def __repr__(self):
         s = "closed" if self.closed else f"{self.in_shape} -> {self.out_shape}"
@@ -286,6 +284,14 @@ class Operator(Handle):
     def alignment(self, other, n_probe=21, seed=0):
         from .spectral import alignment
         return alignment(self, other, n_probe, seed)
+
+
+def _space(op, output):
+    """([B, T, n], weight) of op's input (0) or output (1) space."""
+    d = ffi.new("size_t[3]")
+    w = ffi.new("double *")
+    lib.kpf_op_space_shape(op, output, d, d + 1, d + 2, w)
+    return (d[0], d[1], d[2]), w[0]
 
 
 def _btn_perm(shape):

@@ -60,8 +60,10 @@ def run(config, out_dir, set=None, quiet=True, timeout=None):
     it resolve against the working directory, as for --set values).
     out_dir: the output folder; it must not exist or be empty.
     set: overrides, {"train.iterations": 10} or ["model.g=1.5", …].
-    quiet=False lets the command's progress through to stderr.
-    A failure raises kpf.RunError with the command's message."""
+    quiet=False lets the command's output and progress through to stderr as
+    they come.  timeout: seconds before the command is killed
+    (subprocess.TimeoutExpired).  A failure raises kpf.RunError with the
+    command's message."""
     cmd = [_config.kpf_command(), "run"]
     tmp = None
     if isinstance(config, dict):
@@ -81,17 +83,35 @@ def run(config, out_dir, set=None, quiet=True, timeout=None):
     for s in _overrides(set):
         cmd += ["--set", s]
     try:
-        p = subprocess.run(cmd, stdout=subprocess.PIPE if quiet else None,
-                           stderr=subprocess.PIPE, text=True, timeout=timeout)
+        status, err = _spawn(cmd, quiet, timeout)
     finally:
         if tmp:
             os.unlink(tmp)
-    if not quiet and p.stderr:
-        import sys
-        sys.stderr.write(p.stderr)
-    if p.returncode != 0:
-        raise RunError(p.returncode, p.stderr or "", cmd)
+    if status != 0:
+        raise RunError(status, err, cmd)
     return open_run(out_dir)
+
+
+def _spawn(cmd, quiet, timeout):
+    """Run cmd; its stderr is kept (and echoed line by line unless quiet),
+    its stdout discarded when quiet.  Returns (exit status, stderr)."""
+    import sys
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL if quiet else None,
+                         stderr=subprocess.PIPE, text=True)
+    lines = []
+    try:
+        if quiet:
+            _, err = p.communicate(timeout=timeout)
+            return p.returncode, err
+        for line in p.stderr:          # progress as it comes
+            lines.append(line)
+            sys.stderr.write(line)
+        p.wait(timeout=timeout)
+        return p.returncode, "".join(lines)
+    except BaseException:
+        p.kill()
+        p.wait()
+        raise
 
 
 def _temp_config():

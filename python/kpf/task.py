@@ -24,7 +24,7 @@ class Task(Handle):
         err = new_error()
         check(lib.kpf_registry_task_create(registry(), node, out, err), err)
         check(lib.kpf_node_check_unused(node, err), err)
-        super().__init__(out[0], lib.kpf_task_free)
+        super().__init__(out[0], lib.kpf_task_free, keep=(cfg,))
         self.name = name
         # The dimensions, as a one-trial batch reports them.
         b = ffi.new("kpf_task_batch **")

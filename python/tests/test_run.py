@@ -1,6 +1,7 @@
 """kpf.run (the kpf command in a subprocess), kpf.open_run (with h5py and
 with libkpf's own reader), and the installed package."""
 import builtins
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -43,7 +44,13 @@ def test_run_a_file_with_overrides(need_cli, tmp_path):
     r = kpf.run(cfg, tmp_path / "o", set={"model.n": 6, "simulate.trials": 2})
     assert r.summary["model"]["n"] == 6
     assert r.read("trajectory.h5", "z").shape == (2, 20, 6)
-    assert r.attrs("trajectory.h5")["plugin"] == "rnn"
+    if importlib.util.find_spec("h5py"):
+        assert r.attrs("trajectory.h5")["plugin"] == "rnn"
+
+
+def test_progress_goes_through_when_not_quiet(need_cli, tmp_path, capsys):
+    kpf.run(CONFIG, tmp_path / "loud", quiet=False)
+    assert "writing to" in capsys.readouterr().err
 
 
 def test_a_bad_config_is_a_run_error_before_any_output(need_cli, tmp_path):
