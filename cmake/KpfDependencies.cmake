@@ -33,6 +33,31 @@ pkg_check_modules(JANSSON REQUIRED IMPORTED_TARGET jansson)
 # in-tree plugins; optional: without it the pragmas are ignored.
 find_package(OpenMP COMPONENTS C)
 
+# MPI (optional): sweeps as a task farm over ranks, trial-parallel runs, and
+# PARPACK (ARPACK's MPI version) for spectra of trial-distributed operators.
+# Both or neither: KPF_HAVE_MPI is ON when MPI's C binding and libparpack are
+# found and KPF_MPI is not switched off.  Without it kpf runs in one process,
+# exactly as before.  Only kpf_mpi's users see mpi.h (core/sys/comm_mpi.c and
+# core/spectral/spectral_parpack.c); everything else talks to kpf/comm.h.
+option(KPF_MPI "Use MPI and PARPACK when they are found" ON)
+set(KPF_HAVE_MPI OFF)
+if(KPF_MPI)
+  find_package(MPI COMPONENTS C)
+  find_library(PARPACK_LIBRARY parpack)
+  find_program(KPF_MPIEXEC NAMES mpirun mpiexec)
+  if(MPI_C_FOUND AND PARPACK_LIBRARY)
+    set(KPF_HAVE_MPI ON)
+    add_library(kpf_mpi INTERFACE)
+    target_link_libraries(kpf_mpi INTERFACE MPI::MPI_C ${PARPACK_LIBRARY})
+    target_compile_definitions(kpf_mpi INTERFACE KPF_HAVE_MPI)
+    message(STATUS "kpf: MPI ${MPI_C_VERSION} and PARPACK found: MPI sweeps and "
+                   "trial-parallel runs are built")
+  else()
+    message(STATUS "kpf: MPI or PARPACK not found (Debian: libopenmpi-dev openmpi-bin "
+                   "libparpack2-dev): building without MPI")
+  endif()
+endif()
+
 add_library(kpf_deps INTERFACE)
 target_include_directories(kpf_deps INTERFACE ${GSL_INCLUDE_DIR} ${CBLAS_INCLUDE_DIR}
                            ${HDF5_C_INCLUDE_DIRS} ${HDF5_INCLUDE_DIRS})

@@ -8,6 +8,8 @@ packages=(
   libgsl-dev libopenblas-dev         # GSL; OpenBLAS as its CBLAS
   libyaml-dev libhdf5-dev            # configs in, arrays out
   libarpack2-dev libfftw3-dev        # matrix-free eigensolver, FFTs
+  libopenmpi-dev openmpi-bin         # optional MPI: sweeps on many ranks, trial-parallel runs
+  libparpack2-dev                    # PARPACK: ARPACK on trial-distributed operators (MPI)
   libsleef-dev                       # vectorised tanh/exp (kpf/vmath.h)
   libjansson-dev                     # safetensors headers, kpf show
   libcriterion-dev                   # tests

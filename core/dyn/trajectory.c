@@ -16,7 +16,7 @@ int kpf_traj_alloc(const kpf_model *m, size_t B, size_t T, kpf_traj **out, kpf_e
         return kpf_error_set(err, KPF_ENOMEM, "cannot allocate a trajectory");
     *tr = (kpf_traj){.B = B, .T = T, .n = m->n, .n_in = m->n_in,
                      .n_stages = m->stepper->n_stages, .tape_width = m->layout.tape_width,
-                     .dt = m->dt};
+                     .dt = m->dt, .B_total = B};
     size_t BT = B * T, n = m->n;
     tr->x = calloc(BT * (m->n_in ? m->n_in : 1), sizeof(double));
     tr->trial = calloc(B, sizeof(size_t));
@@ -38,6 +38,27 @@ int kpf_traj_alloc(const kpf_model *m, size_t B, size_t T, kpf_traj **out, kpf_e
     for (size_t b = 0; b < B; b++)
         tr->trial[b] = b;
     *out = tr;
+    return KPF_OK;
+}
+
+int kpf_traj_alloc_part(const kpf_model *m, const kpf_comm *comm, size_t B_total, size_t T,
+                        kpf_traj **out, kpf_error *err)
+{
+    int N = kpf_comm_size(comm);
+    if (B_total < (size_t)N)
+        return kpf_error_set(err, KPF_EINVAL,
+                             "%zu trials cannot be split over %d ranks: every rank needs at "
+                             "least one (use more trials or fewer ranks)",
+                             B_total, N);
+    size_t lo, hi;
+    kpf_comm_share(comm, kpf_comm_rank(comm), B_total, &lo, &hi);
+    int rc = kpf_traj_alloc(m, hi - lo, T, out, err);
+    if (rc)
+        return rc;
+    for (size_t b = 0; b < hi - lo; b++)
+        (*out)->trial[b] = lo + b;
+    (*out)->B_total = B_total;
+    (*out)->comm = N > 1 ? comm : NULL;
     return KPF_OK;
 }
 

@@ -82,6 +82,8 @@ int kpf_op_hidden_ntk(kpf_model *m, const kpf_traj *tr, kpf_op **out, kpf_error 
     if (rc)
         return rc;
     kpf_space sp = kpf_traj_space(tr);
+    if ((rc = kpf_internal_refuse_split(&sp, "the hidden NTK", err)))
+        return rc;
     size_t N = kpf_space_size(&sp), mm = m->m_model;
     if (mm == 0)
         return kpf_error_set(err, KPF_EINVAL, "hidden NTK: model '%s' has no parameters",

@@ -27,6 +27,13 @@ int kpf_internal_traj_check_rows(kpf_model *m, const kpf_traj *tr, size_t rows,
 int kpf_internal_traj_check(kpf_model *m, const kpf_traj *tr, const char *who,
                             kpf_error *err);
 
+/* 1 when s is split over more than one rank (kpf/operator.h). */
+int kpf_internal_space_split(const kpf_space *s);
+
+/* Operators that need the whole space in one process (dense forms, trial
+ * subsets) refuse a split one with this message. */
+int kpf_internal_refuse_split(const kpf_space *s, const char *who, kpf_error *err);
+
 /* Free ops[0 … k) in reverse order (NULL entries skipped). */
 void kpf_internal_op_free_all(kpf_op **ops, size_t k);
 

@@ -28,7 +28,21 @@ double kpf_space_dot(const kpf_space *s, const double *u, const double *v)
     double acc = 0.0;
     for (size_t i = 0; i < N; i++)
         acc += u[i] * v[i];
+    if (kpf_internal_space_split(s) && kpf_comm_sum(s->comm, &acc, 1, NULL))
+        return NAN;
     return s->weight * acc;
+}
+
+int kpf_internal_space_split(const kpf_space *s) { return kpf_comm_size(s->comm) > 1; }
+
+int kpf_internal_refuse_split(const kpf_space *s, const char *who, kpf_error *err)
+{
+    if (!kpf_internal_space_split(s))
+        return KPF_OK;
+    return kpf_error_set(err, KPF_EUNSUPPORTED,
+                         "%s needs the whole trajectory space in one process, but it is split "
+                         "over %d ranks (run it without trial parallelism)",
+                         who, kpf_comm_size(s->comm));
 }
 
 double kpf_space_norm(const kpf_space *s, const double *u)
@@ -41,7 +55,9 @@ double kpf_space_norm(const kpf_space *s, const double *u)
 int kpf_space_equal(const kpf_space *a, const kpf_space *b)
 {
     double tol = 1e-12 * fmax(fabs(a->weight), fabs(b->weight));
-    return a->B == b->B && a->T == b->T && a->n == b->n && fabs(a->weight - b->weight) <= tol;
+    return a->B == b->B && a->T == b->T && a->n == b->n && fabs(a->weight - b->weight) <= tol &&
+           kpf_internal_space_split(a) == kpf_internal_space_split(b) &&
+           (!kpf_internal_space_split(a) || a->comm == b->comm);
 }
 
 /* ---- the shell ------------------------------------------------------------ */
@@ -431,13 +447,16 @@ int kpf_op_restrict_trials(kpf_op *A, const size_t *rows, size_t n_rows, const s
         cols = rows;
         n_cols = n_rows;
     }
+    int rc = kpf_internal_refuse_split(&A->in, "restrict_trials", err);
+    if (rc)
+        return rc;
     restrict_st *s = calloc(1, sizeof *s);
     if (!s)
         return kpf_error_set(err, KPF_ENOMEM, "restrict_trials: out of memory");
     s->A = A;
     s->n_rows = n_rows;
     s->n_cols = n_cols;
-    int rc = copy_selection(rows, n_rows, A->out.B, "rows", &s->rows, err);
+    rc = copy_selection(rows, n_rows, A->out.B, "rows", &s->rows, err);
     if (!rc)
         rc = copy_selection(cols, n_cols, A->in.B, "cols", &s->cols, err);
     if (!rc && (!(s->full_in = malloc(kpf_space_size(&A->in) * sizeof(double))) ||
@@ -460,6 +479,8 @@ int kpf_op_restrict_trials(kpf_op *A, const size_t *rows, size_t n_rows, const s
 typedef struct avg_st {
     kpf_op *A;
     double *full_in, *full_out;
+    unsigned axes;
+    size_t B_in, B_out; /* trials of A's spaces over every rank */
 } avg_st;
 
 static void avg_free_state(void *p)
@@ -476,12 +497,14 @@ static void avg_destroy(kpf_op *op) { avg_free_state(op->state); }
 
 /* The space reduced along `axes`: averaged axes become size 1 and the weight
  * is multiplied by their sizes, so that the broadcast E has the mean as its
- * exact adjoint. */
-static kpf_space reduce_space(kpf_space s, unsigned axes)
+ * exact adjoint.  B_total counts the trials of every rank; a space averaged
+ * over trials is whole in every process. */
+static kpf_space reduce_space(kpf_space s, unsigned axes, size_t B_total)
 {
     if (axes & KPF_AXIS_TRIAL) {
-        s.weight *= (double)s.B;
+        s.weight *= (double)B_total;
         s.B = 1;
+        s.comm = NULL;
     }
     if (axes & KPF_AXIS_TIME) {
         s.weight *= (double)s.T;
@@ -520,11 +543,15 @@ static void broadcast(const kpf_space *full, const kpf_space *r, const double *u
 
 /* u = E* full (mean along the averaged axes).  Row by row as broadcast; each
  * reduced entry still receives its terms in (t, b, i) order, so the sums are
- * the same as entry by entry. */
-static void average(const kpf_space *full, const kpf_space *r, const double *src, double *u)
+ * the same as entry by entry.  A trial mean over a split space adds the
+ * ranks' partial sums before dividing by all B_total trials. */
+static int average(const kpf_space *full, const kpf_space *r, unsigned axes, size_t B_total,
+                   const double *src, double *u, kpf_error *err)
 {
     const size_t n = full->n, nr = kpf_space_size(r);
-    double inv = (double)nr / (double)kpf_space_size(full);
+    /* the number of entries each mean is over, from the whole space's sizes */
+    size_t nr_all = ((axes & KPF_AXIS_TRIAL) ? 1 : B_total) * r->T * r->n;
+    double inv = (double)nr_all / (double)(B_total * full->T * full->n);
     memset(u, 0, nr * sizeof(double));
     for (size_t t = 0; t < full->T; t++)
         for (size_t b = 0; b < full->B; b++) {
@@ -537,8 +564,24 @@ static void average(const kpf_space *full, const kpf_space *r, const double *src
                 for (size_t i = 0; i < n; i++)
                     ur[i] += s[i];
         }
+    if ((axes & KPF_AXIS_TRIAL) && kpf_internal_space_split(full)) {
+        int rc = kpf_comm_sum(full->comm, u, nr, err);
+        if (rc)
+            return kpf_error_prefix(err, rc, "trial mean: ");
+    }
     for (size_t j = 0; j < nr; j++)
         u[j] *= inv;
+    return KPF_OK;
+}
+
+/* The average after A, entered even when A failed here (rc): on a split
+ * space the other ranks wait in its sum.  The failure is what returns. */
+static int finish_average(const avg_st *s, const kpf_space *full, const kpf_space *r,
+                          size_t B_total, const double *src, double *u, int rc, kpf_error *err)
+{
+    kpf_error mine;
+    int avg = average(full, r, s->axes, B_total, src, u, rc ? &mine : err);
+    return rc ? rc : avg;
 }
 
 static int avg_apply(kpf_op *op, const double *in, double *out, kpf_error *err)
@@ -546,9 +589,7 @@ static int avg_apply(kpf_op *op, const double *in, double *out, kpf_error *err)
     avg_st *s = op->state;
     broadcast(&s->A->in, &op->in, in, s->full_in);
     int rc = kpf_op_apply(s->A, s->full_in, s->full_out, err);
-    if (!rc)
-        average(&s->A->out, &op->out, s->full_out, out);
-    return rc;
+    return finish_average(s, &s->A->out, &op->out, s->B_out, s->full_out, out, rc, err);
 }
 
 static int avg_adjoint(kpf_op *op, const double *in, double *out, kpf_error *err)
@@ -556,8 +597,16 @@ static int avg_adjoint(kpf_op *op, const double *in, double *out, kpf_error *err
     avg_st *s = op->state;
     broadcast(&s->A->out, &op->out, in, s->full_out);
     int rc = kpf_op_apply_adjoint(s->A, s->full_out, s->full_in, err);
-    if (!rc)
-        average(&s->A->in, &op->in, s->full_in, out);
+    return finish_average(s, &s->A->in, &op->in, s->B_in, s->full_in, out, rc, err);
+}
+
+/* The trials of s over every rank.  Every rank builds its operators in the
+ * same order, so this sum (a collective on a split space) is matched. */
+static int total_trials(const kpf_space *s, size_t *B, kpf_error *err)
+{
+    double b = (double)s->B;
+    int rc = kpf_internal_space_split(s) ? kpf_comm_sum(s->comm, &b, 1, err) : KPF_OK;
+    *B = (size_t)b;
     return rc;
 }
 
@@ -577,9 +626,17 @@ int kpf_op_average(kpf_op *A, unsigned axes, kpf_op **out, kpf_error *err)
         return kpf_error_set(err, KPF_ENOMEM, "average: out of memory");
     }
     s->A = A;
+    s->axes = axes;
+    int rc = total_trials(&A->in, &s->B_in, err);
+    if (!rc)
+        rc = total_trials(&A->out, &s->B_out, err);
+    if (rc) {
+        avg_free_state(s);
+        return rc;
+    }
     const kpf_op_type *t = kpf_op_is_self_adjoint(A) ? &avg_sa_type : &avg_type;
-    return wrap(t, reduce_space(A->in, axes), reduce_space(A->out, axes), s, avg_free_state,
-                out, err);
+    return wrap(t, reduce_space(A->in, axes, s->B_in), reduce_space(A->out, axes, s->B_out), s,
+                avg_free_state, out, err);
 }
 
 /* ---- adjoint test and densification ---------------------------------------- */
@@ -635,6 +692,9 @@ int kpf_op_to_dense(kpf_op *A, size_t max_entries, double *dense, kpf_error *err
 {
     if (!A || !dense)
         return kpf_error_set(err, KPF_EINVAL, "to_dense: NULL argument");
+    int split = kpf_internal_refuse_split(&A->in, "a dense matrix", err);
+    if (split)
+        return split;
     size_t ni = kpf_space_size(&A->in), no = kpf_space_size(&A->out);
     if (ni > max_entries / no)
         return kpf_error_set(err, KPF_EINVAL,

@@ -5,7 +5,12 @@
  * so ⟨Kq, r⟩ = (dt/B)² (J_{F,θ}ᵀ r)·(J_{F,θ}ᵀ q) is symmetric and ⟨Kq, q⟩ ≥ 0.
  * Each application is one all-rows J_θᵀ pass and one all-rows J_θ pass
  * (batched GEMMs over B·T rows in the plugin) and needs only g (m values)
- * beside the caller's buffers. */
+ * beside the caller's buffers.
+ *
+ * On a trajectory split over ranks (kpf_traj_alloc_part) the J_θᵀ pass sums
+ * this rank's rows only; the m-vector g is then summed over the ranks
+ * (kpf_comm_sum: one Allreduce of m doubles per application) before the
+ * local J_θ pass, so every rank applies the same global K to its block. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,12 +44,22 @@ static void weight_and_mask(param_st *s)
         s->g[i] = (i >= s->lo && i < s->hi) ? s->wt * s->g[i] : 0.0;
 }
 
+/* g summed over the ranks sharing the trajectory.  Entered even after a
+ * local failure (rc), since the other ranks wait in the sum; the failure is
+ * returned and agreed on by the caller (an eigensolver, the training step). */
+static int reduce(param_st *s, int rc, kpf_error *err)
+{
+    kpf_error mine;
+    int sum = kpf_comm_sum(s->tr->comm, s->g, s->m->m, rc ? &mine : err);
+    return rc ? rc : sum;
+}
+
 static int K_apply(kpf_op *op, const double *in, double *out, kpf_error *err)
 {
     param_st *s = op->state;
     memset(s->g, 0, s->m->m * sizeof(double));
     int rc = kpf_propagate_jthT(s->m, s->tr, in, s->g, err);
-    if (rc)
+    if ((rc = reduce(s, rc, err)))
         return rc;
     weight_and_mask(s);
     return kpf_propagate_jth(s->m, s->tr, s->g, out, err);
@@ -56,7 +71,7 @@ static int K0_apply(kpf_op *op, const double *in, double *out, kpf_error *err)
     const kpf_traj *tr = s->tr;
     memset(s->g, 0, s->m->m * sizeof(double));
     int rc = kpf_init_state_jthT(s->m, tr->B, tr->trial, in, s->g, err);
-    if (rc)
+    if ((rc = reduce(s, rc, err)))
         return rc;
     weight_and_mask(s);
     return kpf_init_state_jth(s->m, tr->B, tr->trial, s->g, out, err);

@@ -11,19 +11,21 @@
 #include "kpf/stepper.h"
 #include "kpflow_internal.h"
 
+/* A trajectory split over ranks gives split spaces with the whole batch's
+ * weight (kpf/operator.h). */
 kpf_space kpf_traj_space(const kpf_traj *tr)
 {
-    return (kpf_space){tr->B, tr->T, tr->n, tr->dt / (double)tr->B};
+    return (kpf_space){tr->B, tr->T, tr->n, tr->dt / (double)tr->B_total, tr->comm};
 }
 
 kpf_space kpf_init_space(const kpf_traj *tr)
 {
-    return (kpf_space){tr->B, 1, tr->n, 1.0 / (double)tr->B};
+    return (kpf_space){tr->B, 1, tr->n, 1.0 / (double)tr->B_total, tr->comm};
 }
 
 kpf_space kpf_output_space(const kpf_model *m, const kpf_traj *tr)
 {
-    return (kpf_space){tr->B, tr->T, m->n_out, tr->dt / (double)tr->B};
+    return (kpf_space){tr->B, tr->T, m->n_out, tr->dt / (double)tr->B_total, tr->comm};
 }
 
 int kpf_internal_traj_check_rows(kpf_model *m, const kpf_traj *tr, size_t rows,

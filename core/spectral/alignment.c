@@ -79,6 +79,11 @@ int kpf_op_alignment(kpf_op *A, kpf_op *B, size_t n_probe, uint64_t seed, double
         return kpf_error_set(err, KPF_EINVAL, "kpf_op_alignment: '%s' and '%s' act on "
                                               "different spaces",
                              A->type->name, B->type->name);
+    if (kpf_comm_size(A->in.comm) > 1)
+        return kpf_error_set(err, KPF_EUNSUPPORTED,
+                             "kpf_op_alignment: its orthonormal probes need the whole space in "
+                             "one process, and '%s' is split over ranks",
+                             A->type->name);
     size_t d = kpf_space_size(&A->in), dout = kpf_space_size(&A->out);
     int exact = n_probe >= d;
     size_t p = exact ? d : n_probe;

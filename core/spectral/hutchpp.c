@@ -83,6 +83,11 @@ int kpf_hutchpp(kpf_op *A, size_t n_apply, uint64_t seed, double *trace, kpf_err
     if (!kpf_space_equal(&A->in, &A->out))
         return kpf_error_set(err, KPF_EINVAL, "kpf_hutchpp: '%s' maps between different spaces",
                              A->type->name);
+    if (kpf_comm_size(A->in.comm) > 1)
+        return kpf_error_set(err, KPF_EUNSUPPORTED,
+                             "kpf_hutchpp: its QR sketch needs the whole space in one process, "
+                             "and '%s' is split over ranks",
+                             A->type->name);
     if (n_apply < 3)
         return kpf_error_set(err, KPF_EINVAL, "kpf_hutchpp: needs at least 3 applications, got "
                                               "%zu",

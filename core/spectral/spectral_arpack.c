@@ -27,14 +27,7 @@ extern void dseupd_(const int *rvec, const char *howmny, int *select, double *d,
                     double *workd, double *workl, const int *lworkl, int *info,
                     size_t howmny_len, size_t bmat_len, size_t which_len);
 
-/* Everything ARPACK touches, allocated once before the iteration. */
-typedef struct arpack_ws {
-    int n, nev, ncv, lworkl;
-    double tol; /* dsaupd replaces tol ≤ 0 by machine ε; dseupd must get the same */
-    int iparam[11], ipntr[11];
-    double *resid, *v, *workd, *workl, *d, *z;
-    int *select;
-} arpack_ws;
+typedef kpf_spec_arpack_ws arpack_ws;
 
 static void ws_free(arpack_ws *w)
 {
@@ -47,33 +40,37 @@ static void ws_free(arpack_ws *w)
     free(w->select);
 }
 
-static int ws_alloc(arpack_ws *w, size_t n, size_t nev, size_t ncv, kpf_error *err)
+/* n: the dimension ARPACK is told (the whole space, or this rank's block
+ * for PARPACK); nl: the values this rank holds. */
+static int ws_alloc(arpack_ws *w, size_t n, size_t nl, size_t nev, size_t ncv, kpf_error *err)
 {
-    *w = (arpack_ws){.n = (int)n, .nev = (int)nev, .ncv = (int)ncv};
+    size_t ld = nl ? nl : 1;
+    *w = (arpack_ws){.n = (int)n, .ldv = (int)ld, .nev = (int)nev, .ncv = (int)ncv};
     w->lworkl = w->ncv * (w->ncv + 8);
-    w->resid = malloc(n * sizeof(double));
-    w->v = malloc(n * ncv * sizeof(double));
-    w->workd = malloc(3 * n * sizeof(double));
+    w->resid = malloc(ld * sizeof(double));
+    w->v = malloc(ld * ncv * sizeof(double));
+    w->workd = malloc(3 * ld * sizeof(double));
     w->workl = malloc((size_t)w->lworkl * sizeof(double));
     w->d = malloc(nev * sizeof(double));
-    w->z = malloc(n * nev * sizeof(double));
+    w->z = malloc(ld * nev * sizeof(double));
     w->select = calloc(ncv, sizeof(int));
     if (w->resid && w->v && w->workd && w->workl && w->d && w->z && w->select)
         return KPF_OK;
     ws_free(w);
     return kpf_error_set(err, KPF_ENOMEM, "cannot allocate the Lanczos workspace (n = %zu, "
-                                          "ncv = %zu)", n, ncv);
+                                          "ncv = %zu)", nl, ncv);
 }
 
-/* Seeded Gaussian start vector (ARPACK's info = 1 mode): reproducible runs. */
-static int seed_resid(arpack_ws *w, uint64_t seed, kpf_error *err)
+/* Seeded Gaussian start vector (ARPACK's info = 1 mode): reproducible runs,
+ * and the same global vector when the space is split over ranks. */
+static int seed_resid(arpack_ws *w, const kpf_space *sp, const kpf_spec_split *L,
+                      uint64_t seed, kpf_error *err)
 {
     gsl_rng *r = NULL;
     int rc = kpf_spec_rng(seed, &r, err);
     if (rc)
         return rc;
-    for (int i = 0; i < w->n; i++)
-        w->resid[i] = gsl_ran_gaussian(r, 1.0);
+    kpf_spec_draw_start(sp, L, r, w->resid);
     gsl_rng_free(r);
     return KPF_OK;
 }
@@ -90,17 +87,32 @@ static const char *saupd_reason(int info)
     }
 }
 
-/* The reverse-communication loop: ARPACK asks for y = M x until done. */
-static int iterate(arpack_ws *w, const char *which, kpf_spec_matvec mv,
+/* One reverse-communication step: ARPACK's, or PARPACK's on a split comm. */
+static void saupd(const kpf_comm *c, int *ido, const char *which, arpack_ws *w, int *code)
+{
+    if (kpf_comm_size(c) > 1) {
+        kpf_spec_pdsaupd(c, ido, which, w, code);
+        return;
+    }
+    dsaupd_(ido, "I", &w->n, which, &w->nev, &w->tol, w->resid, &w->ncv, w->v, &w->ldv,
+            w->iparam, w->ipntr, w->workd, w->workl, &w->lworkl, code, 1, 2);
+}
+
+/* The reverse-communication loop: ARPACK asks for y = M x until done.  On a
+ * split space every rank takes the same steps (PARPACK's decisions rest on
+ * reduced norms), so a failing application is agreed on before the next
+ * step: no rank is left waiting in PARPACK's reductions. */
+static int iterate(const kpf_comm *c, arpack_ws *w, const char *which, kpf_spec_matvec mv,
                    void *ctx, kpf_eig_info *info, kpf_error *err)
 {
     int ido = 0, code = 1; /* code = info: 1 → resid holds our start vector */
     for (;;) {
-        dsaupd_(&ido, "I", &w->n, which, &w->nev, &w->tol, w->resid, &w->ncv, w->v, &w->n,
-                w->iparam, w->ipntr, w->workd, w->workl, &w->lworkl, &code, 1, 2);
+        saupd(c, &ido, which, w, &code);
         if (ido != -1 && ido != 1)
             break;
         int rc = mv(ctx, w->workd + w->ipntr[0] - 1, w->workd + w->ipntr[1] - 1, err);
+        if (kpf_comm_size(c) > 1)
+            rc = kpf_comm_agree(c, rc, err);
         if (rc)
             return rc;
         info->n_apply++;
@@ -118,13 +130,17 @@ static int iterate(arpack_ws *w, const char *which, kpf_spec_matvec mv,
     return KPF_OK;
 }
 
-static int extract(arpack_ws *w, const char *which, int want_vecs, kpf_error *err)
+static int extract(const kpf_comm *c, arpack_ws *w, const char *which, int want_vecs,
+                   kpf_error *err)
 {
     int rvec = want_vecs, code = 0;
     double sigma = 0.0;
-    dseupd_(&rvec, "A", w->select, w->d, w->z, &w->n, &sigma, "I", &w->n, which, &w->nev, &w->tol,
-            w->resid, &w->ncv, w->v, &w->n, w->iparam, w->ipntr, w->workd, w->workl, &w->lworkl,
-            &code, 1, 1, 2);
+    if (kpf_comm_size(c) > 1)
+        kpf_spec_pdseupd(c, rvec, which, w, &code);
+    else
+        dseupd_(&rvec, "A", w->select, w->d, w->z, &w->ldv, &sigma, "I", &w->n, which, &w->nev,
+                &w->tol, w->resid, &w->ncv, w->v, &w->ldv, w->iparam, w->ipntr, w->workd,
+                w->workl, &w->lworkl, &code, 1, 1, 2);
     if (code)
         return kpf_error_set(err, KPF_ENUMERIC, "ARPACK dseupd failed (info %d)", code);
     return KPF_OK;
@@ -149,31 +165,35 @@ static int check_sizes(size_t n, size_t nev, size_t *ncv, const kpf_eig_opts *o,
     return KPF_OK;
 }
 
-int kpf_spec_arpack(size_t n, size_t nev, const char *which, const kpf_eig_opts *o,
+int kpf_spec_arpack(const kpf_space *sp, size_t nev, const char *which, const kpf_eig_opts *o,
                     kpf_spec_matvec mv, void *ctx, double *vals, double *vecs,
                     kpf_eig_info *info, kpf_error *err)
 {
+    kpf_spec_split L;
     size_t ncv = 0;
-    int rc = check_sizes(n, nev, &ncv, o, err);
+    int rc = kpf_spec_layout(sp, &L, err);
+    if (!rc)
+        rc = check_sizes(L.n_global, nev, &ncv, o, err);
     if (rc)
         return rc;
+    const kpf_comm *c = kpf_comm_size(sp->comm) > 1 ? sp->comm : NULL;
     arpack_ws w;
-    if ((rc = ws_alloc(&w, n, nev, ncv, err)))
+    if ((rc = ws_alloc(&w, c ? L.n_local : L.n_global, L.n_local, nev, ncv, err)))
         return rc;
     kpf_eig_info local = {0};
     w.iparam[0] = 1; /* exact shifts */
     w.iparam[2] = o->max_iter > 0 ? o->max_iter : 1000;
     w.iparam[6] = 1; /* mode 1: standard problem A x = λ x */
     w.tol = o->tol;
-    rc = seed_resid(&w, o->seed, err);
+    rc = seed_resid(&w, sp, &L, o->seed, err);
     if (!rc)
-        rc = iterate(&w, which, mv, ctx, &local, err);
+        rc = iterate(c, &w, which, mv, ctx, &local, err);
     if (!rc)
-        rc = extract(&w, which, vecs != NULL, err);
+        rc = extract(c, &w, which, vecs != NULL, err);
     if (!rc) {
         memcpy(vals, w.d, nev * sizeof(double));
         if (vecs)
-            memcpy(vecs, w.z, n * nev * sizeof(double));
+            memcpy(vecs, w.z, L.n_local * nev * sizeof(double));
     }
     if (info)
         *info = local;
@@ -201,15 +221,20 @@ int kpf_eigsh(kpf_op *A, size_t k, const kpf_eig_opts *o, double *vals, double *
     kpf_eig_opts opt = o ? *o : kpf_eig_opts_default();
     size_t n = kpf_space_size(&A->in);
     int mag = opt.which == KPF_EIG_LARGEST_MAGNITUDE;
-    int rc = kpf_spec_arpack(n, k, mag ? "LM" : "LA", &opt, op_mv, A, vals, vecs, info, err);
+    kpf_spec_split L;
+    int rc = kpf_spec_layout(&A->in, &L, err);
+    if (!rc)
+        rc = kpf_spec_arpack(&A->in, k, mag ? "LM" : "LA", &opt, op_mv, A, vals, vecs, info,
+                             err);
     if (rc)
         return kpf_error_prefix(err, rc, "eigenvalues of '%s': ", A->type->name);
     kpf_spec_sort_desc(vals, vecs, k, n, mag);
-    for (size_t i = 0; vecs && i < k; i++) {
+    for (size_t i = 0; !rc && vecs && i < k; i++) {
+        double sign;
         kpf_spec_scale(vecs + i * n, n, 1.0 / sqrt(A->in.weight));
-        kpf_spec_fix_sign(vecs + i * n, n);
+        rc = kpf_spec_fix_sign_split(&A->in, &L, vecs + i * n, &sign, err);
     }
-    return KPF_OK;
+    return rc;
 }
 
 /* ---- svds -------------------------------------------------------------- */
@@ -254,19 +279,29 @@ static int finish_triplets(kpf_op *A, int output_side, size_t k, const double *s
 {
     size_t din = kpf_space_size(&A->in), dout = kpf_space_size(&A->out);
     size_t d_small = output_side ? dout : din, d_big = output_side ? din : dout;
-    for (size_t i = 0; i < k; i++) {
+    kpf_spec_split Lin;
+    int rc = kpf_spec_layout(&A->in, &Lin, err);
+    for (size_t i = 0; !rc && i < k; i++) {
         double *x = X + i * d_small;
         double *other = (output_side ? V : U) ? (output_side ? V : U) + i * d_big : scratch;
-        int rc = partner(A, output_side, x, s[i], other, d_big, err);
-        if (rc)
+        double sign;
+        if ((rc = partner(A, output_side, x, s[i], other, d_big, err)) ||
+            (rc = kpf_spec_fix_sign_split(&A->in, &Lin, output_side ? other : x, &sign, err)))
             return rc;
-        double sign = kpf_spec_fix_sign(output_side ? other : x, output_side ? d_big : d_small);
         kpf_spec_scale(output_side ? x : other, output_side ? d_small : d_big, sign);
         double *small_dst = output_side ? U : V;
         if (small_dst)
             memcpy(small_dst + i * d_small, x, d_small * sizeof(double));
     }
-    return KPF_OK;
+    return rc;
+}
+
+/* Values of a space over every rank (the same on each), to pick the
+ * smaller side of A alike everywhere. */
+static int global_size(const kpf_space *sp, double *n, kpf_error *err)
+{
+    *n = (double)kpf_space_size(sp);
+    return kpf_comm_size(sp->comm) > 1 ? kpf_comm_sum(sp->comm, n, 1, err) : KPF_OK;
 }
 
 int kpf_svds(kpf_op *A, size_t k, const kpf_eig_opts *o, double *s, double *U, double *V,
@@ -276,16 +311,23 @@ int kpf_svds(kpf_op *A, size_t k, const kpf_eig_opts *o, double *s, double *U, d
         return kpf_error_set(err, KPF_EINVAL, "kpf_svds: NULL operator or output");
     kpf_eig_opts opt = o ? *o : kpf_eig_opts_default();
     size_t din = kpf_space_size(&A->in), dout = kpf_space_size(&A->out);
-    int out_side = dout < din;
+    double gin, gout;
+    int rc = global_size(&A->in, &gin, err);
+    if (!rc)
+        rc = global_size(&A->out, &gout, err);
+    if (rc)
+        return rc;
+    int out_side = gout < gin;
     size_t ds = out_side ? dout : din, db = out_side ? din : dout;
     double w_small = out_side ? A->out.weight : A->in.weight;
-    gram_ctx g = {A, out_side, malloc(db * sizeof(double))};
-    double *X = malloc(k * ds * sizeof(double)), *scratch = malloc(db * sizeof(double));
-    int rc = KPF_OK;
+    gram_ctx g = {A, out_side, malloc((db ? db : 1) * sizeof(double))};
+    double *X = malloc((k * ds > 0 ? k * ds : 1) * sizeof(double));
+    double *scratch = malloc((db ? db : 1) * sizeof(double));
     if (!g.tmp || !X || !scratch)
         rc = kpf_error_set(err, KPF_ENOMEM, "kpf_svds: cannot allocate %zu vectors", k);
     if (!rc)
-        rc = kpf_spec_arpack(ds, k, "LA", &opt, gram_mv, &g, s, X, info, err);
+        rc = kpf_spec_arpack(out_side ? &A->out : &A->in, k, "LA", &opt, gram_mv, &g, s, X, info,
+                             err);
     if (!rc) {
         kpf_spec_sort_desc(s, X, k, ds, 0);
         for (size_t i = 0; i < k; i++) {

@@ -38,6 +38,12 @@ typedef struct run {
     kpf_grad_ws *ws, *eval_ws;
     double *grad;
     kpf_train_history *hist;
+    /* data parallelism (train_parallel.c): this rank's trials of the batch
+     * and of the evaluation set, and the reduction buffer; NULL alone */
+    const kpf_comm *comm;
+    kpf_task_batch *part, *eval_part;
+    size_t lo, eval_lo;
+    double *red;
 } run;
 
 static void run_free(run *r)
@@ -52,6 +58,30 @@ static void run_free(run *r)
     kpf_grad_ws_free(r->ws);
     kpf_grad_ws_free(r->eval_ws);
     free(r->grad);
+    kpf_task_batch_free(r->part);
+    kpf_task_batch_free(r->eval_part);
+    free(r->red);
+}
+
+/* This rank's block of B trials: [*lo, *lo + *n), and a batch to hold it.
+ * Alone, the whole batch is used directly (part stays NULL). */
+static int share(run *r, size_t B, const char *what, size_t *lo, size_t *n,
+                 kpf_task_batch **part, kpf_error *err)
+{
+    size_t hi;
+    *lo = 0;
+    *n = B;
+    if (!r->comm)
+        return KPF_OK;
+    int N = kpf_comm_size(r->comm);
+    if (B < (size_t)N)
+        return kpf_error_set(err, KPF_EINVAL,
+                             "%s = %zu trials cannot be split over %d ranks: every rank needs at "
+                             "least one (use more trials or fewer ranks)",
+                             what, B, N);
+    kpf_comm_share(r->comm, kpf_comm_rank(r->comm), B, lo, &hi);
+    *n = hi - *lo;
+    return kpf_task_batch_alloc(r->task, *n, part, err);
 }
 
 static int set_trainable(run *r, kpf_error *err)
@@ -79,19 +109,26 @@ static int set_trainable(run *r, kpf_error *err)
 /* The evaluation set: drawn once, noise off where the task allows it. */
 static int make_eval(run *r, kpf_error *err)
 {
+    size_t n;
     int rc = kpf_task_batch_alloc(r->task, r->o->eval_trials, &r->eval, err);
+    if (!rc)
+        rc = share(r, r->o->eval_trials, "eval_trials", &r->eval_lo, &n, &r->eval_part, err);
     if (rc)
         return rc;
     kpf_task_set_noise_scale(r->task, 0.0);
     rc = kpf_task_generate(r->task, r->eval_rng, r->eval, err);
     kpf_task_set_noise_scale(r->task, 1.0);
-    return rc ? rc : kpf_grad_ws_alloc(r->m, r->o->eval_trials, r->task->T, &r->eval_ws, err);
+    if (!rc && r->eval_part)
+        kpf_internal_batch_slice(r->eval, r->eval_lo, r->eval_part);
+    return rc ? rc : kpf_grad_ws_alloc(r->m, n, r->task->T, &r->eval_ws, err);
 }
 
 static int setup(run *r, kpf_error *err)
 {
     const kpf_train_opts *o = r->o;
     uint64_t s = o->seed;
+    size_t n_part = o->batch;
+    r->comm = kpf_comm_size(o->comm) > 1 ? o->comm : NULL;
     int rc = kpf_optim_alloc(o->optimizer, r->m->m, o->lr, &r->optim, err);
     if (!rc) {
         r->optim->clip = o->clip;
@@ -101,13 +138,16 @@ static int setup(run *r, kpf_error *err)
     if (!rc) rc = kpf_rng_alloc(s, KPF_RNG_BATCH, &r->batch_rng, err);
     if (!rc) rc = kpf_rng_alloc(s, KPF_RNG_EVAL, &r->eval_rng, err);
     if (!rc) rc = kpf_task_batch_alloc(r->task, o->batch, &r->batch, err);
+    if (!rc) rc = share(r, o->batch, "batch", &r->lo, &n_part, &r->part, err);
+    if (!rc && r->comm && !(r->red = malloc((r->m->m + 3) * sizeof(double))))
+        rc = kpf_error_set(err, KPF_ENOMEM, "out of memory");
     if (!rc && o->dataset) {
         rc = kpf_task_batch_alloc(r->task, o->dataset, &r->dataset, err);
         if (!rc)
             rc = kpf_task_generate(r->task, r->data, r->dataset, err);
     }
     if (!rc) rc = make_eval(r, err);
-    if (!rc) rc = kpf_grad_ws_alloc(r->m, o->batch, r->task->T, &r->ws, err);
+    if (!rc) rc = kpf_grad_ws_alloc(r->m, n_part, r->task->T, &r->ws, err);
     if (!rc && !(r->grad = malloc(r->m->m * sizeof(double) + 1)))
         rc = kpf_error_set(err, KPF_ENOMEM, "out of memory");
     return rc;
@@ -128,20 +168,39 @@ static void copy_trial(kpf_task_batch *dst, size_t b, const kpf_task_batch *src,
     dst->trial[b] = src->trial[sb];
 }
 
+/* The whole minibatch (every rank draws it alike), then this rank's trials. */
 static int next_batch(run *r, kpf_error *err)
 {
+    int rc = KPF_OK;
     if (!r->dataset)
-        return kpf_task_generate(r->task, r->data, r->batch, err);
-    for (size_t b = 0; b < r->batch->B; b++)
+        rc = kpf_task_generate(r->task, r->data, r->batch, err);
+    for (size_t b = 0; r->dataset && b < r->batch->B; b++)
         copy_trial(r->batch, b, r->dataset,
                    (size_t)gsl_rng_uniform_int(r->batch_rng, (unsigned long)r->dataset->B));
-    return KPF_OK;
+    if (!rc && r->part)
+        kpf_internal_batch_slice(r->batch, r->lo, r->part);
+    return rc;
+}
+
+/* The loss (and gradient, when grad is non-NULL) of this rank's trials,
+ * made the whole batch's over every rank.  rc: a failure before this (the
+ * ranks' sum is still entered, as the other ranks wait in it). */
+static int loss_of(run *r, int rc, const kpf_task_batch *b, kpf_grad_ws *ws, double *L,
+                   double *grad, kpf_error *err)
+{
+    if (!rc)
+        rc = grad ? kpf_loss_grad(r->m, b, r->o->window, ws, L, grad, err)
+                  : kpf_loss_eval(r->m, b, ws, L, err);
+    if (!r->comm)
+        return rc;
+    double count = rc ? 0.0 : kpf_internal_mask_count(b);
+    return kpf_internal_reduce_loss(r->comm, rc, count, L, grad, r->m->m, r->red, err);
 }
 
 static int evaluate(run *r, size_t iter, kpf_error *err)
 {
     double L;
-    int rc = kpf_loss_eval(r->m, r->eval, r->eval_ws, &L, err);
+    int rc = loss_of(r, KPF_OK, r->eval_part ? r->eval_part : r->eval, r->eval_ws, &L, NULL, err);
     if (rc)
         return kpf_error_prefix(err, rc, "evaluation at iteration %zu: ", iter);
     kpf_train_history *h = r->hist;
@@ -149,6 +208,10 @@ static int evaluate(run *r, size_t iter, kpf_error *err)
         return kpf_error_set(err, KPF_ENOMEM, "out of memory");
     h->eval_iter[h->n_eval] = (double)iter;
     h->eval_loss[h->n_eval++] = L;
+    kpf_progress_send(r->o->progress, (kpf_progress_event){.kind = KPF_PROGRESS_EVAL,
+                                                           .iteration = iter,
+                                                           .total = r->o->iterations,
+                                                           .loss = L});
     if (!isfinite(L))
         return kpf_error_set(err, KPF_ENUMERIC, "evaluation loss is not finite at iteration %zu",
                              iter);
@@ -161,8 +224,7 @@ static int one_iteration(run *r, size_t it, kpf_error *err)
 {
     double L;
     int rc = next_batch(r, err);
-    if (!rc)
-        rc = kpf_loss_grad(r->m, r->batch, r->o->window, r->ws, &L, r->grad, err);
+    rc = loss_of(r, rc, r->part ? r->part : r->batch, r->ws, &L, r->grad, err);
     if (!rc && !isfinite(L))
         rc = kpf_error_set(err, KPF_ENUMERIC, "training loss is not finite");
     if (!rc)
@@ -177,12 +239,17 @@ static int one_iteration(run *r, size_t it, kpf_error *err)
     h->loss[h->n_iter] = L;
     h->grad_norm[h->n_iter++] = r->optim->last_norm;
     h->iterations_done = it + 1;
+    kpf_progress_send(r->o->progress, (kpf_progress_event){.kind = KPF_PROGRESS_ITERATION,
+                                                           .iteration = it + 1,
+                                                           .total = r->o->iterations,
+                                                           .loss = L});
     return KPF_OK;
 }
 
+/* Rank 0 writes; the others hold the same state. */
 static int save(run *r, size_t iter, kpf_error *err)
 {
-    if (!r->o->checkpoint_path)
+    if (!r->o->checkpoint_path || kpf_comm_rank(r->comm) != 0)
         return KPF_OK;
     kpf_checkpoint c = {iter, r->m, r->optim, r->data, r->batch_rng, r->hist};
     return kpf_checkpoint_save(r->o->checkpoint_path, &c, err);

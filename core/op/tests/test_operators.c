@@ -1040,7 +1040,7 @@ Test(operators, errors_are_reported)
     cr_expect_eq(kpf_op_to_dense(K, 4, D, &err), KPF_EINVAL, "to_dense ignored its limit");
     double *q = randv(NT());
     cr_expect_eq(kpf_op_apply(K, q, q, &err), KPF_EINVAL, "aliasing accepted");
-    kpf_space a = {2, 3, 3, 0.5}, b = {2, 3, 1, 0.5};
+    kpf_space a = {2, 3, 3, 0.5, NULL}, b = {2, 3, 1, 0.5, NULL};
     static const kpf_op_type sa = {"sa", never_applied, NULL, NULL};
     cr_expect_eq(kpf_op_new(&sa, a, b, NULL, &bad, &err), KPF_EINVAL,
                  "self-adjoint op between different spaces accepted");

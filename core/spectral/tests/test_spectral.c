@@ -134,7 +134,7 @@ static double abs_cos(const double *a, const double *b, size_t n)
 
 #define NS 60 /* a {B=2, T=3, n=10} space */
 
-static const kpf_space S60 = {2, 3, 10, 0.25};
+static const kpf_space S60 = {2, 3, 10, 0.25, NULL};
 
 static void spectrum60(double *lam)
 {
@@ -291,18 +291,18 @@ static void check_svd(kpf_space in, kpf_space out, unsigned long seed)
 
 Test(svds, wide_operator_matches_gsl_svd)
 {
-    check_svd((kpf_space){1, 4, 10, 0.5}, (kpf_space){1, 1, 25, 2.0}, 21);
+    check_svd((kpf_space){1, 4, 10, 0.5, NULL}, (kpf_space){1, 1, 25, 2.0, NULL}, 21);
 }
 
 Test(svds, tall_operator_matches_gsl_svd)
 {
-    check_svd((kpf_space){1, 1, 24, 3.0}, (kpf_space){2, 4, 8, 0.125}, 22);
+    check_svd((kpf_space){1, 1, 24, 3.0, NULL}, (kpf_space){2, 4, 8, 0.125, NULL}, 22);
 }
 
 Test(svds, k_must_stay_below_the_smaller_dimension)
 {
     double *M = gaussian_matrix(6, 40, 23);
-    kpf_op *A = mat_op(M, (kpf_space){1, 1, 40, 1}, (kpf_space){1, 1, 6, 1}, 0);
+    kpf_op *A = mat_op(M, (kpf_space){1, 1, 40, 1, NULL}, (kpf_space){1, 1, 6, 1, NULL}, 0);
     double s[6];
     cr_assert_eq(kpf_svds(A, 6, NULL, s, NULL, NULL, NULL, &err), KPF_EINVAL);
     cr_assert_eq(kpf_svd_dense(A, 6, s, NULL, NULL, &err), KPF_OK);
@@ -507,7 +507,7 @@ Test(hutchpp, estimates_the_trace_of_low_rank_plus_noise)
     const size_t d = 300;
     double exact, est, worst = 0.0;
     double *M = low_rank_plus_noise(d, &exact);
-    kpf_space sp = {1, 30, 10, 0.1};
+    kpf_space sp = {1, 30, 10, 0.1, NULL};
     kpf_op *A = mat_op(M, sp, sp, 1);
     for (uint64_t seed = 1; seed <= 10; seed++) {
         cr_assert_eq(kpf_hutchpp(A, 60, seed, &est, &err), KPF_OK, "%s", err.msg);
@@ -525,7 +525,7 @@ Test(hutchpp, estimates_the_trace_of_low_rank_plus_noise)
 Test(alignment, self_one_orthogonal_ranges_zero_exact_mode_matches_dense)
 {
     const size_t d = 40;
-    kpf_space sp = {2, 2, 10, 0.25};
+    kpf_space sp = {2, 2, 10, 0.25, NULL};
     double *M = gaussian_matrix(d, d, 41), *M1 = calloc(d * d, sizeof(double)),
            *M2 = calloc(d * d, sizeof(double));
     /* M1 keeps the first 20 output rows, M2 the last 20: orthogonal ranges */

@@ -11,7 +11,14 @@
  * z_0 = z₀(θ, trial) is kept apart, and z[k] stores z_{k+1}.  The stage
  * states and tapes of every step are kept (layout [stage][T·B] rows), so the
  * linearisation is computed once per trajectory and reused by every
- * operator application. */
+ * operator application.
+ *
+ * Trial-parallel runs.  A trajectory made by kpf_traj_alloc_part holds one
+ * rank's block of a batch split over a communicator's ranks: B is the
+ * local count, trial[] the global trial indices, B_total the whole batch.
+ * Simulation and every sweep stay local (trials never interact); the
+ * operators of kpf/kpflow.h put such a trajectory's comm into their spaces
+ * and reduce what mixes trials (K's parameter sum, inner products). */
 #ifndef KPF_TRAJECTORY_H
 #define KPF_TRAJECTORY_H
 
@@ -19,6 +26,7 @@
 
 #include <stddef.h>
 
+#include "kpf/comm.h"
 #include "kpf/error.h"
 #include "kpf/instance.h"
 #include "kpf/stepper.h"
@@ -36,12 +44,21 @@ typedef struct kpf_traj {
     double *z;          /* [T][B][n]      z[k] = z_{k+1}                */
     double *stage_z;    /* [n_stages][T][B][n]                          */
     double *stage_tape; /* [n_stages][T][B][tape_width], NULL if none   */
+    size_t B_total;     /* trials over every rank (B when not split)    */
+    const kpf_comm *comm; /* the ranks sharing the batch; NULL: none    */
 } kpf_traj;
 
 /* Buffers for model m; trial indices default to 0 … B−1, inputs to 0. */
 int kpf_traj_alloc(const kpf_model *m, size_t B, size_t T, kpf_traj **out,
                    kpf_error *err);
 void kpf_traj_free(kpf_traj *tr);
+
+/* This rank's share of a batch of B_total trials split over comm's ranks
+ * (kpf_comm_share: contiguous blocks in rank order), with trial indices
+ * lo … hi−1.  comm is borrowed.  Every rank needs at least one trial:
+ * KPF_EINVAL when B_total < the rank count. */
+int kpf_traj_alloc_part(const kpf_model *m, const kpf_comm *comm, size_t B_total, size_t T,
+                        kpf_traj **out, kpf_error *err);
 
 /* Simulate from z₀(θ, trial): fills t, z0, z, stage_z, stage_tape.  Stops
  * with KPF_ENUMERIC naming the step and trial at the first non-finite state.

@@ -11,6 +11,15 @@
  * broadcast E: reduced → full has the mean over that axis as its exact
  * adjoint.  Parameter space is {1, 1, m} with weight 1.
  *
+ * Distributed spaces.  A space whose `comm` has more than one rank is split
+ * over the ranks by trials: each rank holds its own block of trials (B is
+ * the local count; the blocks follow rank order, as kpf_comm_share deals
+ * them) and the weight is that of the whole space (dt / total trials).
+ * kpf_space_dot and kpf_space_norm then sum over every rank, so anything
+ * built on them (adjoint tests, Rayleigh quotients, the eigensolvers) sees
+ * the whole space.  comm == NULL (what a {B, T, n, w} initialiser leaves)
+ * means the space lives in this process alone.
+ *
  * The operator.  A kpf_op has an input and an output space, `apply` and
  * `apply_adjoint` (adjoint in the two spaces' inner products; NULL when the
  * type is self-adjoint, then apply serves both).  Buffers belong to the
@@ -25,6 +34,7 @@
 
 #include <stddef.h>
 
+#include "kpf/comm.h"
 #include "kpf/error.h"
 
 KPF_BEGIN_DECLS
@@ -32,9 +42,13 @@ KPF_BEGIN_DECLS
 typedef struct kpf_space {
     size_t B, T, n;
     double weight;
+    const kpf_comm *comm; /* NULL: this process holds all of it */
 } kpf_space;
 
+/* Values this process holds (B·T·n). */
 size_t kpf_space_size(const kpf_space *s);
+/* Summed over every rank of a distributed space (NaN if the reduction
+ * fails, which MPI reports only for a broken job). */
 double kpf_space_dot(const kpf_space *s, const double *u, const double *v);
 double kpf_space_norm(const kpf_space *s, const double *u);
 int kpf_space_equal(const kpf_space *a, const kpf_space *b);
@@ -78,7 +92,8 @@ int kpf_op_gram(kpf_op *A, kpf_op **out, kpf_error *err);
 /* S_rows A S_colsᵀ: restrict input and output to subsets of trials (task
  * blocks).  The restricted spaces have B = count and the same weight per
  * element as the originals' (dt/B of the full space, so blocks of one
- * operator stay comparable).  cols == NULL: the same subset as rows. */
+ * operator stay comparable).  cols == NULL: the same subset as rows.
+ * Refused (KPF_EUNSUPPORTED) on a distributed space. */
 int kpf_op_restrict_trials(kpf_op *A, const size_t *rows, size_t n_rows, const size_t *cols,
                            size_t n_cols, kpf_op **out, kpf_error *err);
 
@@ -87,7 +102,10 @@ int kpf_op_restrict_trials(kpf_op *A, const size_t *rows, size_t n_rows, const s
 #define KPF_AXIS_TIME 2u
 #define KPF_AXIS_UNIT 4u
 /* E* A E on the spaces reduced along `axes`: inputs are broadcast along the
- * averaged axes, A applied, outputs averaged along them. */
+ * averaged axes, A applied, outputs averaged along them.  On a distributed
+ * space the trial mean is summed over the ranks, and the space averaged
+ * over trials is whole on every rank (comm NULL; every rank holds the same
+ * values), so its spectra run on each rank alike. */
 int kpf_op_average(kpf_op *A, unsigned axes, kpf_op **out, kpf_error *err);
 
 /* Check ⟨A u, v⟩ = ⟨u, A* v⟩ on `trials` random pairs (seeded); *rel gets
@@ -97,7 +115,7 @@ int kpf_op_adjoint_test(kpf_op *A, unsigned long seed, int trials, double *rel,
 
 /* Dense matrix of a small operator (out_size × in_size, row-major, Euclidean
  * coordinates — the caller applies space weights if it wants them).
- * Refuses above max_entries. */
+ * Refuses above max_entries, and on distributed spaces. */
 int kpf_op_to_dense(kpf_op *A, size_t max_entries, double *dense, kpf_error *err);
 
 KPF_END_DECLS

@@ -18,7 +18,20 @@
  * resume = 1 continues from it and produces bitwise the same θ as an
  * uninterrupted run (same thread count).  A non-finite loss or gradient
  * stops the run with KPF_ENUMERIC naming the iteration; the last checkpoint
- * is kept. */
+ * is kept.
+ *
+ * Data parallelism.  With comm set to a communicator of N > 1 ranks (every
+ * rank calling kpf_train alike), each rank draws every minibatch and the
+ * evaluation set whole from the same streams, keeps its block of trials
+ * (kpf_comm_share), and computes that block's loss and gradient; one sum of
+ * m + 3 values per step gives every rank the batch's loss and gradient, so
+ * every rank takes the same step and θ is identical on all of them.
+ * Results equal the one-process run up to rounding (≤ 1e-12 relative), and
+ * bitwise from run to run with KPF_REDUCE_ORDERED on comm.  Only rank 0
+ * writes checkpoints; every rank reads them to resume.  batch and
+ * eval_trials must be at least N.  Per rank: the trajectories and adjoints
+ * of B/N trials, θ-sized vectors, and the whole batch's inputs, targets
+ * and masks (B·T·(n_in + n_out + 2) values). */
 #ifndef KPF_TRAIN_H
 #define KPF_TRAIN_H
 
@@ -27,9 +40,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kpf/comm.h"
 #include "kpf/error.h"
 #include "kpf/instance.h"
 #include "kpf/optim.h"
+#include "kpf/progress.h"
 #include "kpf/task.h"
 
 KPF_BEGIN_DECLS
@@ -50,6 +65,9 @@ typedef struct kpf_train_opts {
     uint64_t seed;
     const char *checkpoint_path; /* NULL: no checkpoints                */
     int resume;
+    const kpf_comm *comm;     /* data-parallel ranks; NULL: one process */
+    /* iteration and evaluation events (kpf/progress.h); NULL: none */
+    const kpf_progress *progress;
 } kpf_train_opts;
 
 void kpf_train_opts_default(kpf_train_opts *o);
