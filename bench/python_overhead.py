@@ -19,8 +19,13 @@ ways, on the same operator and arrays, in one process:
   apply(q)      op.apply(q), which also allocates the output array (the
                 usual call).
 
-The four are interleaved call by call (their order rotating), so machine
-load falls on all alike; the table gives medians per call and the
+Times are the calling thread's CPU time by default (--clock thread:
+clock_gettime(CLOCK_THREAD_CPUTIME_ID) in C, time.thread_time() in Python),
+which other processes on a busy machine do not inflate and which counts
+all of the work when OpenBLAS and OpenMP run on this thread (--threads 1);
+--clock wall times elapsed time instead.  The four are interleaved call by
+call (their order rotating), so what disturbance remains falls on all
+alike; the table gives medians per call and the
 binding's overhead as the median of the paired differences (binding − C)
 relative to C's median, and the difference of the minima (the least
 disturbed call of each way).  The binding's fixed cost per call is also
@@ -46,7 +51,12 @@ ap.add_argument("--T", type=int, default=90)
 ap.add_argument("--reps", type=int, default=40)
 ap.add_argument("--threads", type=int, default=1)
 ap.add_argument("--seed", type=int, default=0)
+ap.add_argument("--clock", choices=("thread", "wall"), default="thread",
+                help="thread: CPU time of the calling thread (default; insensitive to other "
+                     "processes, exact for --threads 1); wall: elapsed time")
 args = ap.parse_args()
+if args.clock == "thread" and args.threads != 1:
+    ap.error("--clock thread measures the calling thread only: use it with --threads 1")
 
 # Before numpy or libkpf load OpenBLAS.
 for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
@@ -66,14 +76,16 @@ TIMER_C = r"""
 #include <time.h>
 #include "kpf/operator.h"
 
-/* Seconds one kpf_op_apply takes, timed in C; *rc gets its status. */
-double kpf_bench_apply(kpf_op *op, const double *in, double *out, int *rc)
+/* Seconds one kpf_op_apply takes, timed in C on the thread's CPU clock
+ * (thread != 0) or the monotonic wall clock; *rc gets its status. */
+double kpf_bench_apply(kpf_op *op, const double *in, double *out, int thread, int *rc)
 {
     kpf_error err;
     struct timespec a, b;
-    clock_gettime(CLOCK_MONOTONIC, &a);
+    clockid_t c = thread ? CLOCK_THREAD_CPUTIME_ID : CLOCK_MONOTONIC;
+    clock_gettime(c, &a);
     *rc = kpf_op_apply(op, in, out, &err);
-    clock_gettime(CLOCK_MONOTONIC, &b);
+    clock_gettime(c, &b);
     return (double)(b.tv_sec - a.tv_sec) + 1e-9 * (double)(b.tv_nsec - a.tv_nsec);
 }
 """
@@ -94,8 +106,12 @@ def build_timer(workdir):
                    [f"-I{i}" for i in incs] +
                    [f"-L{libdir}", "-lkpf", f"-Wl,-rpath,{libdir}"], check=True)
     tffi = FFI()
-    tffi.cdef("double kpf_bench_apply(void *op, const double *in, double *out, int *rc);")
-    return tffi, tffi.dlopen(so)
+    tffi.cdef("double kpf_bench_apply(void *op, const double *in, double *out, int thread, "
+              "int *rc);\n"
+              "void kpf_blas_set_threads(int n); int kpf_blas_threads(void);")
+    tlib = tffi.dlopen(so)
+    tlib.kpf_blas_set_threads(args.threads)          # kpf/blas.h: OpenBLAS and OpenMP
+    return tffi, tlib
 
 
 def case(model_name, n, B, T):
@@ -120,26 +136,29 @@ def time_op(timer, op, q, reps):
     t_out = tffi.cast("double *", int(ffi.cast("uintptr_t", outp)))
     rc = tffi.new("int *")
 
+    thread = args.clock == "thread"
+    clock = time.thread_time if thread else time.perf_counter
+
     def c_call():
-        dt = tlib.kpf_bench_apply(t_op, t_q, t_out, rc)
+        dt = tlib.kpf_bench_apply(t_op, t_q, t_out, int(thread), rc)
         assert rc[0] == 0
         return dt
 
     def cffi_call():
         err = new_error()
-        t0 = time.perf_counter()
+        t0 = clock()
         lib.kpf_op_apply(op_ptr, qp, outp, err)
-        return time.perf_counter() - t0
+        return clock() - t0
 
     def kpf_out():
-        t0 = time.perf_counter()
+        t0 = clock()
         op.apply(q, out=out)
-        return time.perf_counter() - t0
+        return clock() - t0
 
     def kpf_alloc():
-        t0 = time.perf_counter()
+        t0 = clock()
         op.apply(q)
-        return time.perf_counter() - t0
+        return clock() - t0
 
     ways = [("C", c_call), ("cffi", cffi_call), ("apply(q,out)", kpf_out),
             ("apply(q)", kpf_alloc)]
@@ -165,10 +184,11 @@ def overhead(res, way):
 
 def main():
     print(f"python_overhead.py: n = {args.n}, B = {args.B}, T = {args.T}, {args.reps} "
-          f"interleaved calls per way, {args.threads} thread(s), load average "
-          f"{os.getloadavg()[0]:.2f}")
+          f"interleaved calls per way, {args.threads} thread(s), {args.clock} clock, "
+          f"load average {os.getloadavg()[0]:.2f}")
     with tempfile.TemporaryDirectory() as wd:
         timer = build_timer(wd)
+        assert timer[1].kpf_blas_threads() == args.threads
         m, tr, q = case("rnn", 1, 1, 1)
         tiny = time_op(timer, kpf.ops.P(m, tr), q, 2000)
         rows = []

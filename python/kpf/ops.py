@@ -230,6 +230,9 @@ class Operator(Handle):
         C order (q.reshape(-1)); order="memory": in step-major order."""
         if order not in ("btn", "memory"):
             raise ValueError("order must be 'btn' or 'memory'")
+        if self.out_size * self.in_size > max_entries:
+            raise ValueError(f"the dense matrix would have {self.out_size} × {self.in_size} "
+                             f"entries, more than max_entries = {max_entries}")
         M = np.empty((self.out_size, self.in_size))
         err = new_error()
         self._check()

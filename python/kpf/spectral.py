@@ -11,7 +11,7 @@ import numpy as np
 
 from . import _arrays as A
 from ._lib import ARPACK_LOCK, check, ffi, lib, new_error
-from .ops import Operator, axes_bits
+from .ops import Operator, _lock_of, axes_bits
 
 _WHICH = {"LA": 0, "LM": 1}
 
@@ -146,8 +146,7 @@ def alignment(a, b, n_probe=21, seed=0):
     pa, pb = _op(a, "a"), _op(b, "b")
     c = ffi.new("double *")
     err = new_error()
-    from .ops import _Locks
-    with _Locks([a._lock, b._lock]) if a._lock is not b._lock else a._lock:
+    with _lock_of((a, b)):
         check(lib.kpf_op_alignment(pa, pb, _k(n_probe, "n_probe"), int(seed), c, err), err)
     return c[0]
 

@@ -69,9 +69,8 @@ def test_unknown_block_and_out_of_range_trials(small):
 def test_large_dense_requests_are_refused(rng):
     m = make_rnn(n=3)
     tr = m.simulate(rng.standard_normal((2, 4, 2)))
-    with pytest.raises(kpf.Error) as e:
-        ops.K(m, tr).to_dense(max_entries=10)
-    assert "10" in e.value.message
+    with pytest.raises(ValueError, match="max_entries = 10"):
+        ops.K(m, tr).to_dense(max_entries=10)           # refused before allocating
     big = kpf.Model("rnn", n_in=2, n_out=1, n=64)
     tb = big.simulate(rng.standard_normal((8, 64, 2)))
     with pytest.raises(kpf.Error) as e:
@@ -221,6 +220,16 @@ def test_many_objects_are_freed(rng):
     del m, tr, K
     gc.collect()
     assert all(r() is None for r in refs)
+
+
+def test_operators_of_two_models_in_one_call(rng):
+    a, b = make_rnn(), make_rnn(seed=5)
+    ta = a.simulate(rng.standard_normal((2, 3, 2)))
+    tb = b.simulate(rng.standard_normal((2, 3, 2)))
+    Ka, Kb = ops.K(a, ta), ops.K(b, tb)
+    s = Ka + Kb                                      # takes both models' locks
+    assert rel_err(s.to_dense(), Ka.to_dense() + Kb.to_dense()) < TOL
+    assert 0 < kpf.alignment(s, Ka, n_probe=18) <= 1 + TOL
 
 
 def test_threads_share_a_model_safely(rng):

@@ -224,3 +224,21 @@ def test_gru_P_from_its_jz_products(rng):
 def test_from_mem_helper_round_trips():
     a = np.arange(24.0).reshape(2, 4, 3)
     assert np.array_equal(from_mem(to_mem(a), 2, 4, 3), a)
+
+
+def test_fundamental_operator_and_its_adjoint(case, rng):
+    """(U δz₀)_k = J_F(k)…J_F(0) δz₀; U* = dt·Uᵀ (Z₀ has weight 1/B, 𝕋 dt/B)."""
+    m, tr, P, K, J = case
+    JF = rnn_JF(m, tr)
+    T, B, n = JF.shape[0], tr.B, m.n
+    Ud = np.zeros((T * B * n, B * n))
+    for b in range(B):
+        M = np.eye(n)
+        for k in range(T):
+            M = JF[k, b] @ M
+            Ud[(k * B + b) * n:(k * B + b + 1) * n, b * n:(b + 1) * n] = M
+    U = ops.U(m, tr)
+    assert U.in_shape == (B, 1, n) and U.in_weight == pytest.approx(1 / B)
+    assert rel_err(U.to_dense(order="memory"), Ud) < TOL
+    assert rel_err(ops.Ustar(m, tr).to_dense(order="memory"), tr.dt * Ud.T) < TOL
+    assert np.all(ops.K0(m, tr).to_dense() == 0)          # no learned initial state

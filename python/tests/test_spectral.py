@@ -169,3 +169,19 @@ def test_rayleigh_of_memory_vector(sk, rng):
     Kd = K.to_dense(order="memory")
     v = to_mem(q)
     assert rel_err(K.rayleigh(q), v @ Kd @ v / (v @ v)) < TOL
+
+
+def test_lyapunov_of_a_linear_map_with_known_rates():
+    """z' = W z + W_in x with W = diag(1.2, 0.5, 0.3): every method must find
+    log 1.2 (and QR the whole spectrum) once the frame has aligned."""
+    m = make_rnn(n=3, activation="linear")
+    m.blocks["W"][...] = np.diag([1.2, 0.5, 0.3])
+    m.theta_changed()
+    tr = m.simulate(B=2, T=120)
+    exact = np.log([1.2, 0.5, 0.3])
+    lam = kpf.lyapunov.spectrum(tr, k=3, start=0, transient=60, t_ons=5)
+    assert np.max(np.abs(lam - exact)) < 1e-9
+    dns = kpf.lyapunov.largest_dns(tr, start=0, transient=60, t_ons=5)
+    assert np.max(np.abs(dns - exact[0])) < 1e-6
+    ft = kpf.lyapunov.ftle(tr, 10, 40)
+    assert np.max(np.abs(ft - exact)) < 1e-12
