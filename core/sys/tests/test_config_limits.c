@@ -355,3 +355,26 @@ Test(config_limits, deep_set_value_refused, .timeout = 5)
     kpf_config_free(cfg);
     free(b.s);
 }
+
+/* ---- one line ------------------------------------------------------------------------ */
+
+/* Values quoted in messages may hold newlines; the message stays one line
+ * (found by fuzz_config: a --set value with a newline). */
+Test(config_limits, messages_are_one_line)
+{
+    kpf_config *cfg;
+    cr_assert_eq(load_str("a: \"x\\ny\\tz\"\n", &cfg), KPF_OK, "%s", err.msg);
+    double v;
+    kpf_error_clear(&err);
+    cr_assert_eq(kpf_cfg_double(kpf_config_root(cfg), "a", KPF_CFG_REQUIRED, 0, 0, 1, &v, &err),
+                 KPF_ECONFIG);
+    cr_assert_str_eq(err.msg, "h.yaml:1:4: a: expected a number (got 'x\\ny\\tz')");
+    kpf_error_clear(&err);
+    cr_assert_eq(kpf_config_set(cfg, "train.blocks=[W, \ns\x8dn]", &err), KPF_ECONFIG);
+    cr_assert(!strchr(err.msg, '\n'), "%s", err.msg);
+    cr_assert(strstr(err.msg, "--set train.blocks=[W, \\ns\x8dn]:2:2: YAML syntax error"), "%s",
+              err.msg);
+    kpf_error_prefix(&err, err.code, "step\x01: ");
+    cr_assert(!strncmp(err.msg, "step\\x01: --set", 15), "%s", err.msg);
+    kpf_config_free(cfg);
+}
