@@ -7,12 +7,14 @@ packages=(
   build-essential cmake pkg-config   # compiler, build system
   libgsl-dev libopenblas-dev         # GSL; OpenBLAS as its CBLAS
   libyaml-dev libhdf5-dev            # configs in, arrays out
+  zlib1g-dev                         # CRC-32 seals of checkpoints
   libarpack2-dev libfftw3-dev        # matrix-free eigensolver, FFTs
   libopenmpi-dev openmpi-bin         # optional MPI: sweeps on many ranks, trial-parallel runs
   libparpack2-dev                    # PARPACK: ARPACK on trial-distributed operators (MPI)
   libsleef-dev                       # vectorised tanh/exp (kpf/vmath.h)
   libjansson-dev                     # safetensors headers, kpf show
   libcriterion-dev                   # tests
+  clang libclang-rt-14-dev           # libFuzzer, sanitizers (scripts/fuzz.sh)
   gnuplot-nox python3                # plots, helper scripts
   python3-numpy                      # independent safetensors writer (tests)
   python3-cffi python3-pytest        # the Python package (python/, numpy too) and its tests

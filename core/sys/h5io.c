@@ -53,8 +53,13 @@ int kpf_h5_open_rw(const char *path, kpf_h5 **out, kpf_error *err)
     return open_file(path, 3, out, err);
 }
 
+int kpf_h5_create_sealed(const char *path, kpf_h5 **out, kpf_error *err)
+{
+    return open_file(path, 4, out, err);
+}
+
 /* mode 0: create exclusively, 1: create or truncate, 2: open read-only,
- * 3: open read-write. */
+ * 3: open read-write, 4: create or truncate with room for a seal. */
 static int open_file(const char *path, int mode, kpf_h5 **out, kpf_error *err)
 {
     kpf_h5 *h = calloc(1, sizeof *h);
@@ -70,10 +75,15 @@ static int open_file(const char *path, int mode, kpf_h5 **out, kpf_error *err)
                                : kpf_internal_h5_vfd_fapl(&h->write_errno);
         if (fapl >= 0 && mode == 2)
             H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG);
-        if (fapl >= 0 && mode >= 2)
+        if (fapl >= 0 && (mode == 2 || mode == 3))
             h->file = H5Fopen(path, mode == 2 ? H5F_ACC_RDONLY : H5F_ACC_RDWR, fapl);
-        else if (fapl >= 0)
-            h->file = H5Fcreate(path, mode ? H5F_ACC_TRUNC : H5F_ACC_EXCL, H5P_DEFAULT, fapl);
+        else if (fapl >= 0) {
+            hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
+            if (fcpl >= 0 && (mode != 4 || H5Pset_userblock(fcpl, KPF_H5_SEAL_BYTES) >= 0))
+                h->file = H5Fcreate(path, mode ? H5F_ACC_TRUNC : H5F_ACC_EXCL, fcpl, fapl);
+            if (fcpl >= 0)
+                H5Pclose(fcpl);
+        }
         if (fapl >= 0)
             H5Pclose(fapl);
     }
@@ -81,7 +91,7 @@ static int open_file(const char *path, int mode, kpf_h5 **out, kpf_error *err)
     if (h->file < 0) {
         free(h->path);
         free(h);
-        if (mode >= 2)
+        if (mode == 2 || mode == 3)
             return kpf_error_set(err, KPF_EIO, "%s: cannot open as an HDF5 file", path);
         return kpf_error_set(err, KPF_EIO,
                              "%s: cannot create HDF5 file (it may already exist; kpf never "
@@ -230,6 +240,66 @@ int kpf_h5_count(kpf_h5 *h, const char *path, size_t *count, kpf_error *err)
     return KPF_OK;
 }
 
+/* A file is untrusted: HDF5 sizes its conversion and chunk buffers from
+ * what the file declares, so a damaged or hostile one could make it
+ * allocate gigabytes for a single number.  kpf reads numbers only: an
+ * integer or floating type of at most 16 bytes, in chunks of at most
+ * MAX_CHUNK_BYTES. */
+enum { MAX_TYPE_BYTES = 16 };
+#define MAX_CHUNK_BYTES ((hsize_t)256 << 20)
+
+/* Compact or contiguous storage that holds fewer bytes than the dataset's
+ * shape needs: HDF5 1.10 copies past the end of a short compact buffer
+ * (a heap overflow found by fuzz_h5) or from a missing one (a NULL read).
+ * Unallocated contiguous storage (0 bytes) is fine: HDF5 reads the fill
+ * value; compact data lives in the header and is never unallocated. */
+static void storage_short(hid_t ds, int compact, size_t type_bytes, char *why, size_t size)
+{
+    hid_t sp = H5Dget_space(ds);
+    hssize_t n = sp >= 0 ? H5Sget_simple_extent_npoints(sp) : -1;
+    if (sp >= 0)
+        H5Sclose(sp);
+    hsize_t have = H5Dget_storage_size(ds);
+    if (n < 0 || (hsize_t)n > (hsize_t)-1 / type_bytes) {
+        snprintf(why, size, "has an unreadable shape");
+        return;
+    }
+    hsize_t need = (hsize_t)n * type_bytes;
+    if ((have || compact) && have < need)
+        snprintf(why, size, "is damaged (its storage holds %llu bytes of the %llu it needs)",
+                 (unsigned long long)have, (unsigned long long)need);
+}
+
+static const char *bad_layout(hid_t ds, char *why, size_t size)
+{
+    hid_t t = H5Dget_type(ds), dcpl = H5Dget_create_plist(ds);
+    H5T_class_t cls = t >= 0 ? H5Tget_class(t) : H5T_NO_CLASS;
+    size_t bytes = t >= 0 ? H5Tget_size(t) : 0;
+    why[0] = '\0';
+    if (cls != H5T_INTEGER && cls != H5T_FLOAT)
+        snprintf(why, size, "does not hold numbers");
+    else if (bytes == 0 || bytes > MAX_TYPE_BYTES)
+        snprintf(why, size, "has %zu-byte elements (at most %d)", bytes, MAX_TYPE_BYTES);
+    else if (dcpl >= 0 && H5Pget_layout(dcpl) == H5D_CHUNKED) {
+        hsize_t dims[H5S_MAX_RANK], total = bytes;
+        int r = H5Pget_chunk(dcpl, H5S_MAX_RANK, dims);
+        for (int i = 0; i < r && total <= MAX_CHUNK_BYTES; i++)
+            total = dims[i] && total > MAX_CHUNK_BYTES / dims[i] ? MAX_CHUNK_BYTES + 1
+                                                                  : total * dims[i];
+        if (r < 0 || total > MAX_CHUNK_BYTES)
+            snprintf(why, size, "is stored in chunks over %llu MiB",
+                     (unsigned long long)(MAX_CHUNK_BYTES >> 20));
+    }
+    H5D_layout_t layout = dcpl >= 0 ? H5Pget_layout(dcpl) : H5D_LAYOUT_ERROR;
+    if (!why[0] && (layout == H5D_COMPACT || layout == H5D_CONTIGUOUS))
+        storage_short(ds, layout == H5D_COMPACT, bytes, why, size);
+    if (t >= 0)
+        H5Tclose(t);
+    if (dcpl >= 0)
+        H5Pclose(dcpl);
+    return why[0] ? why : NULL;
+}
+
 static int read_typed(kpf_h5 *h, const char *path, size_t count, hid_t type, void *data,
                       kpf_error *err)
 {
@@ -241,15 +311,19 @@ static int read_typed(kpf_h5 *h, const char *path, size_t count, hid_t type, voi
         return kpf_error_set(err, KPF_EIO, "%s: dataset %s has %zu elements, expected %zu",
                              h->path, path, have, count);
     herr_t st = -1;
+    char why[128] = "";
     H5E_BEGIN_TRY
     {
         hid_t ds = H5Dopen2(h->file, path, H5P_DEFAULT);
         if (ds >= 0) {
-            st = H5Dread(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data);
+            if (!bad_layout(ds, why, sizeof why))
+                st = H5Dread(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data);
             H5Dclose(ds);
         }
     }
     H5E_END_TRY;
+    if (why[0])
+        return kpf_error_set(err, KPF_EIO, "%s: dataset %s %s", h->path, path, why);
     if (st < 0)
         return kpf_error_set(err, KPF_EIO, "%s: cannot read dataset %s", h->path, path);
     return KPF_OK;

@@ -1,4 +1,11 @@
-/* Checkpoints: write-to-temp-then-rename saves, exact restores. */
+/* Checkpoints: write-to-temp-then-rename saves, exact restores.
+ *
+ * A checkpoint is a sealed HDF5 file (kpf/h5io.h): once written and
+ * closed, the length and CRC-32 of its contents go into its HDF5 user
+ * block.  Loading checks the seal before HDF5 reads the file, so a file cut
+ * short, damaged on disk or edited is refused before HDF5 (which can crash
+ * on malformed files) parses it; then every field is checked against what
+ * kpf_train can write, for a file that was edited and resealed. */
 #include "kpf/checkpoint.h"
 
 #include <errno.h>
@@ -67,11 +74,13 @@ int kpf_checkpoint_save(const char *path, const kpf_checkpoint *c, kpf_error *er
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     kpf_h5 *h = NULL;
-    int rc = kpf_h5_create_trunc(tmp, &h, err);
+    int rc = kpf_h5_create_sealed(tmp, &h, err);
     if (rc)
         return rc;
     rc = save_body(h, c, err);
     int rc2 = kpf_h5_close(h, rc ? NULL : err);
+    if (!rc && !rc2)
+        rc2 = kpf_h5_seal(tmp, err);
     if (rc || rc2) {
         remove(tmp);
         return rc ? rc : rc2;
@@ -322,7 +331,9 @@ static int restore(kpf_checkpoint *c, const loaded *L, kpf_error *err)
 int kpf_checkpoint_load(const char *path, kpf_checkpoint *c, kpf_error *err)
 {
     kpf_h5 *h = NULL;
-    int rc = kpf_h5_open(path, &h, err);
+    int rc = kpf_h5_check_seal(path, err);
+    if (!rc)
+        rc = kpf_h5_open(path, &h, err);
     if (rc)
         return kpf_error_prefix(err, rc, "resuming from checkpoint: ");
     loaded L = {0};

@@ -12,6 +12,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <hdf5.h>
+
 #include "kpf/h5io.h"
 #include "test_util.h"
 
@@ -152,4 +154,71 @@ Test(h5io, full_disk_run_exits_1_naming_the_file, .timeout = 120)
         cr_assert(strstr(tu_out, "No space left on device"), "%s disk: %s", sizes[i], tu_out);
         cr_assert(strstr(tu_out, mnt) && strstr(tu_out, ".h5"), "%s disk: %s", sizes[i], tu_out);
     }
+}
+
+/* HDF5 sizes its buffers from what the file declares: a file whose
+ * "number" is 4 GB wide made HDF5 allocate 4 GB for one value (found by
+ * fuzz_h5).  Such datasets are refused before HDF5 reads them. */
+Test(h5io, datasets_kpf_cannot_hold_are_refused_before_reading)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/odd.h5", tu_tmp);
+    hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    cr_assert_geq(f, 0);
+    hsize_t one = 1, unlimited = H5S_UNLIMITED, chunk = (hsize_t)1 << 26;
+    hid_t sp = H5Screate_simple(1, &one, NULL);
+    hid_t wide = H5Tcopy(H5T_STD_I64LE), blob = H5Tcreate(H5T_OPAQUE, 8);
+    cr_assert_geq(H5Tset_size(wide, 32), 0);
+    hid_t d1 = H5Dcreate2(f, "/wide", wide, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t d2 = H5Dcreate2(f, "/blob", blob, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t sp2 = H5Screate_simple(1, &one, &unlimited), dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    cr_assert_geq(H5Pset_chunk(dcpl, 1, &chunk), 0);
+    hid_t d3 = H5Dcreate2(f, "/bigchunk", H5T_NATIVE_DOUBLE, sp2, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    cr_assert(d1 >= 0 && d2 >= 0 && d3 >= 0);
+    H5Dclose(d1);
+    H5Dclose(d2);
+    H5Dclose(d3);
+    H5Pclose(dcpl);
+    H5Sclose(sp);
+    H5Sclose(sp2);
+    H5Tclose(wide);
+    H5Tclose(blob);
+    H5Fclose(f);
+    kpf_h5 *h = NULL;
+    double x;
+    cr_assert_eq(kpf_h5_open(path, &h, &err), KPF_OK, "%s", err.msg);
+    cr_assert_eq(kpf_h5_read(h, "/wide", 1, &x, &err), KPF_EIO);
+    cr_assert(strstr(err.msg, "dataset /wide has 32-byte elements (at most 16)"), "%s", err.msg);
+    cr_assert_eq(kpf_h5_read(h, "/blob", 1, &x, &err), KPF_EIO);
+    cr_assert(strstr(err.msg, "dataset /blob does not hold numbers"), "%s", err.msg);
+    cr_assert_eq(kpf_h5_read(h, "/bigchunk", 1, &x, &err), KPF_EIO);
+    cr_assert(strstr(err.msg, "dataset /bigchunk is stored in chunks over 256 MiB"), "%s",
+              err.msg);
+    kpf_h5_close(h, NULL);
+}
+
+/* Files fuzz_h5 found (fuzz/crashes/h5/): each made HDF5 1.10 allocate 4 GB,
+ * overrun a heap buffer or copy from NULL while reading one number. */
+static void expect_read_refused(const char *file, const char *dataset, const char *why)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/fuzz/crashes/h5/%s", KPF_SOURCE_DIR, file);
+    kpf_h5 *h = NULL;
+    double x[8];
+    cr_assert_eq(kpf_h5_open(path, &h, &err), KPF_OK, "%s", err.msg);
+    cr_assert_eq(kpf_h5_read(h, dataset, 1, x, &err), KPF_EIO, "%s read: %s", file, err.msg);
+    char want[256];
+    snprintf(want, sizeof want, "dataset %s %s", dataset, why);
+    cr_assert(strstr(err.msg, want), "expected '%s' in: %s", want, err.msg);
+    kpf_h5_close(h, NULL);
+}
+
+Test(h5io, fuzz_found_files_are_refused)
+{
+    expect_read_refused("huge_element_type_oom.h5", "/history/converged_at",
+                        "has 4127195144-byte elements (at most 16)");
+    expect_read_refused("compact_storage_overflow.h5", "/iteration",
+                        "is damaged (its storage holds 1 bytes of the 8 it needs)");
+    expect_read_refused("compact_storage_missing.h5", "/iteration",
+                        "is damaged (its storage holds 0 bytes of the 8 it needs)");
 }

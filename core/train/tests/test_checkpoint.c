@@ -9,11 +9,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <hdf5.h>
 
 #include "kpf/checkpoint.h"
 #include "kpf/config.h"
+#include "kpf/h5io.h"
 #include "kpf/plugin.h"
 #include "kpf/task.h"
 #include "kpf/train.h"
@@ -94,6 +96,15 @@ static hid_t open_rw(void)
     return f;
 }
 
+/* Closes the altered file and seals it again, as someone who edits a
+ * checkpoint on purpose would: the field checks, not the seal, must then
+ * refuse it. */
+static void close_rw(hid_t f)
+{
+    cr_assert_geq(H5Fclose(f), 0);
+    cr_assert_eq(kpf_h5_seal(bad, &err), KPF_OK, "%s", err.msg);
+}
+
 static void read_raw(hid_t f, const char *ds, hid_t type, void *buf)
 {
     hid_t d = H5Dopen2(f, ds, H5P_DEFAULT);
@@ -130,7 +141,7 @@ static void set_double(const char *ds, size_t i, double v)
     a[i] = v;
     write_raw(f, ds, H5T_NATIVE_DOUBLE, a);
     free(a);
-    H5Fclose(f);
+    close_rw(f);
 }
 
 /* The dataset is replaced by n doubles (its own values, then v). */
@@ -150,7 +161,7 @@ static void resize_double(const char *ds, size_t n, double v)
     H5Dclose(d);
     H5Sclose(s);
     free(a);
-    H5Fclose(f);
+    close_rw(f);
 }
 
 /* Bytes [off, off+len) of a byte dataset (a stored GSL state). */
@@ -164,7 +175,7 @@ static void set_bytes(const char *ds, size_t off, const void *v, size_t len)
     memcpy(a + off, v, len);
     write_raw(f, ds, H5T_NATIVE_UCHAR, a);
     free(a);
-    H5Fclose(f);
+    close_rw(f);
 }
 
 /* ---- resuming from it ------------------------------------------------------ */
@@ -202,6 +213,62 @@ Test(checkpoint, intact_one_resumes)
     kpf_model *m = new_model();
     OK(resume(bad, m));
     kpf_model_free(m);
+}
+
+/* ---- the seal: damage is refused before HDF5 reads the file ---------------- */
+
+static void expect_seal_refusal(const char *why)
+{
+    kpf_model *m = new_model();
+    cr_assert_eq(resume(bad, m), KPF_EIO, "accepted: %s", err.msg);
+    char want[600];
+    snprintf(want, sizeof want, "resuming from checkpoint: %s: %s", bad, why);
+    cr_assert(strstr(err.msg, want), "expected '%s' in: %s", want, err.msg);
+    kpf_model_free(m);
+}
+
+Test(checkpoint, one_flipped_byte_is_refused)
+{
+    FILE *f = fopen(bad, "r+b");
+    cr_assert_not_null(f);
+    cr_assert_eq(fseek(f, -100, SEEK_END), 0);
+    int c = fgetc(f);
+    cr_assert_eq(fseek(f, -100, SEEK_END), 0);
+    fputc(c ^ 0x20, f);
+    fclose(f);
+    expect_seal_refusal("contents do not match its seal");
+}
+
+Test(checkpoint, cut_short_is_refused)
+{
+    FILE *f = fopen(bad, "r+b");
+    cr_assert_not_null(f);
+    cr_assert_eq(fseek(f, 0, SEEK_END), 0);
+    long n = ftell(f);
+    fclose(f);
+    cr_assert_eq(truncate(bad, n - 1000), 0);
+    char why[200];
+    snprintf(why, sizeof why, "%ld bytes where its seal says %ld (the file was cut short", n - 1000,
+             n);
+    expect_seal_refusal(why);
+}
+
+Test(checkpoint, edited_without_resealing_is_refused)
+{
+    hid_t f = open_rw();
+    double one = 1;
+    write_raw(f, "/optim/t", H5T_NATIVE_DOUBLE, &one);
+    H5Fclose(f);
+    expect_seal_refusal("contents do not match its seal");
+}
+
+Test(checkpoint, unsealed_file_is_refused)
+{
+    FILE *f = fopen(bad, "r+b");
+    cr_assert_not_null(f);
+    fputs("not a seal", f);
+    fclose(f);
+    expect_seal_refusal("no kpf seal");
 }
 
 /* mt19937: 624 unsigned longs, then the position (an int). */
@@ -247,7 +314,7 @@ Test(checkpoint, rng_wrong_size)
     H5Dwrite(d, H5T_NATIVE_UCHAR, H5S_ALL, H5S_ALL, H5P_DEFAULT, b);
     H5Dclose(d);
     H5Sclose(s);
-    H5Fclose(f);
+    close_rw(f);
     kpf_model *m = new_model();
     cr_assert_eq(resume(bad, m), KPF_EIO);
     char want[600];

@@ -83,3 +83,23 @@ void kpf_h5_names_free(char **names, size_t count);
 
 KPF_END_DECLS
 #endif
+
+/* ---- sealed files ---------------------------------------------------------- */
+#ifndef KPF_H5IO_SEAL_DECLARED
+#define KPF_H5IO_SEAL_DECLARED
+KPF_BEGIN_DECLS
+
+/* A sealed file (checkpoints) starts with a KPF_H5_SEAL_BYTES HDF5 user
+ * block, which HDF5 and h5py skip, holding the length and CRC-32 of the
+ * rest.  Create it with kpf_h5_create_sealed (create or truncate), write
+ * and close it, then kpf_h5_seal(path).  kpf_h5_check_seal(path) reads the
+ * file once, without HDF5, and refuses (KPF_EIO, naming the file) one that
+ * has no seal or no longer matches it: a damaged or edited file never
+ * reaches HDF5, which can crash on malformed files. */
+#define KPF_H5_SEAL_BYTES 512
+int kpf_h5_create_sealed(const char *path, kpf_h5 **out, kpf_error *err);
+int kpf_h5_seal(const char *path, kpf_error *err);
+int kpf_h5_check_seal(const char *path, kpf_error *err);
+
+KPF_END_DECLS
+#endif
