@@ -10,5 +10,7 @@ extern const kpf_analysis_desc kpf_analysis_pca;      /* pca.c      */
 extern const kpf_analysis_desc kpf_analysis_lyapunov; /* lyapunov_analysis.c */
 extern const kpf_analysis_desc kpf_analysis_delta_w;  /* delta_w_analysis.c  */
 extern const kpf_analysis_desc kpf_analysis_cp;       /* cp_analysis.c       */
+extern const kpf_analysis_desc kpf_analysis_interference; /* interference_analysis.c */
+extern const kpf_analysis_desc kpf_analysis_alignment;    /* alignment_analysis.c    */
 
 #endif

@@ -30,8 +30,12 @@
  * n_conditions [0], mask_response_only [false]; not anti / delay, which the
  * variant sets.
  *
+ * Sub-tasks (kpf/task.h): S = 4, named MP, MA, DP, DA after cond.  Matched
+ * trials (generate_matched, KPFlow Fig. 4B): B = 4R, trial g·R + r is variant
+ * g with the r-th draws below, shared by the four variants.
+ *
  * Random draws, in this order for each trial b = 0 … B−1 (none for the
- * variant, which b fixes):
+ * variant, which b fixes; for matched trials, for each r = 0 … R−1):
  *   1. the angle, as memory_pro's draw 1;
  *   2. T·7 noise values gsl_ran_gaussian(σ), step-major (t outer, channel
  *      inner), drawn even when σ = 0. */
@@ -129,15 +133,37 @@ static void mx_fill_trial(const mx_task *s, kpf_task_batch *bt, size_t b, int k,
     kpf_internal_mp_fill_trial(&s->variant[k], bt, b, theta, s->t_context, MX_CONTEXT + 1);
 }
 
-static int mx_generate(const void *self, gsl_rng *rng, kpf_task_batch *bt, kpf_error *err)
+static int mx_check(const mx_task *s, const kpf_task_batch *bt, kpf_error *err)
 {
-    const mx_task *s = self;
     if (bt->T != mx_T(s) || bt->n_in != MX_N_IN || bt->n_out != MX_N_OUT)
         return kpf_error_set(err, KPF_EINVAL,
                              "multitask4: batch is T=%zu n_in=%zu n_out=%zu, task needs "
                              "T=%zu n_in=7 n_out=3",
                              bt->T, bt->n_in, bt->n_out, mx_T(s));
+    return KPF_OK;
+}
+
+/* Draw 2 of one stimulus: T·7 noise values, added to each of the n_copies
+ * trials b0, b0 + stride, … (one trial for generate; the S matched copies
+ * for generate_matched, which share the draw). */
+static void mx_add_noise(const mx_task *s, gsl_rng *rng, kpf_task_batch *bt, size_t b0,
+                         size_t stride, size_t n_copies)
+{
     const double sigma = s->variant[0].noise * s->noise_scale;
+    for (size_t t = 0; t < bt->T; t++)
+        for (size_t i = 0; i < MX_N_IN; i++) {
+            const double e = gsl_ran_gaussian(rng, sigma);
+            for (size_t c = 0; c < n_copies; c++)
+                bt->x[(t * bt->B + b0 + c * stride) * MX_N_IN + i] += e;
+        }
+}
+
+static int mx_generate(const void *self, gsl_rng *rng, kpf_task_batch *bt, kpf_error *err)
+{
+    const mx_task *s = self;
+    int rc = mx_check(s, bt, err);
+    if (rc)
+        return rc;
     for (size_t b = 0; b < bt->B; b++) {
         const int k = (int)(MX_N_VARIANTS * b / bt->B);
         int angle_cond;
@@ -145,11 +171,44 @@ static int mx_generate(const void *self, gsl_rng *rng, kpf_task_batch *bt, kpf_e
         bt->cond[b] = k;
         bt->trial[b] = b;
         mx_fill_trial(s, bt, b, k, theta);
-        for (size_t t = 0; t < bt->T; t++) {
-            double *x = bt->x + (t * bt->B + b) * MX_N_IN;
-            for (size_t i = 0; i < MX_N_IN; i++)
-                x[i] += gsl_ran_gaussian(rng, sigma);
+        mx_add_noise(s, rng, bt, b, 0, 1);
+    }
+    return KPF_OK;
+}
+
+static const char *const mx_subtask_names[MX_N_VARIANTS] = {"MP", "MA", "DP", "DA"};
+
+static size_t mx_subtasks(const void *self, const char *const **names)
+{
+    (void)self;
+    *names = mx_subtask_names;
+    return MX_N_VARIANTS;
+}
+
+/* Trial g·R + r is variant g with the r-th angle and noise draw, the same
+ * draws (in generate's per-trial order: angle, then noise) for all four. */
+static int mx_generate_matched(const void *self, gsl_rng *rng, kpf_task_batch *bt,
+                               kpf_error *err)
+{
+    const mx_task *s = self;
+    int rc = mx_check(s, bt, err);
+    if (!rc && bt->B % MX_N_VARIANTS)
+        rc = kpf_error_set(err, KPF_EINVAL,
+                           "multitask4: %zu matched trials is not a multiple of the 4 "
+                           "sub-tasks", bt->B);
+    if (rc)
+        return rc;
+    const size_t R = bt->B / MX_N_VARIANTS;
+    for (size_t r = 0; r < R; r++) {
+        int angle_cond;
+        const double theta = kpf_internal_mp_draw_angle(&s->variant[0], rng, &angle_cond);
+        for (int k = 0; k < MX_N_VARIANTS; k++) {
+            const size_t b = (size_t)k * R + r;
+            bt->cond[b] = k;
+            bt->trial[b] = b;
+            mx_fill_trial(s, bt, b, k, theta);
         }
+        mx_add_noise(s, rng, bt, r, R, MX_N_VARIANTS);
     }
     return KPF_OK;
 }
@@ -165,4 +224,6 @@ const kpf_task_type kpf_task_multitask4 = {
     .dims = mx_dims,
     .generate = mx_generate,
     .set_noise_scale = mx_set_noise_scale,
+    .subtasks = mx_subtasks,
+    .generate_matched = mx_generate_matched,
 };

@@ -47,6 +47,14 @@ int kpf_task_desc_validate(const kpf_task_desc *d, const char *where, kpf_error 
                                  "%s: task '%s' leaves the required op '%s' NULL; "
                                  "implement it",
                                  where, d->name, req[i].name);
+    /* Matched trials are laid out by sub-task: without the sub-tasks nobody
+     * can read them. */
+    if (KPF_TASK_OP(d, generate_matched) && !KPF_TASK_OP(d, subtasks))
+        return kpf_error_set(err, KPF_EPLUGIN,
+                             "%s: task '%s' has generate_matched but no subtasks op; "
+                             "implement subtasks (the layout of matched trials is by "
+                             "sub-task)",
+                             where, d->name);
     return KPF_OK;
 }
 

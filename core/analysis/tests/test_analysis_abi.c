@@ -80,9 +80,11 @@ Test(analysis_abi, builtins_register_once_and_the_validator_guards_the_kind)
     cr_assert_eq(kpf_registry_alloc(&reg, &err), KPF_OK, "%s", err.msg);
     cr_assert_eq(kpf_analysis_register_builtins(reg, &err), KPF_OK, "%s", err.msg);
     cr_assert_eq(kpf_analysis_register_builtins(reg, &err), KPF_OK, "%s", err.msg);
-    const char *want[] = {"spectra", "pca", "lyapunov", "delta_w", "cp"};
-    cr_assert_eq(kpf_registry_ext_count(reg, KPF_KIND_ANALYSIS), 5, "registered twice?");
-    for (size_t i = 0; i < 5; i++) {
+    const char *want[] = {"spectra", "pca",          "lyapunov", "delta_w",
+                          "cp",      "interference", "alignment"};
+    const size_t n_want = sizeof want / sizeof want[0];
+    cr_assert_eq(kpf_registry_ext_count(reg, KPF_KIND_ANALYSIS), n_want, "registered twice?");
+    for (size_t i = 0; i < n_want; i++) {
         const kpf_extension *e = kpf_registry_ext_at(reg, KPF_KIND_ANALYSIS, i);
         cr_expect_str_eq(e->desc->name, want[i]);
         cr_expect_eq((const void *)e->desc, (const void *)kpf_builtin_analysis_descriptor(i));
@@ -95,7 +97,7 @@ Test(analysis_abi, builtins_register_once_and_the_validator_guards_the_kind)
                  KPF_EPLUGIN);
     cr_expect(strstr(err.msg, "/x/bent.so: analysis 'stub' leaves the required op 'destroy'"),
               "%s", err.msg);
-    cr_expect_eq(kpf_registry_ext_count(reg, KPF_KIND_ANALYSIS), 5);
+    cr_expect_eq(kpf_registry_ext_count(reg, KPF_KIND_ANALYSIS), n_want);
     kpf_registry_free(reg);
 }
 
@@ -176,7 +178,8 @@ Test(analysis_abi, an_unknown_analysis_is_a_located_error_listing_the_known_ones
     cr_assert_eq(load(reg, "analysis:\n  at: [0]\n  theorem1: {activation: tanh}\n", &cfg, &ex),
                  KPF_ECONFIG);
     cr_expect(strstr(err.msg, "u.yaml:8:13: analysis.theorem1: no analysis named 'theorem1' "
-                              "(known analyses: spectra, pca, lyapunov, delta_w, cp;"),
+                              "(known analyses: spectra, pca, lyapunov, delta_w, cp, "
+                              "interference, alignment;"),
               "%s", err.msg);
     cr_expect_null(ex);
     kpf_config_free(cfg);

@@ -72,6 +72,22 @@ typedef struct kpf_task_desc {
      * draws must happen regardless, so conditions do not depend on it.
      * NULL: the task has no noise. */
     void (*set_noise_scale)(void *self, double scale);
+    /* ---- appended (read through KPF_TASK_OP; NULL = absent) -------------- */
+    /* Optional: the task is a mixture of S sub-tasks (KPFlow §3.2): return S
+     * and point *names at S short names ("MP", "MA" …; owned by the task,
+     * valid until destroy).  cond[b] of every generated batch is then trial
+     * b's sub-task, 0 … S−1.  Return 0 when this instance is not a mixture.
+     * NULL: not a mixture (cond means something else, or nothing). */
+    size_t (*subtasks)(const void *self, const char *const **names);
+    /* Optional, with subtasks: matched-stimulus trials (KPFlow Fig. 4B: "the
+     * stimuli used to compare similarities between tasks were identically
+     * set").  batch->B = S·R: fill trial b = g·R + r as sub-task g (cond[b] =
+     * g) driven by the r-th stimulus draw — the same draw (angle, noise …)
+     * for every g — so that trials r of two sub-tasks differ only in what
+     * makes the sub-tasks differ.  Deterministic given rng, like generate;
+     * set_noise_scale applies. */
+    int (*generate_matched)(const void *self, gsl_rng *rng, kpf_task_batch *batch,
+                            kpf_error *err);
 } kpf_task_desc;
 
 /* The name the built-in tasks are written with. */
@@ -124,6 +140,16 @@ void kpf_task_batch_free(kpf_task_batch *batch);
 void kpf_task_set_noise_scale(kpf_task *task, double scale);
 int kpf_task_generate(const kpf_task *task, gsl_rng *rng, kpf_task_batch *batch,
                       kpf_error *err);
+
+/* ---- mixtures of sub-tasks (task_matched.c) --------------------------------- */
+
+/* S, the sub-tasks of a mixture, and their names (see kpf_task_desc.subtasks);
+ * 0 (and *names NULL) for a task that is not one.  names may be NULL. */
+size_t kpf_task_subtasks(const kpf_task *task, const char *const **names);
+/* Matched-stimulus trials (kpf_task_desc.generate_matched): batch->B must be
+ * a multiple of S.  KPF_EUNSUPPORTED when the task cannot make them. */
+int kpf_task_generate_matched(const kpf_task *task, gsl_rng *rng, kpf_task_batch *batch,
+                              kpf_error *err);
 
 KPF_END_DECLS
 #endif
