@@ -12,5 +12,6 @@ extern const kpf_analysis_desc kpf_analysis_delta_w;  /* delta_w_analysis.c  */
 extern const kpf_analysis_desc kpf_analysis_cp;       /* cp_analysis.c       */
 extern const kpf_analysis_desc kpf_analysis_interference; /* interference_analysis.c */
 extern const kpf_analysis_desc kpf_analysis_alignment;    /* alignment_analysis.c    */
+extern const kpf_analysis_desc kpf_analysis_fixed_points; /* fixed_points_analysis.c */
 
 #endif
