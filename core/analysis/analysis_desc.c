@@ -10,6 +10,7 @@ static const kpf_analysis_desc *const builtins[] = {
     &kpf_analysis_spectra, &kpf_analysis_pca, &kpf_analysis_lyapunov,
     &kpf_analysis_delta_w, &kpf_analysis_cp,
     &kpf_analysis_interference, &kpf_analysis_alignment, &kpf_analysis_fixed_points,
+    &kpf_analysis_dw_shuffle, &kpf_analysis_w_spectrum,
 };
 #define N_BUILTINS (sizeof builtins / sizeof builtins[0])
 

@@ -13,5 +13,7 @@ extern const kpf_analysis_desc kpf_analysis_cp;       /* cp_analysis.c       */
 extern const kpf_analysis_desc kpf_analysis_interference; /* interference_analysis.c */
 extern const kpf_analysis_desc kpf_analysis_alignment;    /* alignment_analysis.c    */
 extern const kpf_analysis_desc kpf_analysis_fixed_points; /* fixed_points_analysis.c */
+extern const kpf_analysis_desc kpf_analysis_dw_shuffle;   /* dw_shuffle_analysis.c   */
+extern const kpf_analysis_desc kpf_analysis_w_spectrum;   /* w_spectrum_analysis.c   */
 
 #endif

@@ -81,7 +81,8 @@ Test(analysis_abi, builtins_register_once_and_the_validator_guards_the_kind)
     cr_assert_eq(kpf_analysis_register_builtins(reg, &err), KPF_OK, "%s", err.msg);
     cr_assert_eq(kpf_analysis_register_builtins(reg, &err), KPF_OK, "%s", err.msg);
     const char *want[] = {"spectra", "pca",          "lyapunov", "delta_w",
-                          "cp",      "interference", "alignment", "fixed_points"};
+                          "cp",      "interference", "alignment", "fixed_points",
+                          "dw_shuffle", "w_spectrum"};
     const size_t n_want = sizeof want / sizeof want[0];
     cr_assert_eq(kpf_registry_ext_count(reg, KPF_KIND_ANALYSIS), n_want, "registered twice?");
     for (size_t i = 0; i < n_want; i++) {
@@ -179,7 +180,7 @@ Test(analysis_abi, an_unknown_analysis_is_a_located_error_listing_the_known_ones
                  KPF_ECONFIG);
     cr_expect(strstr(err.msg, "u.yaml:8:13: analysis.theorem1: no analysis named 'theorem1' "
                               "(known analyses: spectra, pca, lyapunov, delta_w, cp, "
-                              "interference, alignment, fixed_points;"),
+                              "interference, alignment, fixed_points, dw_shuffle, w_spectrum;"),
               "%s", err.msg);
     cr_expect_null(ex);
     kpf_config_free(cfg);
