@@ -5,7 +5,9 @@ match its header exactly (the header named in each comment).  Only structs
 that the public API hands to callers to fill or read are mirrored: the
 error object, the plugin ABI's row block and parameter block, the task
 ABI's batch, and the option/diagnostic structs of the spectral, Lyapunov
-and optimiser calls.  kpf_model, kpf_traj, kpf_op, kpf_task, kpf_config,
+and optimiser calls; those the binding allocates itself come from
+_lib.new_struct, with room for fields a newer libkpf may append.
+kpf_model, kpf_traj, kpf_op, kpf_task, kpf_config,
 the registry and the gradient workspace stay opaque: they are read through
 functions (kpf/model_access.h, kpf/traj_access.h, kpf/op_access.h).
 """

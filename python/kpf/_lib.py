@@ -54,6 +54,14 @@ def new_error():
     return ffi.new("kpf_error *")
 
 
+def new_struct(name):
+    """A zeroed struct `name` for C to read or fill, allocated four times
+    over: the option and diagnostic structs carry no struct_size, so a field
+    that a newer libkpf appends is read as 0 from, or written into, this
+    padding instead of past the allocation.  Use it as x[0].field; pass x."""
+    return ffi.new(f"{name}[4]")
+
+
 def check(rc, err):
     """Raise Error for a non-zero status rc, with err's message."""
     if rc:

@@ -6,7 +6,7 @@ time (log growth per step / dt), docs/spectral.md.
 import numpy as np
 
 from . import _arrays as A
-from ._lib import check, ffi, lib, new_error
+from ._lib import check, ffi, lib, new_error, new_struct
 
 
 def _traj(traj):
@@ -24,10 +24,10 @@ def _size(v, name, lo=0):
 
 
 def _opts(k, t_ons, start, transient, seed):
-    o = ffi.new("kpf_lyap_opts *")
-    o.k, o.t_ons = _size(k, "k", 1), _size(t_ons, "t_ons")
-    o.start, o.transient, o.seed = _size(start, "start"), _size(transient, "transient"), \
-        int(seed)
+    o = new_struct("kpf_lyap_opts")
+    o[0].k, o[0].t_ons = _size(k, "k", 1), _size(t_ons, "t_ons")
+    o[0].start, o[0].transient = _size(start, "start"), _size(transient, "transient")
+    o[0].seed = int(seed)
     return o
 
 
@@ -38,16 +38,16 @@ def spectrum(traj, k=None, t_ons=1, start=0, transient=0, seed=0, return_diag=Fa
     m, tr = _traj(traj)
     k = m.n if k is None else k
     o = _opts(k, t_ons, start, transient, seed)
-    lam = np.empty((tr.B, o.k))
-    diag = ffi.new("kpf_lyap_diag *")
+    lam = np.empty((tr.B, o[0].k))
+    diag = new_struct("kpf_lyap_diag")
     err = new_error()
     with m._lock:
         check(lib.kpf_lyapunov_qr(m._ptr, tr._ptr, o, A.ptr(lam), diag, err), err)
     if not return_diag:
         return lam
-    return lam, dict(cond_first=diag.cond_first, cond_diag_max=diag.cond_diag_max,
-                     ill_conditioned=bool(diag.ill_conditioned), n_qr=diag.n_qr,
-                     time=diag.time)
+    d = diag[0]
+    return lam, dict(cond_first=d.cond_first, cond_diag_max=d.cond_diag_max,
+                     ill_conditioned=bool(d.ill_conditioned), n_qr=d.n_qr, time=d.time)
 
 
 def largest_dns(traj, t_ons=1, start=0, transient=0, seed=0, eps_rel=0.0):

@@ -3,7 +3,7 @@ import numpy as np
 
 from . import _arrays as A
 from ._handle import Handle, view
-from ._lib import check, cstr, ffi, lib, load_config, new_error, registry
+from ._lib import check, cstr, ffi, lib, load_config, new_error, new_struct, registry
 
 
 class PluginInfo(tuple):
@@ -180,41 +180,43 @@ class Model(Handle):
         if R == 0:
             raise ValueError(f"{zname} has no rows")
         keep = []
-        rows = ffi.new("kpf_rows *")
-        rows.R = R
+        rows = new_struct("kpf_rows")
+        r0 = rows[0]
+        r0.R = R
         p, a = A.rows_in(z, (R, self.n), zname)
-        rows.z = p
+        r0.z = p
         keep.append(a)
         if x is None:
             x = np.zeros((R, self.n_in))
         p, a = A.rows_in(x, (R, self.n_in), "x")
-        rows.x = p
+        r0.x = p
         keep.append(a)
         p, a = A.size_array(np.zeros(R, dtype=np.int64) if trial is None else trial, "trial",
                             count=R)
-        rows.trial = p
+        r0.trial = p
         keep.append(a)
         if t is None:
             t = np.zeros(R)
         elif np.isscalar(t):
             t = np.full(R, float(t))
         p, a = A.rows_in(t, (R,), "t")
-        rows.t = p
+        r0.t = p
         keep.append(a)
         return rows, keep
 
     def _with_tape(self, rows, keep, err):
         m = self._ptr
-        check(lib.kpf_model_reserve(m, rows.R, err), err)
+        R = rows[0].R
+        check(lib.kpf_model_reserve(m, R, err), err)
         if self.tape_width:
-            tape = np.empty((rows.R, self.tape_width))
+            tape = np.empty((R, self.tape_width))
             check(lib.kpf_model_tape(m, rows, A.ptr(tape), err), err)
-            rows.tape = A.ptr(tape)
+            rows[0].tape = A.ptr(tape)
             keep.append(tape)
 
     def _rowop(self, fn, z, v, vshape, vname, x, trial, t, oshape, out):
         rows, keep = self._rows(z, x, trial, t)
-        R = rows.R
+        R = rows[0].R
         if v is not None:
             pv, av = A.rows_in(v, vshape(R), vname)
             keep.append(av)

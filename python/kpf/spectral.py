@@ -10,7 +10,7 @@ dense ones GSL's, for small operators.
 import numpy as np
 
 from . import _arrays as A
-from ._lib import ARPACK_LOCK, check, ffi, lib, new_error
+from ._lib import ARPACK_LOCK, check, ffi, lib, new_error, new_struct
 from .ops import Operator, _lock_of, axes_bits
 
 _WHICH = {"LA": 0, "LM": 1}
@@ -32,9 +32,9 @@ def _k(k, name="k"):
 def _opts(which, tol, max_iter, ncv, seed):
     if which not in _WHICH:
         raise ValueError("which must be 'LA' (largest algebraic) or 'LM' (largest magnitude)")
-    o = ffi.new("kpf_eig_opts *")
-    o.which, o.tol, o.max_iter, o.ncv, o.seed = _WHICH[which], float(tol), int(max_iter), \
-        int(ncv), int(seed)
+    o = new_struct("kpf_eig_opts")
+    o[0].which, o[0].tol, o[0].max_iter = _WHICH[which], float(tol), int(max_iter)
+    o[0].ncv, o[0].seed = int(ncv), int(seed)
     return o
 
 
@@ -46,8 +46,8 @@ def _vecs(k, shape):
 
 
 def _info(info):
-    return dict(iterations=info.iterations, n_apply=info.n_apply,
-                n_converged=info.n_converged)
+    i = info[0]
+    return dict(iterations=i.iterations, n_apply=i.n_apply, n_converged=i.n_converged)
 
 
 def eigsh(op, k, which="LA", vectors=True, dense=False, tol=0.0, max_iter=0, ncv=0, seed=0,
@@ -67,7 +67,7 @@ def eigsh(op, k, which="LA", vectors=True, dense=False, tol=0.0, max_iter=0, ncv
             check(lib.kpf_eigsh_dense(p, k, _WHICH[which], A.ptr(vals), pv, err), err)
         return (vals, vecs, {}) if return_info else (vals, vecs)
     o = _opts(which, tol, max_iter, ncv, seed)
-    info = ffi.new("kpf_eig_info *")
+    info = new_struct("kpf_eig_info")
     with ARPACK_LOCK, op._lock:
         check(lib.kpf_eigsh(p, k, o, A.ptr(vals), pv, info, err), err)
     return (vals, vecs, _info(info)) if return_info else (vals, vecs)
@@ -88,7 +88,7 @@ def svds(op, k, vectors=True, dense=False, tol=0.0, max_iter=0, ncv=0, seed=0,
             check(lib.kpf_svd_dense(p, k, A.ptr(s), pu, pv, err), err)
         return (s, U, V, {}) if return_info else (s, U, V)
     o = _opts("LA", tol, max_iter, ncv, seed)
-    info = ffi.new("kpf_eig_info *")
+    info = new_struct("kpf_eig_info")
     with ARPACK_LOCK, op._lock:
         check(lib.kpf_svds(p, k, o, A.ptr(s), pu, pv, info, err), err)
     return (s, U, V, _info(info)) if return_info else (s, U, V)

@@ -3,7 +3,7 @@ import numpy as np
 
 from . import _arrays as A
 from ._handle import Handle, view
-from ._lib import check, ffi, lib, load_config, new_error, registry
+from ._lib import check, ffi, lib, load_config, new_error, new_struct, registry
 
 # kpf/rng.h: the stream task trials are drawn from in an experiment.
 _RNG_DATA = 2
@@ -68,7 +68,7 @@ class Batch(Handle):
 
     def __init__(self, ptr, free, parents=(), keep=()):
         super().__init__(ptr, free, parents, keep=keep)
-        b = self._ptr
+        b = self._ptr[0]
         self.B, self.T, self.n_in, self.n_out = b.B, b.T, b.n_in, b.n_out
 
     @classmethod
@@ -95,13 +95,14 @@ class Batch(Handle):
         period = np.zeros((T, B), dtype=np.intc)
         cond = np.zeros(B, dtype=np.intc)
         _, tr = A.size_array(np.arange(B) if trials is None else trials, "trials", count=B)
-        c = ffi.new("kpf_task_batch *")
-        c.B, c.T, c.n_in, c.n_out = B, T, x.shape[2], y.shape[2]
-        c.x, c.y, c.mask = A.ptr(xs), A.ptr(ys), A.ptr(ms)
-        c.period = ffi.cast("int *", period.ctypes.data)
-        c.cond = ffi.cast("int *", cond.ctypes.data)
-        c.trial = ffi.cast("size_t *", tr.ctypes.data)
-        return cls(c, None, keep=(c, xs, ys, ms, period, cond, tr))
+        c = new_struct("kpf_task_batch")
+        b = c[0]
+        b.B, b.T, b.n_in, b.n_out = B, T, x.shape[2], y.shape[2]
+        b.x, b.y, b.mask = A.ptr(xs), A.ptr(ys), A.ptr(ms)
+        b.period = ffi.cast("int *", period.ctypes.data)
+        b.cond = ffi.cast("int *", cond.ctypes.data)
+        b.trial = ffi.cast("size_t *", tr.ctypes.data)
+        return cls(c, None, keep=(xs, ys, ms, period, cond, tr))
 
     def __repr__(self):
         return f"kpf.Batch(B={self.B}, T={self.T}, n_in={self.n_in}, n_out={self.n_out})"
@@ -113,24 +114,24 @@ class Batch(Handle):
 
     @property
     def x(self):
-        return self._tb(self._ptr.x, self.n_in)
+        return self._tb(self._ptr[0].x, self.n_in)
 
     @property
     def y(self):
-        return self._tb(self._ptr.y, self.n_out)
+        return self._tb(self._ptr[0].y, self.n_out)
 
     @property
     def mask(self):
-        return self._tb(self._ptr.mask, 0)
+        return self._tb(self._ptr[0].mask, 0)
 
     @property
     def period(self):
-        return self._tb(self._ptr.period, 0, "<i4")
+        return self._tb(self._ptr[0].period, 0, "<i4")
 
     @property
     def cond(self):
-        return view(self._live_res(), self._ptr.cond, (self.B,), "<i4")
+        return view(self._live_res(), self._ptr[0].cond, (self.B,), "<i4")
 
     @property
     def trials(self):
-        return view(self._live_res(), self._ptr.trial, (self.B,), "<u8")
+        return view(self._live_res(), self._ptr[0].trial, (self.B,), "<u8")
