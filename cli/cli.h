@@ -3,6 +3,7 @@
 #define KPF_CLI_H
 
 #include "kpf/plugin.h"
+#include "kpf/progress.h"
 
 /* Exit statuses of every subcommand. */
 enum { KPF_EXIT_OK = 0, KPF_EXIT_FAIL = 1, KPF_EXIT_USAGE = 2 };
@@ -20,6 +21,7 @@ typedef struct kpf_cli_sweep_args {
     const char *config;
     const char *const *sets;
     int n_sets;
+    const kpf_progress *progress; /* a POINT event after each point; NULL: none */
 } kpf_cli_sweep_args;
 
 /* Check every point's config (errors located in the sweep spec). */
@@ -35,5 +37,6 @@ int kpf_cmd_check_plugin(int argc, char **argv);
 int kpf_cmd_show(int argc, char **argv);
 int kpf_cmd_new_plugin(int argc, char **argv);
 int kpf_cmd_eval_op(int argc, char **argv);
+int kpf_cmd_export_safetensors(int argc, char **argv);
 
 #endif

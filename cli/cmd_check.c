@@ -7,7 +7,13 @@
  * or ends in .so) is loaded and every model and every task it exports is
  * checked.  --set key=value fills the model: map of the models checked,
  * --task-set key=value the task: map of the tasks; each check gets a fresh
- * map, so a key one of them does not read is reported for that one. */
+ * map, so a key one of them does not read is reported for that one.
+ *
+ * The report is grouped by the op each check is about; failures that one
+ * broken op explains (kpf_check_diagnose) collapse into one line naming it,
+ * and every line gives the two quantities compared and their relative
+ * difference.  --only PATTERN runs a subset; -v lists every failure. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,12 +21,17 @@
 #include "cli.h"
 #include "kpf/check.h"
 
+#define MAX_CAUSES 16
+
 typedef struct args {
     const char *target;
     kpf_check_opts mo;
     kpf_task_check_opts to;
     const char **sets, **task_sets; /* argc slots each: no fixed limit */
     int n_sets, n_task_sets;
+    const char *only; /* --only PATTERN */
+    int verbose;      /* -v */
+    int help;
 } args;
 
 /* What one NAME or PATH stands for. */
@@ -30,10 +41,42 @@ typedef struct targets {
     size_t n_models, n_tasks;
 } targets;
 
+static void check_usage(FILE *fp)
+{
+    fputs("usage: kpf check-plugin NAME|PATH [options]\n"
+          "  runs the conformance checks on the model or task called NAME (built-in, a\n"
+          "  study's, or from a .so on the search path), or on every model and task the\n"
+          "  .so at PATH exports.  Models: J_z, J_theta and their transposes against\n"
+          "  finite differences and each other, for f, each stepper, the readout and the\n"
+          "  initial state; batching; accumulation; seeded creates; extension data; the\n"
+          "  adjoint loss gradient (full and truncated).  Tasks: shapes, masks,\n"
+          "  determinism, the noise scale (docs/writing-a-plugin.md lists every check).\n"
+          "\n"
+          "options:\n"
+          "  --only PATTERN       run only the checks whose name or op matches PATTERN\n"
+          "                       (a glob, case-insensitive, anywhere in the name): jzT,\n"
+          "                       'euler*adjoint', gradient, readout\n"
+          "  --set key=value      a key of the model: map (e.g. n=8); repeatable\n"
+          "  --task-set key=value a key of the task: map; repeatable\n"
+          "  --seed N             seed of the model's theta and the random rows (default 1)\n"
+          "  --trials B           trials per task batch (default 64)\n"
+          "  -v, --verbose        list every failed check under its likely cause, with\n"
+          "                       the measured quantities\n"
+          "  -h, --help           this text\n"
+          "\n"
+          "The report is grouped by op.  Each line: ok or FAIL, the check, the two\n"
+          "quantities it compares, their relative difference and the tolerance.  Failures\n"
+          "that one broken op explains are one line naming it (\"jzT is not the transpose\n"
+          "of jz\").  exit status: 0 every check passed, 1 a check failed or could not\n"
+          "run, 2 bad usage or a bad --set\n",
+          fp);
+}
+
 static int usage(void)
 {
-    fprintf(stderr, "usage: kpf check-plugin NAME|PATH [--seed N] [--trials B] "
-                    "[--set key=value]... [--task-set key=value]...\n");
+    fprintf(stderr, "usage: kpf check-plugin NAME|PATH [--only PATTERN] [--seed N] [--trials B] "
+                    "[--set key=value]... [--task-set key=value]... [-v]\n"
+                    "(see 'kpf check-plugin --help')\n");
     return -1;
 }
 
@@ -51,7 +94,7 @@ static int parse_number(const char *opt, const char *s, unsigned long long *out)
 static int takes_value(const char *o)
 {
     return !strcmp(o, "--seed") || !strcmp(o, "--trials") || !strcmp(o, "--set") ||
-           !strcmp(o, "--task-set");
+           !strcmp(o, "--task-set") || !strcmp(o, "--only");
 }
 
 static int parse(int argc, char **argv, args *a)
@@ -60,7 +103,14 @@ static int parse(int argc, char **argv, args *a)
         const char *o = argv[i];
         const int has_value = i + 1 < argc;
         unsigned long long v;
-        if (!strcmp(o, "--seed") && has_value) {
+        if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
+            a->help = 1;
+            return 0;
+        } else if (!strcmp(o, "-v") || !strcmp(o, "--verbose")) {
+            a->verbose = 1;
+        } else if (!strcmp(o, "--only") && has_value) {
+            a->only = a->mo.only = argv[++i];
+        } else if (!strcmp(o, "--seed") && has_value) {
             if (parse_number(o, argv[++i], &v))
                 return -1;
             a->mo.seed = a->to.seed = v;
@@ -74,9 +124,9 @@ static int parse(int argc, char **argv, args *a)
         } else if (!strcmp(o, "--task-set") && has_value) {
             a->task_sets[a->n_task_sets++] = argv[++i];
         } else if (o[0] == '-') {
-            fprintf(stderr, "kpf check-plugin: %s '%s'\n",
+            fprintf(stderr, "kpf check-plugin: %s '%s' (see 'kpf check-plugin --help')\n",
                     takes_value(o) ? "missing the value after" : "unknown option", o);
-            return usage();
+            return -1;
         } else if (!a->target) {
             a->target = o;
         } else {
@@ -177,16 +227,135 @@ static int make_map(const char *const *sets, int n, kpf_config **cfg, kpf_error 
     return rc;
 }
 
-static void print_report(const char *kind, const char *name, const char *path,
-                         const kpf_check_report *rep)
+/* "|J d| 4.123e+00  |FD| 4.123e+00  " for the item's kind; "" when none. */
+static void magnitudes(const kpf_check_item *it, char *buf, size_t size)
 {
-    printf("checking %s '%s' (%s)\n", kind, name, path);
+    static const char *const labels[][2] = {
+        [KPF_CHECK_KIND_FD] = {"|J d|", "|FD|"},
+        [KPF_CHECK_KIND_ADJOINT] = {"<J v,w>", "<v,J^T w>"},
+        [KPF_CHECK_KIND_BATCH] = {"max|batched|", "max|by row|"},
+        [KPF_CHECK_KIND_ACCUMULATE] = {"max|p+J^T w|", "max|J^T w into p|"},
+    };
+    const char *la = NULL, *lb = NULL;
+    if (it->kind > 0 && it->kind <= KPF_CHECK_KIND_ACCUMULATE) {
+        la = labels[it->kind][0];
+        lb = labels[it->kind][1];
+    }
+    if (it->op == KPF_CHECK_OP_GRADIENT)
+        la = "<dL/dth,d>", lb = "FD";
+    if (!la || (isnan(it->a) && isnan(it->b))) {
+        buf[0] = '\0';
+        return;
+    }
+    snprintf(buf, size, "%s %.4e  %s %.4e  ", la, it->a, lb, it->b);
+}
+
+static void print_item(const kpf_check_item *it, int with_detail)
+{
+    char mag[160];
+    magnitudes(it, mag, sizeof mag);
+    printf("    %s  %-58s %srel %.2e (tol %.0e)\n", it->pass ? "ok  " : "FAIL", it->name, mag,
+           it->value, it->tol);
+    if (with_detail && !it->pass && it->detail[0])
+        printf("          %s\n", it->detail);
+}
+
+/* The group of an item: its op, or for op-less items (tasks) the name up
+ * to its first ':' (written into buf). */
+static const char *group_of(const kpf_check_item *it, char *buf, size_t size)
+{
+    if (it->op != KPF_CHECK_OP_NONE)
+        return kpf_check_op_name(it->op);
+    const char *colon = strchr(it->name, ':');
+    snprintf(buf, size, "%.*s", colon ? (int)(colon - it->name) : (int)strlen(it->name),
+             it->name);
+    return buf;
+}
+
+/* One cause: its line in the group of the op it blames, then (-v) the
+ * failures it explains. */
+static void print_cause(const kpf_check_report *rep, const kpf_check_cause *c, size_t k,
+                        int verbose)
+{
+    char names[512] = "";
+    size_t at = 0, listed = 0;
+    for (size_t i = 0; i < rep->n_items && at < sizeof names; i++) {
+        const kpf_check_item *it = &rep->items[i];
+        if (it->pass || it->cause != (int)k)
+            continue;
+        if (listed++ < 3)
+            at += (size_t)snprintf(names + at, sizeof names - at, "%s%s", at ? "; " : "",
+                                   it->name);
+    }
+    printf("    FAIL  likely cause: %s — %zu check%s fail (%s%s)\n", c->text, c->n_items,
+           c->n_items == 1 ? "" : "s", names, listed > 3 ? "; …" : "");
+    for (size_t i = 0; verbose && i < rep->n_items; i++)
+        if (!rep->items[i].pass && rep->items[i].cause == (int)k) {
+            printf("      ");
+            print_item(&rep->items[i], 1);
+        }
+}
+
+static void print_group(const kpf_check_report *rep, const char *group,
+                        const kpf_check_cause *causes, size_t n_causes, int verbose)
+{
+    char buf[KPF_CHECK_NAME_MAX];
+    printf("  %s\n", group);
+    for (size_t k = 0; k < n_causes && k < MAX_CAUSES; k++)
+        if (!strcmp(kpf_check_op_name(causes[k].op), group))
+            print_cause(rep, &causes[k], k, verbose);
+    size_t elsewhere = 0;
     for (size_t i = 0; i < rep->n_items; i++) {
         const kpf_check_item *it = &rep->items[i];
-        printf("  %s  %-58s %9.2e (tol %.0e)%s%s\n", it->pass ? "ok  " : "FAIL", it->name,
-               it->value, it->tol, it->detail[0] ? "  " : "", it->detail);
+        if (strcmp(group_of(it, buf, sizeof buf), group))
+            continue;
+        int explained = !it->pass && it->cause >= 0 && it->cause < MAX_CAUSES;
+        if (!explained)
+            print_item(it, 1);
+        else if (strcmp(kpf_check_op_name(causes[it->cause].op), group))
+            elsewhere++;
     }
-    printf("%zu passed, %zu failed\n", rep->n_items - rep->n_failed, rep->n_failed);
+    if (elsewhere)
+        printf("    FAIL  %zu check%s here follow%s from the likely cause above\n", elsewhere,
+               elsewhere == 1 ? "" : "s", elsewhere == 1 ? "s" : "");
+}
+
+static void print_report(const char *kind, const char *name, const char *path,
+                         kpf_check_report *rep, int verbose)
+{
+    kpf_check_cause causes[MAX_CAUSES];
+    size_t n_causes = kpf_check_diagnose(rep, causes, MAX_CAUSES);
+    printf("checking %s '%s' (%s)\n", kind, name, path);
+    /* groups in the order of the ops, then the op-less ones as they come */
+    for (int op = 1; op < KPF_CHECK_N_OPS; op++) {
+        int present = 0;
+        for (size_t i = 0; i < rep->n_items && !present; i++)
+            present = rep->items[i].op == op;
+        for (size_t k = 0; k < n_causes && k < MAX_CAUSES && !present; k++)
+            present = causes[k].op == op;
+        if (present)
+            print_group(rep, kpf_check_op_name(op), causes, n_causes, verbose);
+    }
+    char g[KPF_CHECK_NAME_MAX], h[KPF_CHECK_NAME_MAX];
+    for (size_t i = 0; i < rep->n_items; i++) {
+        if (rep->items[i].op != KPF_CHECK_OP_NONE)
+            continue;
+        group_of(&rep->items[i], g, sizeof g);
+        int seen = 0;
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = rep->items[j].op == KPF_CHECK_OP_NONE &&
+                   !strcmp(group_of(&rep->items[j], h, sizeof h), g);
+        if (!seen)
+            print_group(rep, g, causes, n_causes, verbose);
+    }
+    printf("%zu passed, %zu failed", rep->n_items - rep->n_failed, rep->n_failed);
+    if (n_causes) {
+        printf(": %zu likely cause%s (", n_causes, n_causes == 1 ? "" : "s");
+        for (size_t k = 0; k < n_causes && k < MAX_CAUSES; k++)
+            printf("%s%s", k ? "; " : "", causes[k].text);
+        printf(")");
+    }
+    printf("\n");
 }
 
 /* Exit status of one check: a config error beats a failure beats success. */
@@ -216,7 +385,7 @@ static int check_model(const args *a, const kpf_plugin *p, size_t *n_failed)
     if (!rc)
         rc = kpf_check_plugin(p, &o, &rep, &err);
     if (!rc)
-        print_report("plugin", p->desc->name, p->path, &rep);
+        print_report("plugin", p->desc->name, p->path, &rep, a->verbose);
     int status = verdict(rc, &err, &rep);
     *n_failed += rep.n_failed;
     kpf_check_report_free(&rep);
@@ -235,8 +404,10 @@ static int check_task(const args *a, const kpf_extension *e, size_t *n_failed)
     o.task = cfg ? kpf_config_root(cfg) : NULL;
     if (!rc)
         rc = kpf_check_task((const kpf_task_desc *)e->desc, &o, &rep, &err);
-    if (!rc)
-        print_report("task", e->desc->name, e->path, &rep);
+    if (!rc) {
+        kpf_check_report_filter(&rep, a->only);
+        print_report("task", e->desc->name, e->path, &rep, a->verbose);
+    }
     int status = verdict(rc, &err, &rep);
     *n_failed += rep.n_failed;
     kpf_check_report_free(&rep);
@@ -276,7 +447,12 @@ int kpf_cmd_check_plugin(int argc, char **argv)
     if (!a.sets || !a.task_sets) {
         fprintf(stderr, "kpf: out of memory\n");
         status = KPF_EXIT_FAIL;
-    } else if (!parse(argc, argv, &a)) {
+    } else if (parse(argc, argv, &a)) {
+        status = KPF_EXIT_USAGE;
+    } else if (a.help) {
+        check_usage(stdout);
+        status = KPF_EXIT_OK;
+    } else {
         int rc = kpf_cli_registry(&reg, &err);
         if (!rc)
             rc = is_path(a.target) ? from_file(reg, a.target, &t, &err)

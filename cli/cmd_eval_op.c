@@ -117,6 +117,16 @@ static int parse_long(const char *opt, const char *s, long *out)
     return 0;
 }
 
+static int takes_value(const char *s)
+{
+    static const char *const opts[] = {"--in", "--out", "--set", "--seed", "--n-in",
+                                       "--n-out", "--trials", NULL};
+    for (const char *const *o = opts; *o; o++)
+        if (!strcmp(s, *o))
+            return 1;
+    return 0;
+}
+
 static int parse(int argc, char **argv, args *a)
 {
     for (int i = 1; i < argc; i++) {
@@ -126,8 +136,10 @@ static int parse(int argc, char **argv, args *a)
         int rc = 0;
         if (!strcmp(s, "--no-tape"))
             a->no_tape = 1;
-        else if (!next && s[0] == '-')
-            return fprintf(stderr, "kpf eval-op: %s needs a value\n", s), -1;
+        else if (!next && s[0] == '-' && strcmp(s, "--no-tape") && takes_value(s))
+            return fprintf(stderr, "kpf eval-op: %s needs a value (see kpf eval-op --help)\n",
+                           s),
+                   -1;
         else if (!strcmp(s, "--in"))
             a->in = argv[++i];
         else if (!strcmp(s, "--out"))

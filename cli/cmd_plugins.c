@@ -2,6 +2,7 @@
  * tasks, analyses, studies; built-ins and files alike), then why any file
  * was skipped. */
 #include <stdio.h>
+#include <string.h>
 
 #include "cli.h"
 
@@ -28,9 +29,19 @@ static void list_kind(const kpf_registry *reg, kpf_kind kind)
 
 int kpf_cmd_plugins(int argc, char **argv)
 {
-    (void)argv;
+    if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+        printf("usage: kpf plugins\n"
+               "  lists every extension kpf finds: models, tasks, analyses and studies, each\n"
+               "  with its name, ABI version, one-line summary and the file it came from (or\n"
+               "  built-in), models marked [discrete] or [continuous]; then the folders\n"
+               "  searched and, on stderr, every file skipped with the reason and the fix.\n"
+               "  Search path: $KPF_PLUGIN_PATH (':'-separated), then plugins/ beside the kpf\n"
+               "  executable and the install tree.  No options.\n");
+        return KPF_EXIT_OK;
+    }
     if (argc > 1) {
-        fprintf(stderr, "usage: kpf plugins\n");
+        fprintf(stderr, "kpf plugins: %s '%s' (see 'kpf plugins --help')\n",
+                argv[1][0] == '-' ? "unknown option" : "takes no arguments, not", argv[1]);
         return KPF_EXIT_USAGE;
     }
     kpf_registry *reg = NULL;

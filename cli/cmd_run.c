@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "run_report.h"
 #include "kpf/experiment.h"
 #include "kpf/study.h"
 #include "kpf/sweep.h"
@@ -20,18 +21,65 @@ typedef struct run_args {
     const char *resume; /* DIR of an interrupted run */
     const char *sets[MAX_SETS];
     int n_sets;
+    int verbosity;      /* KPF_CLI_QUIET, _NORMAL, _VERBOSE */
+    int help;
 } run_args;
+
+static void run_usage(FILE *fp)
+{
+    fputs("usage: kpf run CONFIG [-o DIR] [--set key.path=value]... [-q | -v]\n"
+          "       kpf run --resume DIR [-q | -v]\n"
+          "  runs the experiment a YAML config describes (or the study its top-level key\n"
+          "  names, or the sweep its sweep: section lays out).  The whole config is\n"
+          "  checked first: a mistake is exit 2 with file:line:col, before anything is\n"
+          "  written.\n"
+          "\n"
+          "options:\n"
+          "  -o, --out DIR        the run folder; it must not exist or be empty (default:\n"
+          "                       runs/<config name>, and for later runs of the same\n"
+          "                       config runs/<config name>-2, -3, …: never an earlier run)\n"
+          "  --set key.path=value override one config value (repeatable), e.g.\n"
+          "                       --set train.iterations=100 --set model.n=32\n"
+          "  --resume DIR         continue an interrupted run from DIR/checkpoint.h5 with\n"
+          "                       the config and overrides saved in DIR\n"
+          "  -q, --quiet          print nothing but errors\n"
+          "  -v, --verbose        more detail: every phase, each analysis's time, every\n"
+          "                       evaluation kept on screen, timings in the results\n"
+          "  -h, --help           this text\n"
+          "\n"
+          "While it runs: on a terminal one line with iteration/total, the minibatch loss,\n"
+          "the last evaluation loss, elapsed time and ETA; elsewhere one line per\n"
+          "evaluation (KPF_PROGRESS=plain or live chooses).  At the end: the results\n"
+          "(eval loss, convergence, effective ranks, wall time) and where the files are\n"
+          "(docs/outputs.md).\n"
+          "exit status: 0 success, 1 the run failed, 2 bad usage or bad config\n",
+          fp);
+}
+
+static int unknown(const char *what, const char *s)
+{
+    fprintf(stderr, "kpf run: %s '%s' (see 'kpf run --help')\n", what, s);
+    return -1;
+}
 
 static int parse(int argc, char **argv, run_args *a)
 {
     memset(a, 0, sizeof *a);
     for (int i = 1; i < argc; i++) {
         const char *s = argv[i];
-        if ((!strcmp(s, "-o") || !strcmp(s, "--out")) && i + 1 < argc) {
+        const int has_value = i + 1 < argc;
+        if (!strcmp(s, "-h") || !strcmp(s, "--help")) {
+            a->help = 1;
+            return 0;
+        } else if (!strcmp(s, "-q") || !strcmp(s, "--quiet")) {
+            a->verbosity = KPF_CLI_QUIET;
+        } else if (!strcmp(s, "-v") || !strcmp(s, "--verbose")) {
+            a->verbosity = KPF_CLI_VERBOSE;
+        } else if ((!strcmp(s, "-o") || !strcmp(s, "--out")) && has_value) {
             a->out = argv[++i];
-        } else if (!strcmp(s, "--resume") && i + 1 < argc) {
+        } else if (!strcmp(s, "--resume") && has_value) {
             a->resume = argv[++i];
-        } else if (!strcmp(s, "--set") && i + 1 < argc) {
+        } else if (!strcmp(s, "--set") && has_value) {
             if (a->n_sets == MAX_SETS)
                 return fprintf(stderr, "kpf run: too many --set options\n"), -1;
             a->sets[a->n_sets++] = argv[++i];
@@ -39,8 +87,11 @@ static int parse(int argc, char **argv, run_args *a)
             if (a->n_sets == MAX_SETS)
                 return fprintf(stderr, "kpf run: too many --set options\n"), -1;
             a->sets[a->n_sets++] = s + 6;
+        } else if (!strcmp(s, "-o") || !strcmp(s, "--out") || !strcmp(s, "--resume") ||
+                   !strcmp(s, "--set")) {
+            return unknown("missing the value after", s);
         } else if (s[0] == '-' && s[1]) {
-            return fprintf(stderr, "kpf run: unknown or incomplete option '%s'\n", s), -1;
+            return unknown("unknown option", s);
         } else if (!a->config) {
             a->config = s;
         } else {
@@ -53,7 +104,8 @@ static int parse(int argc, char **argv, run_args *a)
                -1;
     if (!a->config && !a->resume)
         return fprintf(stderr, "usage: kpf run CONFIG [-o DIR] [--set key.path=value]...\n"
-                               "       kpf run --resume DIR\n"),
+                               "       kpf run --resume DIR\n"
+                               "(see 'kpf run --help')\n"),
                -1;
     return 0;
 }
@@ -94,6 +146,11 @@ static int save_inputs(const run_args *a, const kpf_config *cfg, const char *dir
         ok = 0;
     snprintf(path, sizeof path, "%s/overrides.txt", dir);
     FILE *ov = ok ? fopen(path, "wx") : NULL;
+    /* The header keeps the file from being empty when there is nothing to
+     * re-apply (a run folder holds no empty files). */
+    if (ov)
+        fprintf(ov, "# --set overrides of this run, one per line; kpf run --resume re-applies "
+                    "them\n");
     for (int i = 0; ov && i < a->n_sets; i++)
         fprintf(ov, "%s\n", a->sets[i]);
     if (ov)
@@ -116,7 +173,7 @@ static int load_resume_sets(run_args *a, char *store, size_t size, kpf_error *er
         char *line = store + used;
         line[strcspn(line, "\n")] = '\0';
         used += strlen(line) + 1;
-        if (*line)
+        if (*line && *line != '#')
             a->sets[a->n_sets++] = line;
     }
     fclose(fp);
@@ -162,7 +219,8 @@ static int run_study(const run_args *a, const kpf_study_desc *st, kpf_config *cf
         fprintf(stderr, "kpf: %s\n", err.msg);
         return rc == KPF_ENOMEM ? KPF_EXIT_FAIL : KPF_EXIT_USAGE;
     }
-    fprintf(stderr, "kpf: %s %s\n", a->resume ? "resuming in" : "writing to", dir);
+    if (a->verbosity >= KPF_CLI_NORMAL)
+        fprintf(stderr, "kpf: %s %s\n", a->resume ? "resuming in" : "writing to", dir);
     rc = a->resume ? st->resume(cfg, reg, dir, &err) : st->run(cfg, reg, dir, &err);
     if (rc) {
         fprintf(stderr, "kpf: %s\n", err.msg);
@@ -203,7 +261,7 @@ static int run_sweep(const run_args *a, const kpf_config *cfg, const kpf_sweep *
                         "from their folders instead\n");
         return KPF_EXIT_USAGE;
     }
-    kpf_cli_sweep_args sa = {a->config, a->sets, a->n_sets};
+    kpf_cli_sweep_args sa = {.config = a->config, .sets = a->sets, .n_sets = a->n_sets};
     char dir[4096];
     int rc = kpf_cli_sweep_validate(&sa, sw, reg, &err);
     if (!rc && !(rc = kpf_output_dir_prepare(a->out, a->config, dir, sizeof dir, &err)))
@@ -212,8 +270,15 @@ static int run_sweep(const run_args *a, const kpf_config *cfg, const kpf_sweep *
         fprintf(stderr, "kpf: %s\n", err.msg);
         return KPF_EXIT_USAGE;
     }
-    fprintf(stderr, "kpf: sweep of %zu points into %s\n", sw->n_points, dir);
-    return kpf_cli_sweep(&sa, sw, reg, dir);
+    kpf_cli_progress pr;
+    kpf_cli_progress_init(&pr, a->verbosity);
+    kpf_progress listener = kpf_cli_progress_listener(&pr);
+    sa.progress = &listener;
+    if (a->verbosity >= KPF_CLI_NORMAL)
+        fprintf(stderr, "kpf: sweep of %zu points into %s\n", sw->n_points, dir);
+    rc = kpf_cli_sweep(&sa, sw, reg, dir);
+    kpf_cli_progress_end(&pr);
+    return rc;
 }
 
 int kpf_cmd_run(int argc, char **argv)
@@ -221,6 +286,10 @@ int kpf_cmd_run(int argc, char **argv)
     run_args a;
     if (parse(argc, argv, &a))
         return KPF_EXIT_USAGE;
+    if (a.help) {
+        run_usage(stdout);
+        return KPF_EXIT_OK;
+    }
     static char sets_store[65536], resume_cfg[4200];
     kpf_config *cfg = NULL;
     kpf_registry *reg = NULL;
@@ -269,13 +338,21 @@ int kpf_cmd_run(int argc, char **argv)
         status = KPF_EXIT_USAGE;
         goto done;
     }
-    fprintf(stderr, "kpf: %s %s\n", a.resume ? "resuming in" : "writing to", dir);
-    if ((rc = kpf_experiment_run(ex, dir, a.resume != NULL, &err))) {
+    if (a.verbosity >= KPF_CLI_NORMAL)
+        fprintf(stderr, "kpf: %s %s\n", a.resume ? "resuming in" : "writing to", dir);
+    kpf_cli_progress pr;
+    kpf_cli_progress_init(&pr, a.verbosity);
+    kpf_progress listener = kpf_cli_progress_listener(&pr);
+    kpf_experiment_set_progress(ex, &listener);
+    rc = kpf_experiment_run(ex, dir, a.resume != NULL, &err);
+    kpf_cli_progress_end(&pr);
+    kpf_experiment_set_progress(ex, NULL);
+    if (rc) {
         fprintf(stderr, "kpf: %s\n", err.msg);
         status = KPF_EXIT_FAIL;
         goto done;
     }
-    printf("%s/summary.json\n", dir);
+    kpf_cli_print_results(dir, a.verbosity);
 done:
     kpf_experiment_free(ex);
     kpf_registry_free(reg);

@@ -56,26 +56,55 @@ int kpf_cli_registry(kpf_registry **out, kpf_error *err)
     return rc;
 }
 
+/* Every subcommand: its name, its synopsis lines for `kpf --help` (each
+ * answers `kpf NAME --help` with its options) and its entry point. */
+typedef struct command {
+    const char *name;
+    const char *synopsis;
+    int (*run)(int argc, char **argv);
+} command;
+
+static const command commands[] = {
+    {"run", "  run CONFIG [-o DIR] [--set key.path=value]... [-q|-v]\n"
+            "                        run the experiment described by a YAML config, or\n"
+            "                        the study named by its top-level key (lrnn:, …);\n"
+            "                        outputs go to DIR (must be new or empty) or to\n"
+            "                        runs/<config name>, runs/<config name>-2, …\n"
+            "  run --resume DIR      continue an interrupted run in DIR\n",
+     kpf_cmd_run},
+    {"show", "  show RUN_DIR          a run's summary (or a sweep's table) as text\n",
+     kpf_cmd_show},
+    {"plugins", "  plugins               list every extension found: models, tasks, analyses\n"
+                "                        and studies (name, ABI, summary, file or built-in),\n"
+                "                        then the files skipped and why\n",
+     kpf_cmd_plugins},
+    {"check-plugin",
+     "  check-plugin NAME|PATH [--only PATTERN] [--seed N] [--set key=value]...\n"
+     "               [--task-set key=value]... [--trials B] [-v]\n"
+     "                        run the conformance checks on a model or a task\n"
+     "                        (NAME), or on every one a .so exports (PATH)\n",
+     kpf_cmd_check_plugin},
+    {"new-plugin", "  new-plugin NAME [--discrete|--continuous] [-o DIR]\n"
+                   "                        scaffold a working model plugin to start from\n",
+     kpf_cmd_new_plugin},
+    {"eval-op", "  eval-op PLUGIN OP --in IN.h5 --out OUT.h5\n"
+                "                        evaluate one op of a plugin on arrays from a file\n",
+     kpf_cmd_eval_op},
+    {"export-safetensors",
+     "  export-safetensors RUN_DIR OUT.safetensors [--prefix P] [--layer]\n"
+     "                        write a run's trained θ with PyTorch's names\n",
+     kpf_cmd_export_safetensors},
+};
+#define N_COMMANDS (sizeof commands / sizeof commands[0])
+
 static void usage(FILE *fp)
 {
-    fputs("usage: kpf <command> [options]\n"
-          "\n"
-          "commands:\n"
-          "  run CONFIG [-o DIR] [--set key.path=value]...\n"
-          "                        run the experiment described by a YAML config, or\n"
-          "                        the study named by its top-level key (lrnn:, …);\n"
-          "                        outputs go to DIR (must be new or empty) or to\n"
-          "                        runs/<config name>[-N]\n"
-          "  run --resume DIR      continue an interrupted run in DIR\n"
-          "  plugins               list every extension found: models, tasks, analyses\n"
-          "                        and studies (name, ABI, summary, file or built-in),\n"
-          "                        then the files skipped and why\n"
-          "  check-plugin NAME|PATH [--seed N] [--set key=value]...\n"
-          "               [--task-set key=value]... [--trials B]\n"
-          "                        run the conformance checks on a model or a task\n"
-          "                        (NAME), or on every one a .so exports (PATH);\n"
-          "                        --set gives model keys, --task-set task keys\n"
-          "  --help, -h            this text\n"
+    fputs("usage: kpf <command> [options]\n\ncommands (kpf <command> --help for each one's "
+          "options):\n",
+          fp);
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        fputs(commands[i].synopsis, fp);
+    fputs("  --help, -h            this text\n"
           "  --version             print the version\n"
           "\n"
           "Extensions (.so files exporting models, tasks, analyses or studies) are\n"
@@ -101,18 +130,9 @@ int main(int argc, char **argv)
         printf("kpf %s (plugin ABI %u)\n", KPF_VERSION_STRING, KPF_ABI_VERSION);
         return KPF_EXIT_OK;
     }
-    if (!strcmp(cmd, "run"))
-        return kpf_cmd_run(argc - 1, argv + 1);
-    if (!strcmp(cmd, "plugins"))
-        return kpf_cmd_plugins(argc - 1, argv + 1);
-    if (!strcmp(cmd, "check-plugin"))
-        return kpf_cmd_check_plugin(argc - 1, argv + 1);
-    if (!strcmp(cmd, "show"))
-        return kpf_cmd_show(argc - 1, argv + 1);
-    if (!strcmp(cmd, "new-plugin"))
-        return kpf_cmd_new_plugin(argc - 1, argv + 1);
-    if (!strcmp(cmd, "eval-op"))
-        return kpf_cmd_eval_op(argc - 1, argv + 1);
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        if (!strcmp(cmd, commands[i].name))
+            return commands[i].run(argc - 1, argv + 1);
     fprintf(stderr, "kpf: unknown command '%s' (try kpf --help)\n", cmd);
     return KPF_EXIT_USAGE;
 }

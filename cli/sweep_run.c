@@ -221,9 +221,14 @@ int kpf_cli_sweep(const kpf_cli_sweep_args *a, const kpf_sweep *sw, kpf_registry
     for (size_t i = 0; i < sw->n_points; i++) {
         char pdir[4300], status[64];
         snprintf(pdir, sizeof pdir, "%s/point_%04zu", dir, i);
-        fprintf(stderr, "kpf: sweep point %zu/%zu\n", i + 1, sw->n_points);
         spawn_point(a, sw, i, reg, pdir, status, sizeof status);
         failed += strcmp(status, "ok") != 0;
+        char label[96];
+        snprintf(label, sizeof label, "%zu: %s", i, status);
+        kpf_progress_send(a->progress, (kpf_progress_event){.kind = KPF_PROGRESS_POINT,
+                                                            .name = label, .iteration = i + 1,
+                                                            .total = sw->n_points,
+                                                            .failed = failed});
         table_row(&t, sw, i, status, pdir);
     }
     int csv_ok = fclose(t.fp) == 0; /* rows now holds the whole table */
@@ -235,7 +240,8 @@ int kpf_cli_sweep(const kpf_cli_sweep_args *a, const kpf_sweep *sw, kpf_registry
     plot_sweep(sw, &t, dir);
     if (csv_ok)
         printf("%s\n", path);
-    fprintf(stderr, "kpf: sweep done: %zu points, %zu failed\n", sw->n_points, failed);
+    if (!a->progress || failed)
+        fprintf(stderr, "kpf: sweep done: %zu points, %zu failed\n", sw->n_points, failed);
     rc = csv_ok && !failed ? KPF_EXIT_OK : KPF_EXIT_FAIL;
 done: /* the one exit: whatever was allocated is released here */
     if (t.fp)

@@ -41,12 +41,20 @@ Test(cli, run_writes_summary_and_trajectory)
     cr_assert(tu_exists("out/trajectory.h5"));
 }
 
+/* Two summary.json files are equal, text and all, once their "timings"
+ * entries (wall seconds) are cut out. */
+#define SAME_BUT_TIMINGS                                                                    \
+    "python3 -c \"import re, sys; t = [re.sub(r'\\\"timings\\\": \\{[^}]*\\},?', '', "    \
+    "open(p).read()) for p in sys.argv[1:]]; sys.exit(t[0] != t[1] or 'timings' in t[0])\" " \
+    "%s/a/summary.json %s/b/summary.json"
+
 Test(cli, same_seed_same_numbers)
 {
     tu_write("ok.yaml", small_cfg);
     cr_assert_eq(tu_sh("%s run %s/ok.yaml -o %s/a", KPF_CLI_PATH, tu_tmp, tu_tmp), 0, "%s", tu_out);
     cr_assert_eq(tu_sh("%s run %s/ok.yaml -o %s/b", KPF_CLI_PATH, tu_tmp, tu_tmp), 0, "%s", tu_out);
-    cr_assert_eq(tu_sh("cmp %s/a/summary.json %s/b/summary.json", tu_tmp, tu_tmp), 0, "%s", tu_out);
+    /* every byte but the wall times ("timings", which no two runs share) */
+    cr_assert_eq(tu_sh(SAME_BUT_TIMINGS, tu_tmp, tu_tmp), 0, "%s", tu_out);
     cr_assert_eq(tu_sh("%s run %s/ok.yaml -o %s/c --set seed=4", KPF_CLI_PATH, tu_tmp, tu_tmp), 0);
     cr_assert_neq(tu_sh("cmp %s/a/summary.json %s/c/summary.json", tu_tmp, tu_tmp), 0);
 }
@@ -281,7 +289,8 @@ Test(cli, study_without_resume_op_refuses_resume)
                                 "dirac, sweep: beta, from: 0.2, to: 1, n: 2, kappa: 1}]}\n");
     cr_assert_eq(tu_sh("%s run --resume %s/run", KPF_CLI_PATH, tu_tmp), 2, "%s", tu_out);
     cr_assert(strstr(tu_out, "`lrnn:` runs cannot be resumed"), "%s", tu_out);
-    cr_assert_not(tu_exists("run/fig4.dat"), "the refused resume ran the study");
+    cr_assert_not(tu_exists("run/fig4.dat") || tu_exists("run/plot-src/fig4.dat"),
+                  "the refused resume ran the study");
 }
 
 /* `kpf plugins` lists all four kinds in order, built-ins saying so. */
@@ -331,4 +340,219 @@ Test(cli, broken_study_files_are_one_line_each)
             seen++;
         cr_assert_eq(seen, 1, "%s named on %d lines:\n%s", bad[i].file, seen, tu_out);
     }
+}
+
+/* ---- what a run tells its user, and the folder it leaves (issue 16) ------- */
+
+static const char *train_cfg = "seed: 1\n"
+                               "task: {name: memory_pro, t_stim: 3, t_memory: 3, t_response: 3}\n"
+                               "model: {plugin: rnn, n: 8}\n"
+                               "train: {iterations: 40, batch: 8, eval_every: 10, "
+                               "eval_trials: 8}\n"
+                               "analysis: {trials: 4, k: 4}\n"
+                               "simulate: {trials: 4}\n";
+
+/* Off a terminal: one plain line per evaluation with iteration/total and
+ * both losses, the analyses saying what they compute, then the results
+ * block on stdout. */
+Test(cli, run_reports_progress_and_results)
+{
+    tu_write("t.yaml", train_cfg);
+    cr_assert_eq(tu_sh("(KPF_PROGRESS=plain %s run %s/t.yaml -o %s/out 2>%s/err.txt)",
+                       KPF_CLI_PATH, tu_tmp, tu_tmp, tu_tmp),
+                 0, "%s", tu_out);
+    /* stdout: the results block */
+    cr_assert(strstr(tu_out, "results in "), "%s", tu_out);
+    cr_assert(strstr(tu_out, "eval loss") && strstr(tu_out, " → "), "%s", tu_out);
+    cr_assert(strstr(tu_out, "effective rank K "), "%s", tu_out);
+    cr_assert(strstr(tu_out, "PCA dimension"), "%s", tu_out);
+    cr_assert(strstr(tu_out, "plots          cumvar_iter0.png"), "%s", tu_out);
+    cr_assert(strstr(tu_out, "data           summary.json analysis.h5"), "%s", tu_out);
+    cr_assert(strstr(tu_out, "plot-src/"), "%s", tu_out);
+    cr_assert_eq(tu_sh("cat %s/err.txt", tu_tmp), 0);
+    for (int it = 0; it <= 40; it += 10) {
+        char want[64];
+        snprintf(want, sizeof want, "kpf: train %d/40", it);
+        cr_assert(strstr(tu_out, want), "no line '%s' in:\n%s", want, tu_out);
+    }
+    cr_assert(strstr(tu_out, "train 40/40  train loss "), "%s", tu_out);
+    cr_assert(strstr(tu_out, "eval loss "), "%s", tu_out);
+    cr_assert(strstr(tu_out, "ETA"), "%s", tu_out);
+    cr_assert(strstr(tu_out, "analysis spectra at iteration 40: consensus spectra"), "%s",
+              tu_out);
+    /* one line per evaluation, not per iteration */
+    cr_assert_eq(tu_sh("grep -c 'kpf: train [0-9]*/40' %s/err.txt", tu_tmp), 0);
+    cr_assert_eq(atoi(tu_out), 5, "%s", tu_out);
+}
+
+/* On a terminal (forced): one line redrawn in place with a bar. */
+Test(cli, run_live_line_on_a_terminal)
+{
+    tu_write("t.yaml", train_cfg);
+    cr_assert_eq(tu_sh("(KPF_PROGRESS=live %s run %s/t.yaml -o %s/out >/dev/null)",
+                       KPF_CLI_PATH, tu_tmp, tu_tmp),
+                 0, "%s", tu_out);
+    cr_assert(strstr(tu_out, "\r\033[Ktrain 40/40 [####################]"), "%s", tu_out);
+}
+
+/* -q: nothing but errors; -v: every phase and each analysis's time. */
+Test(cli, run_quiet_and_verbose)
+{
+    tu_write("t.yaml", train_cfg);
+    cr_assert_eq(tu_sh("%s run %s/t.yaml -o %s/q -q", KPF_CLI_PATH, tu_tmp, tu_tmp), 0, "%s",
+                 tu_out);
+    cr_assert_str_eq(tu_out, "");
+    cr_assert(tu_exists("q/summary.json"));
+    tu_write("bad.yaml", "task: {name: memory_pro}\nmodel: {plugin: rnn, nn: 3}\n");
+    cr_assert_eq(tu_sh("%s run %s/bad.yaml -o %s/b -q", KPF_CLI_PATH, tu_tmp, tu_tmp), 2);
+    cr_assert(strstr(tu_out, "model.nn: unknown key"), "errors still show with -q: %s", tu_out);
+    cr_assert_eq(tu_sh("KPF_PROGRESS=plain %s run %s/t.yaml -o %s/v -v", KPF_CLI_PATH, tu_tmp,
+                       tu_tmp),
+                 0, "%s", tu_out);
+    cr_assert(strstr(tu_out, "kpf: plots\n") && strstr(tu_out, "kpf: simulate\n"), "%s", tu_out);
+    cr_assert(strstr(tu_out, "pca at iteration 0 took "), "%s", tu_out);
+    cr_assert(strstr(tu_out, "time train "), "%s", tu_out);
+}
+
+/* summary.json: wall time per phase, the thread count, the version. */
+Test(cli, summary_records_timings_threads_and_version)
+{
+    tu_write("t.yaml", train_cfg);
+    cr_assert_eq(tu_sh("%s run %s/t.yaml -o %s/out -q --set threads=1", KPF_CLI_PATH, tu_tmp,
+                       tu_tmp),
+                 0, "%s", tu_out);
+    cr_assert_eq(tu_sh("python3 -c \"import json; s = json.load(open('%s/out/summary.json')); "
+                       "t = s['timings']; print(sorted(t), s['threads'], s['kpf_version']); "
+                       "assert all(v >= 0 for v in t.values()); "
+                       "assert abs(sum(v for k, v in t.items() if k != 'total') - t['total']) "
+                       "< 0.05 * t['total'] + 0.01\"",
+                       tu_tmp),
+                 0, "%s", tu_out);
+    cr_assert(strstr(tu_out, "['analysis', 'plots', 'simulate', 'total', 'train'] 1 0."), "%s",
+              tu_out);
+}
+
+/* The run folder: results on top, plot sources in plot-src/, nothing empty. */
+Test(cli, run_folder_is_tidy)
+{
+    tu_write("t.yaml", train_cfg);
+    cr_assert_eq(tu_sh("%s run %s/t.yaml -o %s/out -q", KPF_CLI_PATH, tu_tmp, tu_tmp), 0, "%s",
+                 tu_out);
+    cr_assert_eq(tu_sh("find %s/out -empty", tu_tmp), 0);
+    cr_assert_str_eq(tu_out, "", "empty files or folders: %s", tu_out);
+    cr_assert_eq(tu_sh("cd %s/out && ls *.dat *.gp *.log 2>/dev/null | wc -l", tu_tmp), 0);
+    cr_assert_eq(atoi(tu_out), 0, "plot sources on top: %s", tu_out);
+    const char *top[] = {"summary.json", "train.h5", "trajectory.h5", "analysis.h5",
+                         "checkpoint.h5", "loss.png", "cumvar_iter0.png", "pca_iter40.png",
+                         "plot-src/loss.dat", "plot-src/loss.gp", "plot-src/pca_iter40.dat"};
+    for (size_t i = 0; i < sizeof top / sizeof *top; i++) {
+        char p[64];
+        snprintf(p, sizeof p, "out/%s", top[i]);
+        cr_assert(tu_exists(p), "%s missing", p);
+    }
+    /* a resumed run still finds its overrides (the file is never empty) */
+    cr_assert_neq(tu_sh("%s run --resume %s/out -q", KPF_CLI_PATH, tu_tmp), 0, "%s", tu_out);
+    cr_assert(strstr(tu_out, "already finished"), "%s", tu_out);
+}
+
+/* ---- subcommand help (issue 16) ------------------------------------------------- */
+
+/* Every command `kpf --help` lists answers `kpf CMD --help` with its usage
+ * and options on stdout, and names that help when given an unknown option. */
+Test(cli, every_subcommand_has_help)
+{
+    cr_assert_eq(tu_sh("%s --help", KPF_CLI_PATH), 0);
+    cr_assert(strstr(tu_out, "run --resume DIR"), "%s", tu_out);
+    char help[65536], cmds[32][64];
+    snprintf(help, sizeof help, "%s", tu_out);
+    size_t n = 0;
+    for (char *line = strtok(help, "\n"); line && n < 32; line = strtok(NULL, "\n")) {
+        char word[64];
+        if (strncmp(line, "  ", 2) || line[2] == ' ' || line[2] == '-' ||
+            sscanf(line + 2, "%63s", word) != 1)
+            continue;
+        int seen = 0;
+        for (size_t i = 0; i < n; i++)
+            seen |= !strcmp(cmds[i], word);
+        if (!seen)
+            snprintf(cmds[n++], sizeof cmds[0], "%s", word);
+    }
+    const char *must[] = {"run", "show", "plugins", "check-plugin", "new-plugin", "eval-op",
+                          "export-safetensors"};
+    for (size_t k = 0; k < sizeof must / sizeof *must; k++) {
+        int found = 0;
+        for (size_t i = 0; i < n; i++)
+            found |= !strcmp(cmds[i], must[k]);
+        cr_assert(found, "kpf --help does not list %s", must[k]);
+    }
+    for (size_t i = 0; i < n; i++) {
+        cr_assert_eq(tu_sh("(%s %s --help 2>/dev/null)", KPF_CLI_PATH, cmds[i]), 0,
+                     "kpf %s --help", cmds[i]);
+        char want[96];
+        snprintf(want, sizeof want, "usage: kpf %s", cmds[i]);
+        cr_assert(strstr(tu_out, want), "kpf %s --help: %s", cmds[i], tu_out);
+        cr_assert_neq(tu_sh("%s %s --no-such-option", KPF_CLI_PATH, cmds[i]), 0);
+        snprintf(want, sizeof want, "kpf %s --help", cmds[i]);
+        cr_assert(strstr(tu_out, want), "kpf %s --no-such-option: %s", cmds[i], tu_out);
+    }
+    cr_assert_eq(tu_sh("%s run --help", KPF_CLI_PATH), 0);
+    cr_assert(strstr(tu_out, "--resume DIR") && strstr(tu_out, "-q, --quiet") &&
+                  strstr(tu_out, "-v, --verbose") && strstr(tu_out, "runs/<config name>-2"),
+              "%s", tu_out);
+    cr_assert_eq(tu_sh("%s check-plugin --help", KPF_CLI_PATH), 0);
+    cr_assert(strstr(tu_out, "--only PATTERN") && strstr(tu_out, "--task-set"), "%s", tu_out);
+}
+
+/* ---- check-plugin's report (issue 16) -------------------------------------------- */
+
+/* Grouped by op; the failures a wrong jzT causes collapse into one line
+ * naming it; every line gives both magnitudes (the adjoint-gradient lines
+ * too) and the relative error; -v lists the failures under the cause. */
+Test(cli, check_plugin_groups_and_names_the_cause)
+{
+    cr_assert_eq(tu_sh("%s check-plugin %s/broken_jzT.so", KPF_CLI_PATH, KPF_TEST_PLUGIN_DIR), 1,
+                 "%s", tu_out);
+    cr_assert(strstr(tu_out, "\n  jz\n") && strstr(tu_out, "\n  jzT\n") &&
+                  strstr(tu_out, "\n  gradient\n"),
+              "%s", tu_out);
+    cr_assert(strstr(tu_out, "FAIL  likely cause: jzT is not the transpose of jz — 8 checks fail"),
+              "%s", tu_out);
+    cr_assert(strstr(tu_out, "1 likely cause (jzT is not the transpose of jz)"), "%s", tu_out);
+    /* collapsed: the stepper's adjoint line is not printed on its own */
+    cr_assert_null(strstr(tu_out, "    FAIL  euler: adjoint <J_F v,w>"), "%s", tu_out);
+    cr_assert(strstr(tu_out, "<dL/dth,d> ") && strstr(tu_out, "  FD "), "%s", tu_out);
+    cr_assert(strstr(tu_out, "|J d| ") && strstr(tu_out, "|FD| "), "%s", tu_out);
+    cr_assert(strstr(tu_out, "<J v,w> ") && strstr(tu_out, "<v,J^T w> "), "%s", tu_out);
+    cr_assert_eq(tu_sh("%s check-plugin %s/broken_jzT.so -v", KPF_CLI_PATH, KPF_TEST_PLUGIN_DIR),
+                 1, "%s", tu_out);
+    cr_assert(strstr(tu_out, "      FAIL  euler: adjoint <J_F v,w>"), "%s", tu_out);
+    cr_assert_eq(tu_sh("%s check-plugin %s/broken_accum.so", KPF_CLI_PATH, KPF_TEST_PLUGIN_DIR),
+                 1, "%s", tu_out);
+    cr_assert(strstr(tu_out, "likely cause: jthT overwrites g instead of adding into it"), "%s",
+              tu_out);
+}
+
+/* --only runs a subset: only matching checks are reported, and the
+ * gradient (the slow part) is not run when nothing of it is asked for. */
+Test(cli, check_plugin_only_runs_a_subset)
+{
+    cr_assert_eq(tu_sh("%s check-plugin rnn --only jzT", KPF_CLI_PATH), 0, "%s", tu_out);
+    cr_assert(strstr(tu_out, "\n  jzT\n") && !strstr(tu_out, "\n  jz\n") &&
+                  !strstr(tu_out, "\n  gradient\n") && !strstr(tu_out, "determinism"),
+              "%s", tu_out);
+    cr_assert(strstr(tu_out, "f: adjoint <J_z v,w> = <v,J_z^T w> (jz, jzT)"), "%s", tu_out);
+    cr_assert_eq(tu_sh("%s check-plugin rnn --only 'loss*block W_in'", KPF_CLI_PATH), 0, "%s",
+                 tu_out);
+    cr_assert(strstr(tu_out, "adjoint gradient: FD of loss, block W_in") &&
+                  strstr(tu_out, "truncated BPTT (window 3): FD of loss, block W_in") &&
+                  strstr(tu_out, "2 passed, 0 failed"),
+              "%s", tu_out);
+    cr_assert_eq(tu_sh("%s check-plugin %s/broken_jzT.so --only 'accumulate'", KPF_CLI_PATH,
+                       KPF_TEST_PLUGIN_DIR),
+                 0, "the failing checks were not skipped: %s", tu_out);
+    cr_assert_eq(tu_sh("%s check-plugin memory_pro --only dims", KPF_CLI_PATH), 0, "%s", tu_out);
+    cr_assert(strstr(tu_out, "dims") && strstr(tu_out, " 0 failed") && !strstr(tu_out, "noise"),
+              "%s", tu_out);
+    cr_assert_eq(tu_sh("%s check-plugin rnn --only", KPF_CLI_PATH), 2, "%s", tu_out);
+    cr_assert(strstr(tu_out, "missing the value after '--only'"), "%s", tu_out);
 }

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "kpf/param_io.h"
 #include "kpf/rng.h"
@@ -52,6 +53,7 @@ struct kpf_analyses {
     kpf_snapshot_report *reports; /* one per schedule entry */
     size_t n_done;
     int resumed;
+    const kpf_progress *progress; /* borrowed; NULL: nobody listens */
 };
 
 static int in_list(const char *const *list, const char *s)
@@ -292,6 +294,38 @@ static int write_theta(kpf_analyses *a, const char *group, kpf_error *err)
     return kpf_params_write(a->h5, a->m, NULL, prefix, 0, err);
 }
 
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* One analysis at one snapshot, announced to the listener before and after
+ * (a spectrum or a Lyapunov run can take minutes: say what it computes). */
+static int run_one(kpf_analyses *a, const instance *in, const kpf_snapshot *s, kpf_error *err)
+{
+    const kpf_analysis_desc *d = in->desc;
+    kpf_progress_send(a->progress, (kpf_progress_event){.kind = KPF_PROGRESS_ANALYSIS_BEGIN,
+                                                        .name = d->name, .what = d->summary,
+                                                        .iteration = s->iteration});
+    double t0 = now();
+    int rc = d->at_snapshot(in->self, s, err);
+    if (rc)
+        return kpf_error_prefix(err, rc, "%s: ", d->name);
+    kpf_progress_send(a->progress, (kpf_progress_event){.kind = KPF_PROGRESS_ANALYSIS_END,
+                                                        .name = d->name, .what = d->summary,
+                                                        .iteration = s->iteration,
+                                                        .seconds = now() - t0});
+    return KPF_OK;
+}
+
+void kpf_analyses_set_progress(kpf_analyses *a, const kpf_progress *p)
+{
+    if (a)
+        a->progress = p;
+}
+
 int kpf_analyses_at(kpf_analyses *a, size_t it, kpf_error *err)
 {
     if (a->n_done == a->n_at || a->at[a->n_done] != it)
@@ -307,11 +341,8 @@ int kpf_analyses_at(kpf_analyses *a, size_t it, kpf_error *err)
     int rc = kpf_h5_remove(a->h5, group, err); /* a resumed run redoing it */
     if (!rc) rc = kpf_simulate(a->m, a->tr, err);
     if (!rc) rc = write_theta(a, group, err);
-    for (size_t i = 0; !rc && i < a->n_an; i++) {
-        const kpf_analysis_desc *d = a->an[i].desc;
-        if ((rc = d->at_snapshot(a->an[i].self, &s, err)))
-            rc = kpf_error_prefix(err, rc, "%s: ", d->name);
-    }
+    for (size_t i = 0; !rc && i < a->n_an; i++)
+        rc = run_one(a, &a->an[i], &s, err);
     if (!rc) rc = kpf_h5_flush(a->h5, err); /* a kill later keeps this snapshot */
     if (rc)
         return kpf_error_prefix(err, rc, "analysis at iteration %zu: ", it);

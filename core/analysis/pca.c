@@ -1,7 +1,9 @@
 /* The `pca` analysis: principal components of the hidden states over all
  * analysis trials and steps at every snapshot — the effective dimension at
  * 95% variance, and the first three component scores for the figures
- * pca_iter<i>.png at the first and last snapshot. */
+ * pca_iter<i>.png at the first and last snapshot.  Only the observed
+ * components of the state enter (kpf_model_observed: hh's V, not its
+ * gates; every component for most models). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +19,9 @@
 
 /* Slot 0: the first snapshot, slot 1: the latest (figures, sweep scalars). */
 typedef struct pca {
-    size_t n, B, T;
+    size_t n, B, T;            /* n: observed components                  */
+    size_t n_state;            /* the whole state's size                  */
+    size_t *obs;               /* the observed indices (n of them)        */
     double *zc, *cov, *sv;     /* B·T×n centred states, n×n covariance, n */
     gsl_vector *ev;            /* eigen decomposition, made once          */
     gsl_matrix *V;
@@ -33,6 +37,7 @@ static void destroy(void *self)
     pca *p = self;
     if (!p)
         return;
+    free(p->obs);
     free(p->zc);
     free(p->cov);
     free(p->sv);
@@ -52,7 +57,18 @@ static int create(const kpf_node *node, const kpf_analysis_setup *setup, void **
     pca *p = calloc(1, sizeof *p);
     if (!p)
         return kpf_error_set(err, KPF_ENOMEM, "out of memory");
-    p->n = setup->model->n;
+    const size_t *obs = kpf_model_observed(setup->model, &p->n, err);
+    if (!p->n) {
+        destroy(p);
+        return KPF_EPLUGIN;
+    }
+    p->n_state = setup->model->n;
+    if (!(p->obs = malloc(p->n * sizeof *p->obs))) {
+        destroy(p);
+        return kpf_error_set(err, KPF_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < p->n; i++)
+        p->obs[i] = obs ? obs[i] : i;
     p->B = setup->trials;
     p->T = setup->steps;
     size_t n = p->n, R = p->B * p->T;
@@ -79,14 +95,15 @@ static int create(const kpf_node *node, const kpf_analysis_setup *setup, void **
  * dimension is scale-free). */
 static void covariance(pca *p, const kpf_traj *tr)
 {
-    size_t n = p->n, R = tr->B * tr->T;
+    size_t n = p->n, N = p->n_state, R = tr->B * tr->T;
     for (size_t i = 0; i < n; i++) {
+        const double *z = tr->z + p->obs[i];
         double mu = 0;
         for (size_t r = 0; r < R; r++)
-            mu += tr->z[r * n + i];
+            mu += z[r * N];
         mu /= (double)R;
         for (size_t r = 0; r < R; r++)
-            p->zc[r * n + i] = tr->z[r * n + i] - mu;
+            p->zc[r * n + i] = z[r * N] - mu;
     }
     cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)n, (int)n, (int)R, 1.0, p->zc,
                 (int)n, p->zc, (int)n, 0.0, p->cov, (int)n);

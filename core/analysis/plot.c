@@ -1,4 +1,7 @@
-/* gnuplot-rendered PNGs: data table + script + one gnuplot run. */
+/* gnuplot-rendered PNGs: data table + script + one gnuplot run.  The
+ * PNG goes into the run folder, its sources (NAME.dat, NAME.gp, and
+ * gnuplot's NAME.log when it said anything) into the folder's plot-src/,
+ * where gnuplot runs, so the results stay on top. */
 #include "kpf/plot.h"
 
 #include <errno.h>
@@ -8,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -35,31 +39,55 @@ static void exec_gnuplot(const char *dir, const char *gp, const char *out)
     _exit(GNUPLOT_NOT_RUN);
 }
 
-/* Render DIR/NAME.gp into the PNG it names, gnuplot's output in
- * DIR/NAME.log.  gnuplot runs inside DIR and the scripts name their files
- * by base name, so no path is ever parsed by gnuplot either. */
+/* DIR/plot-src, created when missing. */
+static int src_dir(const char *dir, char *buf, size_t size, kpf_error *err)
+{
+    snprintf(buf, size, "%s/%s", dir, KPF_PLOT_SRC_DIR);
+    if (mkdir(buf, 0777) && errno != EEXIST)
+        return kpf_error_set(err, KPF_EIO, "%s: cannot create the plot sources' folder (%s)",
+                             buf, strerror(errno));
+    return KPF_OK;
+}
+
+/* gnuplot's log is kept only when it holds something (a warning, an error). */
+static void drop_if_empty(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0)
+        unlink(path);
+}
+
+/* Render SRC/NAME.gp (SRC = DIR/plot-src) into the PNG it names (in DIR,
+ * "../NAME.png" from SRC), gnuplot's output in SRC/NAME.log.  gnuplot runs
+ * inside SRC and the scripts name their files by base name, so no path is
+ * ever parsed by gnuplot either. */
 static int run_gnuplot(const char *dir, const char *name, kpf_error *err)
 {
-    char gp[512], out[512];
+    char src[4200], gp[512], out[512], log[4800];
+    int rc = src_dir(dir, src, sizeof src, err);
+    if (rc)
+        return rc;
     snprintf(gp, sizeof gp, "%s.gp", name);
     snprintf(out, sizeof out, "%s.log", name);
+    snprintf(log, sizeof log, "%s/%s", src, out);
     pid_t pid = fork();
     if (pid < 0)
         return kpf_error_set(err, KPF_EIO, "%s/%s.png: cannot start gnuplot (fork: %s)", dir,
                              name, strerror(errno));
     if (pid == 0)
-        exec_gnuplot(dir, gp, out);
+        exec_gnuplot(src, gp, out);
     int st;
     while (waitpid(pid, &st, 0) < 0)
         if (errno != EINTR)
             return kpf_error_set(err, KPF_EIO, "%s/%s.png: lost gnuplot (waitpid: %s)", dir,
                                  name, strerror(errno));
-    if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 0) {
+        drop_if_empty(log);
         return KPF_OK;
+    }
     return kpf_error_set(err, KPF_EIO,
-                         "gnuplot failed to render %s/%s.png (is gnuplot installed? see "
-                         "%s/%s.log)",
-                         dir, name, dir, name);
+                         "gnuplot failed to render %s/%s.png (is gnuplot installed? see %s)",
+                         dir, name, log);
 }
 
 /* The base name of a stem "folder/name": its script names the files by it,
@@ -79,29 +107,43 @@ static FILE *open_new(const char *path, kpf_error *err)
     return fp;
 }
 
+/* The folder and base name of a stem "folder/name" ("." for a bare name,
+ * "/" for "/name"). */
+static const char *stem_dir(const char *stem, char *dir, size_t size)
+{
+    const char *base = stem_base(stem);
+    if (base == stem)
+        snprintf(dir, size, ".");
+    else
+        snprintf(dir, size, "%.*s", base - 1 == stem ? 1 : (int)(base - 1 - stem), stem);
+    return base;
+}
+
+/* STEM's folder/plot-src/NAME.EXT, created exclusively. */
 static FILE *open_part(const char *stem, const char *ext, kpf_error *err)
 {
-    char path[4096];
-    snprintf(path, sizeof path, "%s.%s", stem, ext);
+    char dir[4096], src[4200], path[4400];
+    const char *base = stem_dir(stem, dir, sizeof dir);
+    if (src_dir(dir, src, sizeof src, err))
+        return NULL;
+    snprintf(path, sizeof path, "%s/%s.%s", src, base, ext);
     return open_new(path, err);
 }
 
 static int close_data(FILE *d, const char *stem, kpf_error *err)
 {
-    return fclose(d) ? kpf_error_set(err, KPF_EIO, "%s.dat: write failed", stem) : KPF_OK;
+    return fclose(d) ? kpf_error_set(err, KPF_EIO, "%s.dat (in %s/): write failed", stem,
+                                     KPF_PLOT_SRC_DIR)
+                     : KPF_OK;
 }
 
-/* Close the script and render it, inside the stem's folder. */
+/* Close the script and render it. */
 static int finish_script(FILE *g, const char *stem, kpf_error *err)
 {
     if (fclose(g))
         return kpf_error_set(err, KPF_EIO, "%s.gp: write failed", stem);
-    const char *base = stem_base(stem);
     char dir[4096];
-    if (base == stem)
-        snprintf(dir, sizeof dir, ".");
-    else /* "/name" runs in "/" */
-        snprintf(dir, sizeof dir, "%.*s", base - 1 == stem ? 1 : (int)(base - 1 - stem), stem);
+    const char *base = stem_dir(stem, dir, sizeof dir);
     return run_gnuplot(dir, base, err);
 }
 
@@ -124,7 +166,7 @@ int kpf_plot_loss(const char *stem, const kpf_train_history *h, kpf_error *err)
     const char *base = stem_base(stem);
     fprintf(g,
             "set terminal pngcairo size 900,560 noenhanced\n"
-            "set output '%s.png'\n"
+            "set output '../%s.png'\n"
             "set logscale y\n"
             "set xlabel 'iteration'\nset ylabel 'loss (masked MSE)'\n"
             "set key top right\nset grid\n"
@@ -159,7 +201,7 @@ int kpf_plot_cumvar(const char *stem, const char *title, size_t k,
     if (!g)
         return KPF_EIO;
     const char *base = stem_base(stem);
-    fprintf(g, "set terminal pngcairo size 800,560 noenhanced\nset output '%s.png'\n"
+    fprintf(g, "set terminal pngcairo size 800,560 noenhanced\nset output '../%s.png'\n"
                "set title '%s'\nset xlabel 'components'\nset ylabel 'cumulative explained "
                "variance'\nset yrange [0:1.02]\nset grid\nset key bottom right\n"
                "set arrow from graph 0, first 0.95 to graph 1, first 0.95 nohead dt 2\nplot ",
@@ -197,7 +239,7 @@ int kpf_plot_pca(const char *stem, const char *title, size_t B, size_t T, const 
     if (!g)
         return KPF_EIO;
     const char *base = stem_base(stem);
-    fprintf(g, "set terminal pngcairo size 760,640 noenhanced\nset output '%s.png'\n"
+    fprintf(g, "set terminal pngcairo size 760,640 noenhanced\nset output '../%s.png'\n"
                "set title '%s'\nset xlabel 'PC1'\nset ylabel 'PC2'\nset grid\n"
                "set key outside right\n",
             base, title);
@@ -247,7 +289,7 @@ int kpf_plot_scatter_mean(const char *stem, const char *title, const char *xlabe
     if (!g)
         return KPF_EIO;
     const char *base = stem_base(stem);
-    fprintf(g, "set terminal pngcairo size 800,560 noenhanced\nset output '%s.png'\n"
+    fprintf(g, "set terminal pngcairo size 800,560 noenhanced\nset output '../%s.png'\n"
                "set title '%s'\nset xlabel '%s'\nset ylabel '%s'\nset grid\n%s"
                "set key top left\n"
                "plot '%s.dat' index 0 using 1:2 with points pt 7 ps 0.8 lc rgb '#99aacc' "
@@ -257,10 +299,22 @@ int kpf_plot_scatter_mean(const char *stem, const char *title, const char *xlabe
     return finish_script(g, stem, err);
 }
 
+static int is_plot_source(const char *name)
+{
+    size_t n = strlen(name);
+    return (n > 4 && !strcmp(name + n - 4, ".dat")) || (n > 3 && !strcmp(name + n - 3, ".gp"));
+}
+
 FILE *kpf_plot_open(const char *dir, const char *name, kpf_error *err)
 {
-    char path[4200];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
+    char src[4200], path[4400];
+    if (!is_plot_source(name)) {
+        snprintf(path, sizeof path, "%s/%s", dir, name);
+        return open_new(path, err);
+    }
+    if (src_dir(dir, src, sizeof src, err))
+        return NULL;
+    snprintf(path, sizeof path, "%s/%s", src, name);
     return open_new(path, err);
 }
 
@@ -272,12 +326,13 @@ int kpf_plot_script(const char *dir, const char *name, const char *size, kpf_err
     FILE *fp = kpf_plot_open(dir, gp, err);
     if (!fp)
         return KPF_EIO;
-    fprintf(fp, "set terminal pngcairo size %s noenhanced\nset output '%s.png'\n", size, name);
+    fprintf(fp, "set terminal pngcairo size %s noenhanced\nset output '../%s.png'\n", size,
+            name);
     va_list ap;
     va_start(ap, fmt);
     vfprintf(fp, fmt, ap);
     va_end(ap);
     if (fclose(fp))
-        return kpf_error_set(err, KPF_EIO, "%s/%s: write failed", dir, gp);
+        return kpf_error_set(err, KPF_EIO, "%s/%s/%s: write failed", dir, KPF_PLOT_SRC_DIR, gp);
     return run_gnuplot(dir, name, err);
 }

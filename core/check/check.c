@@ -121,6 +121,9 @@ typedef struct ctx {
     double *op, *om;      /* R·max(n, n_out): FD outputs         */
     double *bufs[MAX_BUFS];
     size_t n_bufs;
+    /* report bookkeeping */
+    int check_op;          /* kpf_check_op of the items being added         */
+    kpf_check_item *last;  /* the item just added; NULL when it was dropped */
 } ctx;
 
 static double *cbuf(ctx *c, size_t count)
@@ -146,6 +149,7 @@ static int add_item(ctx *c, const char *name, double value, double tol, kpf_erro
                     const char *fmt, ...)
 {
     kpf_check_report *r = c->rep;
+    c->last = NULL;
     if (r->n_items == r->cap) {
         size_t cap = r->cap ? 2 * r->cap : 32;
         kpf_check_item *it = realloc(r->items, cap * sizeof *it);
@@ -160,6 +164,11 @@ static int add_item(ctx *c, const char *name, double value, double tol, kpf_erro
     it->value = value;
     it->tol = tol;
     it->pass = value <= tol; /* NaN fails */
+    it->op = c->check_op;
+    it->uses = 1u << c->check_op;
+    it->a = it->b = NAN;
+    it->cause = -1;
+    c->last = it;
     if (!it->pass) {
         r->n_failed++;
         if (fmt) {
@@ -171,6 +180,33 @@ static int add_item(ctx *c, const char *name, double value, double tol, kpf_erro
     }
     return KPF_OK;
 }
+
+/* Say how the item just added was measured: the two quantities compared
+ * and the ops besides its own it depends on. */
+static void tag(ctx *c, int kind, uint32_t also, double a, double b)
+{
+    if (!c->last)
+        return;
+    c->last->kind = kind;
+    c->last->uses |= also;
+    c->last->a = a;
+    c->last->b = b;
+}
+
+#define OPBIT(op) (1u << KPF_CHECK_OP_##op)
+
+/* The item just added also depends on `bits` (a stepper's stages chain the
+ * ops: RK4's J_θ goes through jz, its J_θᵀ through jzT). */
+static void uses_also(ctx *c, uint32_t bits)
+{
+    if (c->last)
+        c->last->uses |= bits;
+}
+/* What the adjoint gradient of the loss is made of: every transpose, and
+ * the forward ops its reference (finite differences of the loss) runs. */
+#define GRADIENT_USES                                                                       \
+    (OPBIT(F) | OPBIT(JZT) | OPBIT(JTHT) | OPBIT(READOUT) | OPBIT(READOUT_JZT) |             \
+     OPBIT(READOUT_JTHT) | OPBIT(INIT_STATE) | OPBIT(INIT_STATE_JTHT) | OPBIT(TAPE))
 
 #define TRY(what, call)                                                       \
     do {                                                                      \
@@ -236,9 +272,10 @@ static int eval(ctx *c, int kind, const double *in, double *out, kpf_error *err)
 
 /* Compare Jd (Mo values) with the central difference of eval(kind) at base
  * (N values) along d. */
-static int fd_check(ctx *c, const char *name, int kind, const double *base,
+static int fd_check(ctx *c, const char *name, int op, int kind, const double *base,
                     const double *d, size_t N, const double *Jd, size_t Mo, kpf_error *err)
 {
+    c->check_op = op;
     double dmax = maxabs(d, N);
     double h = FD_REL_STEP * fmax(1.0, maxabs(base, N)) / (dmax > 0 ? dmax : 1.0);
     for (size_t i = 0; i < N; i++)
@@ -257,20 +294,26 @@ static int fd_check(ctx *c, const char *name, int kind, const double *base,
     double val = sqrt(diff2) / fmax(jn, 1e-300);
     if (jn == 0 && diff2 == 0)
         val = 0;
-    return add_item(c, name, val, c->o->fd_tol, err,
-                    "|J d| = %.6e, |FD| = %.6e, |J d - FD| = %.3e (h = %.2e)", jn, sqrt(fd2),
-                    sqrt(diff2), h);
+    int rc = add_item(c, name, val, c->o->fd_tol, err,
+                      "|J d| = %.6e, |FD| = %.6e, |J d - FD| = %.3e (h = %.2e)", jn, sqrt(fd2),
+                      sqrt(diff2), h);
+    tag(c, KPF_CHECK_KIND_FD, 0, jn, sqrt(fd2));
+    return rc;
 }
 
 /* ⟨J v, w⟩ against ⟨v, Jᵀ w⟩; Jv and w have Mo values, v and JTw have N. */
-static int adj_check(ctx *c, const char *name, const double *v, const double *JTw, size_t N,
-                     const double *Jv, const double *w, size_t Mo, kpf_error *err)
+static int adj_check(ctx *c, const char *name, int op, int fwd, const double *v,
+                     const double *JTw, size_t N, const double *Jv, const double *w, size_t Mo,
+                     kpf_error *err)
 {
+    c->check_op = op;
     double a = dot(Jv, w, Mo), b = dot(v, JTw, N);
     double scale = fmax(nrm2(Jv, Mo) * nrm2(w, Mo), nrm2(v, N) * nrm2(JTw, N));
     double val = fabs(a - b) / fmax(scale, 1e-300);
-    return add_item(c, name, val, c->o->adjoint_tol, err,
-                    "<J v, w> = %.17g, <v, J^T w> = %.17g (scale %.3e)", a, b, scale);
+    int rc = add_item(c, name, val, c->o->adjoint_tol, err,
+                      "<J v, w> = %.17g, <v, J^T w> = %.17g (scale %.3e)", a, b, scale);
+    tag(c, KPF_CHECK_KIND_ADJOINT, 1u << fwd, a, b);
+    return rc;
 }
 
 /* ---- the checks ------------------------------------------------------- */
@@ -307,14 +350,18 @@ static int check_determinism(ctx *c, const kpf_plugin *plugin, kpf_error *err)
                  memcmp(b->theta, m->theta, m->m * sizeof(double)) != 0;
     kpf_model_free(a);
     kpf_model_free(b);
+    c->check_op = KPF_CHECK_OP_CREATE;
     if ((rc = add_item(c, "determinism: same seed gives bitwise identical theta0",
                        same ? 0.0 : 1.0, 0.0, err,
                        "two creates with seed %llu gave different theta0",
                        (unsigned long long)o->seed)))
         return rc;
-    return add_item(c, "determinism: another seed gives another theta0", differ ? 0.0 : 1.0,
-                    0.0, err, "seeds %llu and %llu gave identical theta0",
-                    (unsigned long long)o->seed, (unsigned long long)(o->seed + 1));
+    tag(c, KPF_CHECK_KIND_DETERMINISM, 0, NAN, NAN);
+    rc = add_item(c, "determinism: another seed gives another theta0", differ ? 0.0 : 1.0,
+                  0.0, err, "seeds %llu and %llu gave identical theta0",
+                  (unsigned long long)o->seed, (unsigned long long)(o->seed + 1));
+    tag(c, KPF_CHECK_KIND_DETERMINISM, 0, NAN, NAN);
+    return rc;
 }
 
 /* FD and adjoint checks of f's J_z and J_θ. */
@@ -333,15 +380,17 @@ static int check_f(ctx *c, kpf_error *err)
     TRY("f: jth", kpf_model_jth(c->m, &c->rows_t, d, Jd, err));
     TRY("f: jthT", kpf_model_jthT(c->m, &c->rows_t, w, g, err));
     int rc;
-    if ((rc = fd_check(c, "f: FD of J_z v (jz)", EV_F_Z, c->z, v, Rn, Jv, Rn, err)))
+    if ((rc = fd_check(c, "f: FD of J_z v (jz)", KPF_CHECK_OP_JZ, EV_F_Z, c->z, v, Rn, Jv, Rn,
+                       err)))
         return rc;
-    if ((rc = fd_check(c, "f: FD of J_th dth (jth)", EV_F_TH, c->theta0, d, M, Jd, Rn, err)))
+    if ((rc = fd_check(c, "f: FD of J_th dth (jth)", KPF_CHECK_OP_JTH, EV_F_TH, c->theta0, d, M,
+                       Jd, Rn, err)))
         return rc;
-    if ((rc = adj_check(c, "f: adjoint <J_z v,w> = <v,J_z^T w> (jz, jzT)", v, JTw, Rn, Jv, w,
-                        Rn, err)))
+    if ((rc = adj_check(c, "f: adjoint <J_z v,w> = <v,J_z^T w> (jz, jzT)", KPF_CHECK_OP_JZT,
+                        KPF_CHECK_OP_JZ, v, JTw, Rn, Jv, w, Rn, err)))
         return rc;
-    return adj_check(c, "f: adjoint <J_th d,w> = <d,J_th^T w> (jth, jthT)", d, g, M, Jd, w,
-                     Rn, err);
+    return adj_check(c, "f: adjoint <J_th d,w> = <d,J_th^T w> (jth, jthT)", KPF_CHECK_OP_JTHT,
+                     KPF_CHECK_OP_JTH, d, g, M, Jd, w, Rn, err);
 }
 
 static kpf_rows one_row(const ctx *c, const kpf_rows *all, size_t r)
@@ -381,13 +430,13 @@ static int check_batching(ctx *c, kpf_error *err)
     randn(c, v, Rn);
     randn(c, d, M);
     static const struct {
-        int op;
+        int op, check_op;
         const char *name;
-    } ops[] = {{B_F, "batch: f on R rows = row by row"},
-               {B_TAPE, "batch: tape on R rows = row by row"},
-               {B_JZ, "batch: jz on R rows = row by row"},
-               {B_JZT, "batch: jzT on R rows = row by row"},
-               {B_JTH, "batch: jth on R rows = row by row"}};
+    } ops[] = {{B_F, KPF_CHECK_OP_F, "batch: f on R rows = row by row"},
+               {B_TAPE, KPF_CHECK_OP_TAPE, "batch: tape on R rows = row by row"},
+               {B_JZ, KPF_CHECK_OP_JZ, "batch: jz on R rows = row by row"},
+               {B_JZT, KPF_CHECK_OP_JZT, "batch: jzT on R rows = row by row"},
+               {B_JTH, KPF_CHECK_OP_JTH, "batch: jth on R rows = row by row"}};
     int rc;
     for (size_t k = 0; k < sizeof ops / sizeof ops[0]; k++) {
         int op = ops[k].op;
@@ -406,9 +455,11 @@ static int check_batching(ctx *c, kpf_error *err)
             TRY(ops[k].name, run_batch_op(c, op, &one, in_r, b + r * width, err));
         }
         double val = rel_maxdiff(a, b, R * width);
+        c->check_op = ops[k].check_op;
         if ((rc = add_item(c, ops[k].name, val, c->o->batch_tol, err,
                            "max|batched - row by row| / max|batched| = %.3e", val)))
             return rc;
+        tag(c, KPF_CHECK_KIND_BATCH, 0, maxabs(a, R * width), maxabs(b, R * width));
     }
     /* jthT: one call summing R rows against R calls accumulating into g. */
     const char *nm = "batch: jthT on R rows = sum of row by row";
@@ -418,9 +469,11 @@ static int check_batching(ctx *c, kpf_error *err)
         TRY(nm, kpf_model_jthT(c->m, &one, v + r * n, gb, err));
     }
     double val = rel_maxdiff(ga, gb, M);
+    c->check_op = KPF_CHECK_OP_JTHT;
     if ((rc = add_item(c, nm, val, c->o->batch_tol, err,
                        "max|batched - sum of rows| / max|batched| = %.3e", val)))
         return rc;
+    tag(c, KPF_CHECK_KIND_BATCH, 0, maxabs(ga, M), maxabs(gb, M));
 
     /* Accumulation: g = p, then jthT, must give p + jthT(g = 0) = p + ga. */
     nm = "accumulate: jthT adds into g";
@@ -430,10 +483,12 @@ static int check_batching(ctx *c, kpf_error *err)
     for (size_t i = 0; i < M; i++)
         ga[i] += p[i];
     val = rel_maxdiff(ga, gb, M);
-    return add_item(c, nm, val, c->o->batch_tol, err,
-                    "jthT on g = p differs from p + jthT on g = 0 by %.3e (relative); "
-                    "does jthT overwrite g?",
-                    val);
+    rc = add_item(c, nm, val, c->o->batch_tol, err,
+                  "jthT on g = p differs from p + jthT on g = 0 by %.3e (relative); "
+                  "does jthT overwrite g?",
+                  val);
+    tag(c, KPF_CHECK_KIND_ACCUMULATE, 0, maxabs(ga, M), maxabs(gb, M));
+    return rc;
 }
 
 static int check_stepper(ctx *c, const kpf_stepper_type *st, double dt, kpf_error *err)
@@ -466,24 +521,29 @@ static int check_stepper(ctx *c, const kpf_stepper_type *st, double dt, kpf_erro
     TRY(nm, kpf_step_jthT(m, &s0, w, gp, err));
     for (size_t i = 0; i < M; i++)
         p[i] += g[i];
-    double acc = rel_maxdiff(p, gp, M);
+    double acc = rel_maxdiff(p, gp, M), acc_a = maxabs(p, M), acc_b = maxabs(gp, M);
 
     int rc;
     snprintf(nm, sizeof nm, "%s: FD of tangent J_F v", sn);
-    if ((rc = fd_check(c, nm, EV_STEP_Z, c->z, v, Rn, Jv, Rn, err)))
+    if ((rc = fd_check(c, nm, KPF_CHECK_OP_JZ, EV_STEP_Z, c->z, v, Rn, Jv, Rn, err)))
         return rc;
     snprintf(nm, sizeof nm, "%s: FD of J_F,th dth (jth)", sn);
-    if ((rc = fd_check(c, nm, EV_STEP_TH, c->theta0, d, M, Jd, Rn, err)))
+    if ((rc = fd_check(c, nm, KPF_CHECK_OP_JTH, EV_STEP_TH, c->theta0, d, M, Jd, Rn, err)))
         return rc;
+    uses_also(c, st->n_stages > 1 ? OPBIT(JZ) : 0);
     snprintf(nm, sizeof nm, "%s: adjoint <J_F v,w> = <v,J_F^T w> (tangent, adjoint)", sn);
-    if ((rc = adj_check(c, nm, v, JTw, Rn, Jv, w, Rn, err)))
+    if ((rc = adj_check(c, nm, KPF_CHECK_OP_JZT, KPF_CHECK_OP_JZ, v, JTw, Rn, Jv, w, Rn, err)))
         return rc;
     snprintf(nm, sizeof nm, "%s: adjoint <J_F,th d,w> = <d,J_F,th^T w> (jth, jthT)", sn);
-    if ((rc = adj_check(c, nm, d, g, M, Jd, w, Rn, err)))
+    if ((rc = adj_check(c, nm, KPF_CHECK_OP_JTHT, KPF_CHECK_OP_JTH, d, g, M, Jd, w, Rn, err)))
         return rc;
+    uses_also(c, st->n_stages > 1 ? OPBIT(JZ) | OPBIT(JZT) : 0);
     snprintf(nm, sizeof nm, "%s: accumulate: jthT adds into g", sn);
-    return add_item(c, nm, acc, c->o->batch_tol, err,
-                    "step jthT on g = p differs from p + jthT on g = 0 by %.3e", acc);
+    c->check_op = KPF_CHECK_OP_JTHT;
+    rc = add_item(c, nm, acc, c->o->batch_tol, err,
+                  "step jthT on g = p differs from p + jthT on g = 0 by %.3e", acc);
+    tag(c, KPF_CHECK_KIND_ACCUMULATE, 0, acc_a, acc_b);
+    return rc;
 }
 
 static int check_readout(ctx *c, kpf_error *err)
@@ -508,19 +568,25 @@ static int check_readout(ctx *c, kpf_error *err)
     TRY("readout: jthT", kpf_readout_jthT(c->m, &c->rows_t, w, gp, err));
     for (size_t i = 0; i < M; i++)
         p[i] += g[i];
-    double acc = rel_maxdiff(p, gp, M);
+    double acc = rel_maxdiff(p, gp, M), acc_a = maxabs(p, M), acc_b = maxabs(gp, M);
     int rc;
-    if ((rc = fd_check(c, "readout: FD of J_z v (jz)", EV_RO_Z, c->z, v, Rn, Jv, Ro, err)))
+    if ((rc = fd_check(c, "readout: FD of J_z v (jz)", KPF_CHECK_OP_READOUT_JZ, EV_RO_Z, c->z, v,
+                       Rn, Jv, Ro, err)))
         return rc;
-    if ((rc = fd_check(c, "readout: FD of J_th dth (jth)", EV_RO_TH, c->theta0, d, M, Jd, Ro,
-                       err)))
+    if ((rc = fd_check(c, "readout: FD of J_th dth (jth)", KPF_CHECK_OP_READOUT_JTH, EV_RO_TH,
+                       c->theta0, d, M, Jd, Ro, err)))
         return rc;
-    if ((rc = adj_check(c, "readout: adjoint (jz, jzT)", v, JTw, Rn, Jv, w, Ro, err)))
+    if ((rc = adj_check(c, "readout: adjoint (jz, jzT)", KPF_CHECK_OP_READOUT_JZT,
+                        KPF_CHECK_OP_READOUT_JZ, v, JTw, Rn, Jv, w, Ro, err)))
         return rc;
-    if ((rc = adj_check(c, "readout: adjoint (jth, jthT)", d, g, M, Jd, w, Ro, err)))
+    if ((rc = adj_check(c, "readout: adjoint (jth, jthT)", KPF_CHECK_OP_READOUT_JTHT,
+                        KPF_CHECK_OP_READOUT_JTH, d, g, M, Jd, w, Ro, err)))
         return rc;
-    return add_item(c, "readout: accumulate: jthT adds into g", acc, c->o->batch_tol, err,
-                    "readout jthT on g = p differs from p + jthT on g = 0 by %.3e", acc);
+    c->check_op = KPF_CHECK_OP_READOUT_JTHT;
+    rc = add_item(c, "readout: accumulate: jthT adds into g", acc, c->o->batch_tol, err,
+                  "readout jthT on g = p differs from p + jthT on g = 0 by %.3e", acc);
+    tag(c, KPF_CHECK_KIND_ACCUMULATE, 0, acc_a, acc_b);
+    return rc;
 }
 
 static int check_init_state(ctx *c, kpf_error *err)
@@ -541,15 +607,19 @@ static int check_init_state(ctx *c, kpf_error *err)
     TRY("init_state: jthT", kpf_init_state_jthT(c->m, R, c->trial, w, gp, err));
     for (size_t i = 0; i < M; i++)
         p[i] += g[i];
-    double acc = rel_maxdiff(p, gp, M);
+    double acc = rel_maxdiff(p, gp, M), acc_a = maxabs(p, M), acc_b = maxabs(gp, M);
     int rc;
-    if ((rc = fd_check(c, "init_state: FD of J_th dth (jth)", EV_INIT_TH, c->theta0, d, M, Jd,
-                       Rn, err)))
+    if ((rc = fd_check(c, "init_state: FD of J_th dth (jth)", KPF_CHECK_OP_INIT_STATE_JTH,
+                       EV_INIT_TH, c->theta0, d, M, Jd, Rn, err)))
         return rc;
-    if ((rc = adj_check(c, "init_state: adjoint (jth, jthT)", d, g, M, Jd, w, Rn, err)))
+    if ((rc = adj_check(c, "init_state: adjoint (jth, jthT)", KPF_CHECK_OP_INIT_STATE_JTHT,
+                        KPF_CHECK_OP_INIT_STATE_JTH, d, g, M, Jd, w, Rn, err)))
         return rc;
-    return add_item(c, "init_state: accumulate: jthT adds into g", acc, c->o->batch_tol, err,
-                    "init_state jthT on g = p differs from p + jthT on g = 0 by %.3e", acc);
+    c->check_op = KPF_CHECK_OP_INIT_STATE_JTHT;
+    rc = add_item(c, "init_state: accumulate: jthT adds into g", acc, c->o->batch_tol, err,
+                  "init_state jthT on g = p differs from p + jthT on g = 0 by %.3e", acc);
+    tag(c, KPF_CHECK_KIND_ACCUMULATE, 0, acc_a, acc_b);
+    return rc;
 }
 
 /* ---- adjoint gradient of the loss ---------------------------------------- */
@@ -559,24 +629,47 @@ static int check_init_state(ctx *c, kpf_error *err)
 static int check_gradients(ctx *c, kpf_error *err)
 {
     kpf_model *m = c->m;
-    double *worst = cbuf(c, m->n_blocks);
+    double *worst = cbuf(c, 3 * m->n_blocks); /* worst, then ⟨∇L, d⟩ and FD per block */
     if (!worst)
         return kpf_error_set(err, KPF_ENOMEM, "check: out of memory");
+    double *an = worst + m->n_blocks, *fd = an + m->n_blocks;
     const size_t windows[2] = {0, 3};
+    c->check_op = KPF_CHECK_OP_GRADIENT;
     for (int w = 0; w < 2; w++) {
-        TRY("gradient", kpf_check_gradient(m, c->o->seed, 3, 7, windows[w], worst, err));
+        const char *what = w ? "truncated BPTT (window 3)" : "adjoint gradient";
+        char name[KPF_CHECK_NAME_MAX];
+        int wanted = 0; /* --only: run the (slow) gradient only when one of it is asked for */
+        for (size_t i = 0; i < m->n_blocks && !wanted; i++) {
+            snprintf(name, sizeof name, "%s: FD of loss, block %s", what, m->blocks[i].name);
+            wanted = kpf_check_name_matches(name, c->check_op, c->o->only);
+        }
+        if (!wanted)
+            continue;
+        TRY("gradient", kpf_check_gradient_detail(m, c->o->seed, 3, 7, windows[w], worst, an,
+                                                  fd, err));
         for (size_t i = 0; i < m->n_blocks; i++) {
-            char name[KPF_CHECK_NAME_MAX];
-            snprintf(name, sizeof name, "%s: FD of loss, block %s",
-                     w ? "truncated BPTT (window 3)" : "adjoint gradient", m->blocks[i].name);
+            snprintf(name, sizeof name, "%s: FD of loss, block %s", what, m->blocks[i].name);
             int rc = add_item(c, name, worst[i], c->o->fd_tol, err,
                               "dL/dθ along a random direction in %s disagrees with FD",
                               m->blocks[i].name);
             if (rc)
                 return rc;
+            tag(c, KPF_CHECK_KIND_FD, GRADIENT_USES, an[i], fd[i]);
         }
     }
     return KPF_OK;
+}
+
+/* The extension items (check_extension.c) belong to the extension group. */
+static void mark_extension_items(ctx *c, size_t first)
+{
+    for (size_t i = first; i < c->rep->n_items; i++) {
+        kpf_check_item *it = &c->rep->items[i];
+        it->op = KPF_CHECK_OP_EXTENSION;
+        it->uses = 1u << it->op;
+        it->a = it->b = NAN;
+        it->cause = -1;
+    }
 }
 
 /* ---- driver ------------------------------------------------------------- */
@@ -680,8 +773,10 @@ static int run_all(ctx *c, const kpf_plugin *plugin, kpf_error *err)
         return rc;
     if (KPF_DESC_OP(m->desc, init_state) && (rc = check_init_state(c, err)))
         return rc;
+    size_t before = c->rep->n_items;
     if ((rc = kpf_internal_check_extension(m, c->rep, err)))
         return rc;
+    mark_extension_items(c, before);
     return check_gradients(c, err);
 }
 
@@ -723,6 +818,8 @@ int kpf_check_plugin(const kpf_plugin *plugin, const kpf_check_opts *opts,
         rc = run_all(&c, plugin, err);
         if (rc)
             kpf_error_prefix(err, rc, "check-plugin %s: ", plugin->desc->name);
+        else /* --only: what was not asked for is not reported (the gradient is not run) */
+            kpf_check_report_filter(report, opts->only);
     }
     for (size_t i = 0; i < c.n_bufs; i++)
         free(c.bufs[i]);

@@ -96,7 +96,8 @@ static void free_check(gcheck *g)
 
 /* Relative error of ⟨∇L, d⟩ against the central difference along d. */
 static int check_block(gcheck *g, const double *grad, const kpf_param_block *blk,
-                       gsl_rng *rng, double *dir, double *worst, kpf_error *err)
+                       gsl_rng *rng, double *dir, double *worst, double *an_out,
+                       double *fd_out, kpf_error *err)
 {
     kpf_model *m = g->m;
     size_t sz = blk->rows * blk->cols;
@@ -125,13 +126,24 @@ static int check_block(gcheck *g, const double *grad, const kpf_param_block *blk
         /* A block the loss does not depend on (e.g. a zero-effect bias) has
          * an = fd = 0; measure against the gradient's scale then. */
         double scale = fmax(fabs(an), 1e-8 * fabs(Lp + Lm));
-        *worst = fmin(*worst, fabs(fd - an) / fmax(scale, 1e-300));
+        double e = fabs(fd - an) / fmax(scale, 1e-300);
+        *worst = fmin(*worst, e);
+        if (e == *worst) { /* the quantities of the step kept */
+            *an_out = an;
+            *fd_out = fd;
+        }
     }
     return KPF_OK;
 }
 
 int kpf_check_gradient(kpf_model *m, uint64_t seed, size_t B, size_t T, size_t window,
                        double *worst, kpf_error *err)
+{
+    return kpf_check_gradient_detail(m, seed, B, T, window, worst, NULL, NULL, err);
+}
+
+int kpf_check_gradient_detail(kpf_model *m, uint64_t seed, size_t B, size_t T, size_t window,
+                              double *worst, double *analytic, double *fd, kpf_error *err)
 {
     gcheck g = {.m = m, .window = window};
     gsl_rng *rng = NULL;
@@ -153,8 +165,14 @@ int kpf_check_gradient(kpf_model *m, uint64_t seed, size_t B, size_t T, size_t w
     }
     if (!rc)
         memcpy(g.ref_z, g.ws->tr->z, B * T * m->n * sizeof(double));
-    for (size_t i = 0; !rc && i < m->n_blocks; i++)
-        rc = check_block(&g, grad, &m->blocks[i], rng, dir, &worst[i], err);
+    for (size_t i = 0; !rc && i < m->n_blocks; i++) {
+        double an = NAN, fdv = NAN;
+        rc = check_block(&g, grad, &m->blocks[i], rng, dir, &worst[i], &an, &fdv, err);
+        if (analytic)
+            analytic[i] = an;
+        if (fd)
+            fd[i] = fdv;
+    }
     if (g.theta0) {
         memcpy(m->theta, g.theta0, m->m * sizeof(double));
         int rc2 = kpf_model_theta_changed(m, rc ? NULL : err);

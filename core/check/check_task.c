@@ -190,6 +190,8 @@ static int add(ctx *c, const char *name, double value, double tol, kpf_error *er
     kpf_check_item *it = &r->items[r->n_items++];
     memset(it, 0, sizeof *it);
     snprintf(it->name, sizeof it->name, "%s", name);
+    it->a = it->b = NAN; /* no two magnitudes: the value says it */
+    it->cause = -1;
     it->value = value;
     it->tol = tol;
     it->pass = value <= tol; /* NaN fails */

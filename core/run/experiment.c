@@ -150,20 +150,31 @@ int kpf_experiment_run(kpf_experiment *ex, const char *out_dir, int resume, kpf_
         return kpf_error_set(err, KPF_EINVAL, "nothing to resume: the config has no train section");
     /* the analysis file opens after pretraining, so a kill during the
      * stage leaves no half-written file behind */
-    if (ex->pre.node)
+    if (ex->pre.node) {
+        kpf_internal_phase(ex, "pretrain", ex->pre.topts.iterations);
         rc = kpf_internal_pretrain_run(ex, out_dir, resume, err);
+    }
     if (!rc)
         rc = kpf_internal_open_analysis(ex, out_dir, resume, err);
-    if (!rc && ex->train_node)
+    if (!rc && ex->train_node) {
+        kpf_internal_phase(ex, "train", ex->topts.iterations);
         rc = run_training(ex, out_dir, resume, err);
-    else if (!rc)
+    } else if (!rc) {
+        kpf_internal_phase(ex, "analysis", 0);
         rc = kpf_internal_analysis_hook(ex, ex->model, 0, err);
-    if (!rc && ex->an)
+    }
+    if (!rc && ex->an) {
+        kpf_internal_phase(ex, "analysis", 0);
         rc = kpf_analyses_finish(ex->an, err);
+    }
     if (!rc && ex->pre.node)
         kpf_internal_pretrain_compare(ex);
-    if (!rc && ex->an)
+    if (!rc && ex->an) {
+        kpf_internal_phase(ex, "plots", 0);
         kpf_internal_plot_analyses(ex, out_dir);
+    }
+    if (!rc)
+        kpf_internal_phase(ex, "simulate", 0);
     if (!rc)
         rc = kpf_task_batch_alloc(ex->task, ex->trials, &bt, err);
     if (!rc) rc = kpf_rng_alloc(ex->seed, KPF_RNG_DATA, &data, err);
@@ -183,6 +194,7 @@ int kpf_experiment_run(kpf_experiment *ex, const char *out_dir, int resume, kpf_
     }
     if (!rc && ex->write_trajectory)
         rc = kpf_internal_write_trajectory(ex, out_dir, tr, bt, y, err);
+    kpf_internal_phase(ex, NULL, 0);
     free(y);
     kpf_traj_free(tr);
     gsl_rng_free(data);

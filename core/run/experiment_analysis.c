@@ -27,7 +27,9 @@ int kpf_internal_load_analyses(kpf_experiment *ex, const kpf_node *root, kpf_err
 static int analyse(kpf_experiment *ex, size_t iter, int final, kpf_error *err)
 {
     size_t before = kpf_analyses_count(ex->an);
+    double t0 = kpf_internal_now();
     int rc = final ? kpf_analyses_final(ex->an, iter, err) : kpf_analyses_at(ex->an, iter, err);
+    kpf_internal_phase_move(ex, "analysis", kpf_internal_now() - t0);
     if (!rc && kpf_analyses_count(ex->an) > before)
         rc = kpf_internal_pretrain_snapshot(ex, err);
     return rc;

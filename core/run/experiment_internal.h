@@ -7,6 +7,7 @@
 #include "kpf/json.h"
 #include "kpf/experiment.h"
 #include "kpf/h5io.h"
+#include "kpf/progress.h"
 #include "kpf/instance.h"
 #include "kpf/task.h"
 #include "kpf/train.h"
@@ -34,6 +35,17 @@ typedef struct pretrain_stage {
     double residual;          /* kpf_dw_subspace_residual of the main run */
 } pretrain_stage;
 
+/* Wall time per phase (experiment_phase.c). */
+#define KPF_RUN_MAX_PHASES 8
+typedef struct run_timing {
+    const char *name[KPF_RUN_MAX_PHASES]; /* static strings, in order of first use */
+    double seconds[KPF_RUN_MAX_PHASES];
+    size_t n;
+    const char *current;                  /* the phase running; NULL: none */
+    double t_phase, t_start;
+    int started;
+} run_timing;
+
 struct kpf_experiment {
     const kpf_config *cfg;
     kpf_registry *reg;          /* borrowed: models, tasks, analyses by name */
@@ -52,12 +64,24 @@ struct kpf_experiment {
     int resuming;
     char plot_error[KPF_ERROR_MSG_MAX];
     sim_stats final;            /* of the last simulation (after a run) */
+    const kpf_progress *progress; /* borrowed; NULL: nobody listens */
+    run_timing timing;
 };
 
 
 /* experiment.c: a config check shared with the pretraining stage */
 int kpf_internal_check_train_blocks(const kpf_model *m, const kpf_node *train_node,
                                     const kpf_train_opts *o, kpf_error *err);
+
+/* experiment_phase.c: phases announced and timed */
+double kpf_internal_now(void);
+/* End the current phase and begin `name` (NULL: none); total: iterations
+ * of a training phase, else 0. */
+void kpf_internal_phase(kpf_experiment *ex, const char *name, size_t total);
+/* Book `seconds` of the current phase under phase `to` instead. */
+void kpf_internal_phase_move(kpf_experiment *ex, const char *to, double seconds);
+/* summary.json: "timings" {phase: seconds, …, total} and "threads". */
+void kpf_internal_summary_timing(kpf_json *j, const kpf_experiment *ex);
 
 /* experiment_output.c */
 int kpf_internal_readout_all(kpf_model *m, const kpf_traj *tr, double *y, kpf_error *err);

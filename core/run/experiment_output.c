@@ -49,6 +49,10 @@ static void summary_model(kpf_json *j, const kpf_model *m)
     kpf_json_string(j, m->plugin->path);
     kpf_json_key(j, "n");
     kpf_json_uint(j, m->n);
+    size_t n_obs; /* the components analyses look at (kpf_model_observed) */
+    kpf_model_observed(m, &n_obs, NULL);
+    kpf_json_key(j, "n_observed");
+    kpf_json_uint(j, n_obs ? n_obs : m->n);
     kpf_json_key(j, "n_in");
     kpf_json_uint(j, m->n_in);
     kpf_json_key(j, "n_out");
@@ -132,6 +136,7 @@ int kpf_internal_write_summary(const kpf_experiment *ex, const char *dir, const 
     kpf_json_double(&j, st.mse);
     kpf_json_key(&j, "state_rms");
     kpf_json_double(&j, st.state_rms);
+    kpf_internal_summary_timing(&j, ex);
     kpf_json_end(&j);
     if (fclose(fp))
         return kpf_error_set(err, KPF_EIO, "%s: write failed", path);

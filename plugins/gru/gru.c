@@ -42,6 +42,7 @@
 #include "kpf/config.h"
 #include "kpf/error.h"
 #include "kpf/model.h"
+#include "kpf/param_safetensors.h"
 #include "kpf/vmath.h"
 
 typedef struct gru {
@@ -458,6 +459,21 @@ static int gru_jthT(void *self, const double *theta, const kpf_rows *rows, const
     return j_op(self, theta, rows, OP_JTHT, w, g, err);
 }
 
+/* ---- extension data ---------------------------------------------------- */
+
+/* The blocks already carry PyTorch's names (kpf/param_safetensors.h). */
+static const kpf_torch_name gru_torch_names[] = {{"weight_ih", "weight_ih", NULL},
+                                                 {"weight_hh", "weight_hh", NULL},
+                                                 {"bias_ih", "bias_ih", NULL},
+                                                 {"bias_hh", "bias_hh", NULL}};
+static const kpf_torch_names gru_torch = {"nn.GRUCell", 4, gru_torch_names, NULL, 0.0};
+
+static const void *gru_extension(void *self, const char *name)
+{
+    (void)self;
+    return name && strcmp(name, KPF_TORCH_NAMES_INTERFACE) == 0 ? &gru_torch : NULL;
+}
+
 /* ---- descriptor -------------------------------------------------------- */
 
 static const kpf_model_desc gru_desc = {
@@ -476,6 +492,7 @@ static const kpf_model_desc gru_desc = {
     .jthT = gru_jthT,
     .prepare = NULL,
     .tape = gru_tape,
+    .extension = gru_extension,
 };
 
 KPF_EXPORT const kpf_model_desc *kpf_model_descriptor(uint32_t index)

@@ -22,6 +22,10 @@
  * gate at its steady state α_k/(α_k + β_k) at V0, the same for every trial
  * and independent of θ.
  *
+ * Observed components (the `observed` op): V, the first N entries of z.
+ * PCA and the summary's dimensions look at the voltages; the gates m, n, h
+ * are internal state that the operators and training still see in full.
+ *
  * YAML keys under `model:` (the per-neuron ones take a number or a list of
  * N numbers):
  *   n            [20]       neurons N, 1 … 100000
@@ -88,7 +92,8 @@ typedef struct hh {
     size_t o_W, o_Win, o_Wout, o_bout, n_theta;
     kpf_param_block blocks[4];
     double *theta0;
-    double *z0; /* 4N resting state */
+    double *z0;  /* 4N resting state */
+    size_t *obs; /* 0 … N−1: the observed components, V */
 } hh;
 
 /* ---- per-neuron quantities --------------------------------------------- */
@@ -195,6 +200,7 @@ static void hh_destroy(void *self)
         return;
     free(s->k[0]);
     free(s->theta0);
+    free(s->obs);
     free(s);
 }
 
@@ -291,10 +297,13 @@ static int hh_create(const kpf_model_args *args, void **self, kpf_error *err)
     off += n_out;
     s->n_theta = off;
     s->theta0 = calloc(off, sizeof *s->theta0);
-    if (!s->theta0) {
+    s->obs = malloc(N * sizeof *s->obs);
+    if (!s->theta0 || !s->obs) {
         hh_destroy(s);
         return kpf_error_set(err, KPF_ENOMEM, "hh: out of memory for θ (%zu values)", off);
     }
+    for (size_t i = 0; i < N; i++)
+        s->obs[i] = i;
     const double sw = g / sqrt((double)N), sin_ = input_scale / sqrt((double)n_in);
     for (size_t i = 0; i < N * N; i++)
         s->theta0[s->o_W + i] = gsl_ran_gaussian(args->rng, sw);
@@ -725,6 +734,14 @@ static int hh_init_state_jthT(void *self, const double *theta, const kpf_rows *r
     return KPF_OK; /* z0 does not depend on θ */
 }
 
+/* The voltages V = z[0 … N−1]; the gates are not observed. */
+static const size_t *hh_observed(void *self, size_t *count)
+{
+    const hh *s = self;
+    *count = s->N;
+    return s->obs;
+}
+
 /* ---- descriptor -------------------------------------------------------- */
 
 static const kpf_model_desc hh_desc = {
@@ -752,6 +769,7 @@ static const kpf_model_desc hh_desc = {
     .init_state = hh_init_state,
     .init_state_jth = hh_init_state_jth,
     .init_state_jthT = hh_init_state_jthT,
+    .observed = hh_observed,
 };
 
 KPF_EXPORT const kpf_model_desc *kpf_model_descriptor(uint32_t index)

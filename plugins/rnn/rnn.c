@@ -43,6 +43,7 @@
 #include "kpf/config.h"
 #include "kpf/error.h"
 #include "kpf/model.h"
+#include "kpf/param_safetensors.h"
 #include "kpf/vmath.h"
 
 typedef struct rnn {
@@ -384,11 +385,20 @@ static int rnn_jthT(void *self, const double *theta, const kpf_rows *rows, const
 
 /* ---- extension data ---------------------------------------------------- */
 
+/* PyTorch's names (kpf/param_safetensors.h): with an Euler step of dt = 1,
+ * z' = W σ(z) + W_in x + b is nn.RNNCell's h' = σ(W_hh h + W_ih x + b_ih +
+ * b_hh) in the pre-activation z (h = σ(z)); its two biases sum into b. */
+static const kpf_torch_name rnn_torch_names[] = {
+    {"W", "weight_hh", NULL}, {"W_in", "weight_ih", NULL}, {"b", "bias_ih", "bias_hh"}};
+static const kpf_torch_names rnn_torch = {"nn.RNNCell", 3, rnn_torch_names, "euler", 1.0};
+
 static const void *rnn_extension(void *self, const char *name)
 {
     rnn *m = self;
     if (m && name && strcmp(name, KPF_ACTIVATION_INTERFACE) == 0)
         return &m->act_info;
+    if (m && name && strcmp(name, KPF_TORCH_NAMES_INTERFACE) == 0)
+        return &rnn_torch;
     return NULL;
 }
 

@@ -37,7 +37,39 @@ Test(plot, loss_into_a_folder_with_a_quote_and_spaces)
     kpf_error err = {0};
     cr_assert_eq(kpf_plot_loss(stem, &h, &err), KPF_OK, "%s", err.msg);
     cr_expect(exists_in(dir, "loss.png"), "no loss.png in '%s'", dir);
-    cr_expect(exists_in(dir, "loss.dat") && exists_in(dir, "loss.gp"));
+    cr_expect(exists_in(dir, "plot-src/loss.dat") && exists_in(dir, "plot-src/loss.gp"));
+}
+
+/* Results on top, sources in plot-src/, and no empty gnuplot log left
+ * behind; a study's other files (summary.json) stay on top. */
+Test(plot, sources_in_plot_src_and_no_empty_log)
+{
+    char dir[256], stem[300], p[400];
+    make_awkward(dir, sizeof dir);
+    snprintf(stem, sizeof stem, "%s/loss", dir);
+    double loss[] = {1.0, 0.5}, eval_iter[] = {2}, eval_loss[] = {0.4};
+    kpf_train_history h = {.n_iter = 2, .loss = loss, .n_eval = 1, .eval_iter = eval_iter,
+                           .eval_loss = eval_loss};
+    kpf_error err = {0};
+    cr_assert_eq(kpf_plot_loss(stem, &h, &err), KPF_OK, "%s", err.msg);
+    struct stat st;
+    snprintf(p, sizeof p, "%s/plot-src/loss.log", dir);
+    cr_expect_neq(stat(p, &st), 0, "an empty loss.log was left in plot-src/");
+    snprintf(p, sizeof p, "%s/loss.dat", dir);
+    cr_expect_neq(stat(p, &st), 0, "loss.dat is on top, not in plot-src/");
+    FILE *fp = kpf_plot_open(dir, "table.dat", &err);
+    cr_assert_not_null(fp, "%s", err.msg);
+    fputs("1 2\n2 3\n", fp);
+    fclose(fp);
+    cr_assert_eq(kpf_plot_script(dir, "table", "300,200", &err, "plot 'table.dat' w l\n"),
+                 KPF_OK, "%s", err.msg);
+    cr_expect(exists_in(dir, "table.png") && exists_in(dir, "plot-src/table.dat") &&
+              exists_in(dir, "plot-src/table.gp"));
+    fp = kpf_plot_open(dir, "summary.json", &err);
+    cr_assert_not_null(fp, "%s", err.msg);
+    fputs("{}\n", fp);
+    fclose(fp);
+    cr_expect(exists_in(dir, "summary.json"), "summary.json went into plot-src/");
 }
 
 Test(plot, script_into_a_folder_with_a_quote_and_spaces)
@@ -58,6 +90,7 @@ Test(plot, gnuplot_failure_is_reported_with_its_log)
     kpf_error err = {0};
     cr_assert_eq(kpf_plot_script(dir, "bad", "400,300", &err, "plot ((\n"), KPF_EIO);
     cr_expect(strstr(err.msg, "bad.log") != NULL, "%s", err.msg);
-    cr_expect(exists_in(dir, "bad.log"), "gnuplot's complaint was not captured in bad.log");
+    cr_expect(exists_in(dir, "plot-src/bad.log"),
+              "gnuplot's complaint was not captured in plot-src/bad.log");
     cr_expect(!exists_in(dir, "bad.png"));
 }

@@ -137,7 +137,7 @@ Test(pretrain, main_run_starts_at_w_star_and_residual_matches_files)
     cr_assert_eq(tu_sh("%s run %s/c.yaml -o %s/out", KPF_CLI_PATH, tu_tmp, tu_tmp), 0, "%s",
                  tu_out);
     cr_assert(tu_exists("out/pretrain.h5") && tu_exists("out/pretrain_loss.png"));
-    cr_assert(tu_exists("out/weight_tensor.png") && tu_exists("out/weight_tensor.dat"));
+    cr_assert(tu_exists("out/weight_tensor.png") && tu_exists("out/plot-src/weight_tensor.dat"));
     double *wstar = read_all("out/pretrain.h5", "/theta/W", n * n);
     double *U = read_all("out/pretrain.h5", "/delta_w/U", n * k);
     double *V = read_all("out/pretrain.h5", "/delta_w/V", n * k);

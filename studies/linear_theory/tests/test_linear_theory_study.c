@@ -20,12 +20,12 @@ static const char *small_cfg = "seed: 5\n"
                                "  g: [0, 0.3, 0.6]\n"
                                "  seeds: 2\n";
 
-/* Index 1 of linear_theory.dat (the rows after the second blank line):
+/* Index 1 of plot-src/linear_theory.dat (the rows after the second blank line):
  * columns 1 g, 4 τ ratio, 5 (1−g²)², 15 max s₂/s₁. */
 static size_t read_means(double g[8], double tau_r[8], double tau_th[8], double s21[8])
 {
     char path[256], line[4096];
-    snprintf(path, sizeof path, "%s/out/linear_theory.dat", tu_tmp);
+    snprintf(path, sizeof path, "%s/out/plot-src/linear_theory.dat", tu_tmp);
     FILE *fp = fopen(path, "r");
     cr_assert_not_null(fp, "%s missing", path);
     size_t blanks = 0, n = 0;
@@ -54,7 +54,7 @@ Test(dw_linear_study, kpf_run_writes_ratios_normalised_by_g0, .timeout = 60)
     tu_write("lin.yaml", small_cfg);
     cr_assert_eq(tu_sh("%s run %s/lin.yaml -o %s/out", KPF_CLI_PATH, tu_tmp, tu_tmp), 0, "%s",
                  tu_out);
-    const char *files[] = {"out/linear_theory.dat", "out/linear_theory.gp",
+    const char *files[] = {"out/plot-src/linear_theory.dat", "out/plot-src/linear_theory.gp",
                            "out/linear_theory.png", "out/summary.json"};
     for (size_t i = 0; i < 4; i++)
         cr_assert(tu_exists(files[i]), "%s missing", files[i]);

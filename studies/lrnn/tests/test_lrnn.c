@@ -1013,17 +1013,17 @@ Test(lrnn, experiments_run_and_write_their_outputs)
                    "delta: [1.1, 0.5], lambda: [0.5, 1.1]}\n"
                    "model: {plugin: lrnn, alignment: aligned, n: 2, mode_noise: 0}\n"
                    "lrnn: {figure: modes, step: 0.01, time: 1, record_every: 10}\n",
-                   (const char *const[]){"fig2.dat", "fig2.png", "summary.json", NULL});
+                   (const char *const[]){"plot-src/fig2.dat", "fig2.png", "summary.json", NULL});
     run_experiment("lrnn: {figure: phase, T: [3, 4], time: 2, step: 0.01, verify: 1, panels: "
                    "[{dynamics: dirac, sweep: beta, from: 0.2, to: 1.5, n: 4, kappa: 1}]}\n",
-                   (const char *const[]){"fig4.dat", "fig4.png", "summary.json", NULL});
+                   (const char *const[]){"plot-src/fig4.dat", "fig4.png", "summary.json", NULL});
     run_experiment("task: {name: lrnn_svd, n_in: 2, T: 1}\nmodel: {n: 2}\n"
                    "lrnn: {figure: ntk, T: [1, 2], scale: [0.5, 1], time: 0.5, step: 0.05}\n",
-                   (const char *const[]){"fig5.dat", "fig5.png", "summary.json", NULL});
+                   (const char *const[]){"plot-src/fig5.dat", "fig5.png", "summary.json", NULL});
     run_experiment("task: {name: lrnn_integration, n_in: 2, T: 3}\nmodel: {n: 2}\n"
                    "train: {iterations: 20, batch: 8, eval_trials: 8}\n"
                    "lrnn: {figure: integration, T_test_to: 4, test_trials: 16}\n",
-                   (const char *const[]){"fig6_svals.dat", "fig6_extrapolation.dat", "fig6.png",
+                   (const char *const[]){"plot-src/fig6_svals.dat", "plot-src/fig6_extrapolation.dat", "fig6.png",
                                          "summary.json", NULL});
     /* a typo is reported before anything runs */
     kpf_config *c = NULL;

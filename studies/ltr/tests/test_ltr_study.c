@@ -96,7 +96,7 @@ static double json_number(const char *json, const char *key)
 static size_t read_sweep(double rows[][4], size_t max)
 {
     char p[256], line[512];
-    snprintf(p, sizeof p, "%s/out/rank_sweep.dat", tu_tmp);
+    snprintf(p, sizeof p, "%s/out/plot-src/rank_sweep.dat", tu_tmp);
     FILE *fp = fopen(p, "r");
     cr_assert_not_null(fp);
     size_t n = 0;
@@ -127,8 +127,8 @@ Test(ltr_study, teacher_run_writes_consistent_files, .timeout = 300)
     tu_write("s.yaml", small_study);
     cr_assert_eq(tu_sh("%s run %s/s.yaml -o %s/out", KPF_CLI_PATH, tu_tmp, tu_tmp), 0, "%s",
                  tu_out);
-    const char *files[] = {"data.h5", "fits.h5", "rank_sweep.dat", "rank_sweep.gp",
-                           "rank_sweep.png", "trial_factors.dat", "trial_factors.png",
+    const char *files[] = {"data.h5", "fits.h5", "plot-src/rank_sweep.dat", "plot-src/rank_sweep.gp",
+                           "rank_sweep.png", "plot-src/trial_factors.dat", "trial_factors.png",
                            "summary.json"};
     for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
         char p[64];
@@ -178,7 +178,7 @@ Test(ltr_study, teacher_run_writes_consistent_files, .timeout = 300)
     expect_shape(h, "/masks/test", 3, 8, 12);
     kpf_h5_close(h, NULL);
     /* trial factors: K rows of k, chosen-rank fit, teacher */
-    const char *tf = slurp("out/trial_factors.dat");
+    const char *tf = slurp("out/plot-src/trial_factors.dat");
     size_t lines = 0, cols = 0;
     for (const char *s = tf; *s; s = strchr(s, '\n') + 1) {
         if (*s != '#') {

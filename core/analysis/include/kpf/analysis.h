@@ -66,6 +66,7 @@
 #include "kpf/instance.h"
 #include "kpf/json.h"
 #include "kpf/plugin.h"
+#include "kpf/progress.h"
 #include "kpf/task.h"
 #include "kpf/trajectory.h"
 
@@ -226,6 +227,10 @@ void kpf_analyses_free(kpf_analyses *a);
 /* Before the first snapshot: draw the analysis trials (noise off, with the
  * evaluation stream of the seed) and write into h5 (borrowed). */
 int kpf_analyses_begin(kpf_analyses *a, kpf_h5 *h5, kpf_error *err);
+
+/* Announce each analysis to p (kpf/progress.h) before and after it runs at
+ * a snapshot (borrowed: it must outlive the host; NULL: nobody listens). */
+void kpf_analyses_set_progress(kpf_analyses *a, const kpf_progress *p);
 
 /* Run the analyses if `iteration` is next on the schedule (else nothing). */
 int kpf_analyses_at(kpf_analyses *a, size_t iteration, kpf_error *err);

@@ -1,9 +1,12 @@
 /* kpf/plot.h — PNG plots rendered by gnuplot.
  *
- * Each plot writes its data as a plain-text table beside the PNG (NAME.dat)
- * and a gnuplot script (NAME.gp), then runs `gnuplot NAME.gp` with its
- * output sent to NAME.log, so a plot can be re-rendered or restyled by
- * hand.  gnuplot missing or failing is KPF_EIO with the log's path. */
+ * A plot in folder DIR is DIR/NAME.png, with its sources in
+ * DIR/plot-src/ (KPF_PLOT_SRC_DIR): the data as a plain-text table
+ * (NAME.dat) and a gnuplot script (NAME.gp), so a plot can be re-rendered
+ * or restyled by hand (`cd DIR/plot-src && gnuplot NAME.gp`).  gnuplot runs
+ * inside plot-src with its output in NAME.log, which is removed when empty:
+ * a run folder holds no empty files.  gnuplot missing or failing is KPF_EIO
+ * naming the log. */
 #ifndef KPF_PLOT_H
 #define KPF_PLOT_H
 
@@ -15,6 +18,9 @@
 #include "kpf/train.h"
 
 KPF_BEGIN_DECLS
+
+/* The subfolder of a run folder that holds the plots' sources. */
+#define KPF_PLOT_SRC_DIR "plot-src"
 
 /* Training loss per iteration and evaluation loss, log-scale y.
  * `stem` is the path without extension (e.g. "runs/x/loss"). */
@@ -38,10 +44,13 @@ int kpf_plot_scatter_mean(const char *stem, const char *title, const char *xlabe
                           const char *ylabel, size_t n, const double *x, const double *y,
                           int logx, kpf_error *err);
 
-/* Free-form figures, for runners that draw their own: DIR/NAME created
- * exclusively ("wx"; NULL with err set when it exists), and DIR/NAME.gp
- * (pngcairo of `size`, e.g. "900,600", output NAME.png, then the printf-style
- * body) rendered by gnuplot run inside DIR, its output in DIR/NAME.log. */
+/* Free-form figures, for runners that draw their own.  kpf_plot_open
+ * creates a file exclusively ("wx"; NULL with err set when it exists): a
+ * plot source (NAME ending in .dat or .gp) as DIR/plot-src/NAME, anything
+ * else (a study's summary.json) as DIR/NAME.  kpf_plot_script writes
+ * DIR/plot-src/NAME.gp (pngcairo of `size`, e.g. "900,600", output
+ * DIR/NAME.png, then the printf-style body, which names its data files by
+ * base name) and renders it with gnuplot inside DIR/plot-src. */
 FILE *kpf_plot_open(const char *dir, const char *name, kpf_error *err);
 int kpf_plot_script(const char *dir, const char *name, const char *size, kpf_error *err,
                     const char *fmt, ...) __attribute__((format(printf, 5, 6)));

@@ -32,6 +32,10 @@ typedef struct kpf_check_opts {
     double adjoint_tol;    /* relative, default 1e-12                     */
     double batch_tol;      /* relative, default 1e-14                     */
     const kpf_node *model; /* optional model: map (plugin keys); NULL = defaults */
+    /* ---- appended ------------------------------------------------------ */
+    const char *only;      /* run only the checks kpf_check_name_matches keeps
+                              (a group whose checks all fail the pattern is
+                              skipped, not run); NULL = every check       */
 } kpf_check_opts;
 
 /* Fill opts with the defaults above. */
@@ -40,12 +44,62 @@ void kpf_check_opts_default(kpf_check_opts *opts);
 #define KPF_CHECK_NAME_MAX 96
 #define KPF_CHECK_DETAIL_MAX 256
 
+/* The plugin op a check is about (kpf_check_item.op: the group `kpf
+ * check-plugin` lists it under) and, as bits 1u << op in .uses, every op
+ * whose result it depends on. */
+typedef enum kpf_check_op {
+    KPF_CHECK_OP_NONE = 0, /* not about one model op (the task checks) */
+    KPF_CHECK_OP_CREATE,
+    KPF_CHECK_OP_F,
+    KPF_CHECK_OP_TAPE,
+    KPF_CHECK_OP_JZ,
+    KPF_CHECK_OP_JZT,
+    KPF_CHECK_OP_JTH,
+    KPF_CHECK_OP_JTHT,
+    KPF_CHECK_OP_READOUT,
+    KPF_CHECK_OP_READOUT_JZ,
+    KPF_CHECK_OP_READOUT_JZT,
+    KPF_CHECK_OP_READOUT_JTH,
+    KPF_CHECK_OP_READOUT_JTHT,
+    KPF_CHECK_OP_INIT_STATE,
+    KPF_CHECK_OP_INIT_STATE_JTH,
+    KPF_CHECK_OP_INIT_STATE_JTHT,
+    KPF_CHECK_OP_EXTENSION,
+    KPF_CHECK_OP_GRADIENT, /* the loss gradient: every transpose op at once */
+    KPF_CHECK_N_OPS
+} kpf_check_op;
+
+/* How a check's value was measured (kpf_check_item.kind). */
+typedef enum kpf_check_kind {
+    KPF_CHECK_KIND_OTHER = 0,
+    KPF_CHECK_KIND_FD,          /* an op against finite differences of f (or the
+                                   readout, the initial state, the loss)       */
+    KPF_CHECK_KIND_ADJOINT,     /* a transpose against its forward op          */
+    KPF_CHECK_KIND_BATCH,       /* R rows at once against one row at a time    */
+    KPF_CHECK_KIND_ACCUMULATE,  /* a _jthT adds into g                          */
+    KPF_CHECK_KIND_DETERMINISM  /* seeded creates                               */
+} kpf_check_kind;
+
+/* "jzT", "readout_jth", "create", … ("" for KPF_CHECK_OP_NONE). */
+const char *kpf_check_op_name(int op);
+
 typedef struct kpf_check_item {
     char name[KPF_CHECK_NAME_MAX];     /* e.g. "euler: adjoint <J_F v,w> = <v,J_F^T w>" */
     double value;                      /* measured relative error            */
     double tol;
     int pass;
     char detail[KPF_CHECK_DETAIL_MAX]; /* empty or why it failed             */
+    /* ---- appended ------------------------------------------------------ */
+    int op;          /* kpf_check_op the check is about                       */
+    uint32_t uses;   /* 1u << op of every op its result depends on            */
+    int kind;        /* kpf_check_kind                                        */
+    double a, b;     /* the two quantities compared, NaN when none: FD |J d|
+                        and |finite difference|; adjoint <J v, w> and
+                        <v, J^T w>; batch max|all rows| and max|row by row|;
+                        accumulate max|p + J^T w| and max|J^T w on g = p|;
+                        gradient <dL/dθ, d> and the finite difference     */
+    int cause;       /* after kpf_check_diagnose: the index of the cause that
+                        explains this failure, or -1                        */
 } kpf_check_item;
 
 typedef struct kpf_check_report {
@@ -53,6 +107,29 @@ typedef struct kpf_check_report {
     kpf_check_item *items;
     size_t n_failed;
 } kpf_check_report;
+
+/* A likely cause of failures: one op that, if wrong, explains them all. */
+typedef struct kpf_check_cause {
+    int op;                            /* kpf_check_op to blame              */
+    char text[KPF_CHECK_DETAIL_MAX];   /* "jzT is not the transpose of jz"   */
+    size_t n_items;                    /* failed items it explains           */
+} kpf_check_cause;
+
+/* Name the likely causes of rep's failures, fewest first that explain the
+ * most: an op is suspected by the failed checks that use it and cleared by
+ * the passed checks that test it alone (its finite-difference check, or its
+ * adjoint check against a cleared forward op); the op shared by most
+ * unexplained failures is blamed for all the failures that use it, and so
+ * on.  Sets each failed item's `cause` (−1 when no op explains it) and fills
+ * up to cap causes; returns how many there are. */
+size_t kpf_check_diagnose(kpf_check_report *rep, kpf_check_cause *causes, size_t cap);
+
+/* Keep only the items whose name, or whose op's name, matches `pattern`
+ * (a shell glob, case-insensitive, matched anywhere in the name: "jzT",
+ * "euler*adjoint"); n_failed is recounted.  NULL or "" keeps everything. */
+void kpf_check_report_filter(kpf_check_report *rep, const char *pattern);
+/* Whether an item called name about op would be kept by the filter. */
+int kpf_check_name_matches(const char *name, int op, const char *pattern);
 
 /* Run every check; returns KPF_OK if they all ran (see n_failed for the
  * verdict) and an error status if a check could not run at all (create
@@ -78,6 +155,11 @@ KPF_BEGIN_DECLS
  * worst[i] receives the relative error for block i (m->n_blocks entries). */
 int kpf_check_gradient(kpf_model *m, uint64_t seed, size_t B, size_t T, size_t window,
                        double *worst, kpf_error *err);
+/* The same, also giving for block i the directional derivative ⟨∇L, d⟩
+ * (analytic[i]) and its central difference (fd[i]) at the step size kept;
+ * either may be NULL. */
+int kpf_check_gradient_detail(kpf_model *m, uint64_t seed, size_t B, size_t T, size_t window,
+                              double *worst, double *analytic, double *fd, kpf_error *err);
 KPF_END_DECLS
 #endif
 

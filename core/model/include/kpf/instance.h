@@ -95,6 +95,14 @@ const kpf_param_block *kpf_model_block(const kpf_model *m, const char *name);
  * KPF_ACTIVATION_INTERFACE in kpf/activation.h; a plugin's: its header). */
 const void *kpf_model_extension(const kpf_model *m, const char *name);
 
+/* The observed components of the state (the plugin's `observed` op,
+ * kpf/model.h): the indices, increasing and each < n, with *count set to
+ * how many; NULL with *count = n when every component is observed (no op,
+ * an older, shorter descriptor, or the op returns NULL).  A list that is
+ * empty, not increasing or out of range is the plugin's fault: NULL,
+ * *count = 0 and KPF_EPLUGIN in err. */
+const size_t *kpf_model_observed(const kpf_model *m, size_t *count, kpf_error *err);
+
 /* Plugin ops at a block of rows, with the model's scratch attached.  `rows`
  * need not set work; R must not exceed the last kpf_model_reserve. */
 int kpf_model_f(kpf_model *m, const kpf_rows *rows, double *out, kpf_error *err);

@@ -218,6 +218,16 @@ typedef struct kpf_model_desc {
      * that owns the name (kpf/instance.h for the core's, the plugin's own
      * header for plugin-specific ones).  Must return NULL for unknown names. */
     const void *(*extension)(void *self, const char *name);
+
+    /* The observed part of the state: a model whose state holds more than
+     * the analyses should look at (an LSTM's [h, c]: h; hh's [V, m, n, h]:
+     * V) lists the components that are observed — PCA, task alignment and
+     * summary dimensions use only them; the operators, training and the
+     * trajectories still see the whole state.  Returns the indices in
+     * increasing order, each < n, with *count set to how many (≥ 1); the
+     * array is the plugin's, valid until destroy.  NULL op, or a NULL
+     * return: every component is observed. */
+    const size_t *(*observed)(void *self, size_t *count);
 } kpf_model_desc;
 
 /* Smallest struct_size a host accepts: everything up to the required ops. */

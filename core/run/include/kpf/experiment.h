@@ -27,7 +27,9 @@
 
 #include "kpf/config.h"
 #include "kpf/error.h"
+#include "kpf/instance.h"
 #include "kpf/plugin.h"
+#include "kpf/progress.h"
 
 KPF_BEGIN_DECLS
 
@@ -42,6 +44,20 @@ void kpf_experiment_free(kpf_experiment *ex);
  * are created exclusively: nothing there is overwritten.  resume = 1
  * continues training from out_dir/checkpoint.h5. */
 int kpf_experiment_run(kpf_experiment *ex, const char *out_dir, int resume, kpf_error *err);
+
+/* Progress events (kpf/progress.h) during kpf_experiment_run: a PHASE
+ * event as each phase begins (pretrain, train, analysis, plots, simulate),
+ * ITERATION and EVAL events from the training loops, ANALYSIS_BEGIN/END
+ * around each analysis at each snapshot.  p is borrowed (it must outlive
+ * the run); NULL: nobody listens.  summary.json's "timings" gives the
+ * seconds of each phase (analyses at snapshots count as analysis, not
+ * train), "total", and "threads" the BLAS thread count. */
+void kpf_experiment_set_progress(kpf_experiment *ex, const kpf_progress *p);
+
+/* The experiment's model (θ as created or, after a run, as trained), for
+ * callers that read or set θ (kpf export-safetensors); borrowed, valid
+ * until kpf_experiment_free. */
+kpf_model *kpf_experiment_model(kpf_experiment *ex);
 
 /* After kpf_experiment_run: up to `cap` named scalars (eval losses,
  * convergence iteration, effective ranks and PCA dimension at the first and
