@@ -4,6 +4,7 @@
 #include "kpf/instance.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,6 +18,53 @@
 
 static const char *const step_names[] = {"euler", "rk4", NULL};
 
+/* Bounds on a layout's sizes (doubles): per row 2^32, fixed scratch 2^40. */
+#define LAYOUT_ROW_MAX ((size_t)1 << 32)
+#define LAYOUT_FIXED_MAX ((size_t)1 << 40)
+
+/* The layout a plugin reports is untrusted: every size the host will
+ * multiply, sum or index with is checked here, before anything is
+ * allocated or any op is called.  One line per fault, naming the plugin. */
+static int check_blocks(const kpf_model *m, kpf_error *err)
+{
+    const kpf_model_layout *L = &m->layout;
+    const char *nm = m->desc->name;
+    if (L->n_blocks && !L->blocks)
+        return kpf_error_set(err, KPF_EPLUGIN,
+                             "plugin '%s' reports %zu parameter blocks but no block table "
+                             "(blocks is NULL)",
+                             nm, L->n_blocks);
+    size_t off = 0;
+    for (size_t i = 0; i < L->n_blocks; i++) {
+        const kpf_param_block *b = &L->blocks[i];
+        size_t size;
+        if (!b->name || !b->name[0])
+            return kpf_error_set(err, KPF_EPLUGIN, "plugin '%s': parameter block %zu has no name",
+                                 nm, i);
+        if (b->offset != off)
+            return kpf_error_set(err, KPF_EPLUGIN,
+                                 "plugin '%s': parameter block %zu does not start where the "
+                                 "previous one ends (offset %zu, expected %zu)",
+                                 nm, i, b->offset, off);
+        if (__builtin_mul_overflow(b->rows, b->cols, &size) ||
+            __builtin_add_overflow(off, size, &off))
+            return kpf_error_set(err, KPF_EPLUGIN,
+                                 "plugin '%s': parameter block '%s' (%zu × %zu at offset %zu) "
+                                 "does not fit in memory sizes (size_t overflow)",
+                                 nm, b->name, b->rows, b->cols, b->offset);
+        for (size_t j = 0; j < i; j++)
+            if (!strcmp(L->blocks[j].name, b->name))
+                return kpf_error_set(err, KPF_EPLUGIN,
+                                     "plugin '%s': two parameter blocks are named '%s'", nm,
+                                     b->name);
+    }
+    if (off != L->n_theta)
+        return kpf_error_set(err, KPF_EPLUGIN,
+                             "plugin '%s': blocks cover %zu parameters but n_theta = %zu", nm,
+                             off, L->n_theta);
+    return KPF_OK;
+}
+
 static int check_layout(const kpf_model *m, const kpf_model_args *a, kpf_error *err)
 {
     const kpf_model_layout *L = &m->layout;
@@ -27,25 +75,41 @@ static int check_layout(const kpf_model *m, const kpf_model_args *a, kpf_error *
         return kpf_error_set(err, KPF_EPLUGIN,
                              "plugin '%s' reports n_in = %zu but was created with %zu", nm,
                              L->n_in, a->n_in);
-    size_t off = 0;
-    for (size_t i = 0; i < L->n_blocks; i++) {
-        const kpf_param_block *b = &L->blocks[i];
-        if (!b->name || b->offset != off)
+    /* Per-row sizes that later products (rows × steps × stages × width)
+     * could overflow with are refused while they are still one number. */
+    const struct {
+        const char *name;
+        size_t v, max;
+    } sizes[] = {{"n", L->n, LAYOUT_ROW_MAX},          {"n_out", L->n_out, LAYOUT_ROW_MAX},
+                 {"tape_width", L->tape_width, LAYOUT_ROW_MAX},
+                 {"work_per_row", L->work_per_row, LAYOUT_ROW_MAX},
+                 {"work_fixed", L->work_fixed, LAYOUT_FIXED_MAX}};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+        if (sizes[i].v > sizes[i].max)
             return kpf_error_set(err, KPF_EPLUGIN,
-                                 "plugin '%s': parameter block %zu does not start where the "
-                                 "previous one ends (offset %zu, expected %zu)",
-                                 nm, i, b->offset, off);
-        off += b->rows * b->cols;
-    }
-    if (off != L->n_theta)
-        return kpf_error_set(err, KPF_EPLUGIN,
-                             "plugin '%s': blocks cover %zu parameters but n_theta = %zu", nm,
-                             off, L->n_theta);
+                                 "plugin '%s' reports %s = %zu, more than the %zu doubles kpf "
+                                 "accepts",
+                                 nm, sizes[i].name, sizes[i].v, sizes[i].max);
+    int rc = check_blocks(m, err);
+    if (rc)
+        return rc;
     if (L->n_theta && !L->theta0)
         return kpf_error_set(err, KPF_EPLUGIN, "plugin '%s' gives no initial θ (theta0)", nm);
-    if (m->desc->readout && L->n_out == 0)
-        return kpf_error_set(err, KPF_EPLUGIN, "plugin '%s' has a readout op but n_out = 0",
-                             nm);
+    for (size_t i = 0; i < L->n_theta; i++)
+        if (!isfinite(L->theta0[i]))
+            return kpf_error_set(err, KPF_EPLUGIN,
+                                 "plugin '%s': initial θ entry %zu is not finite", nm, i);
+    if (L->tape_width && !KPF_DESC_OP(m->desc, tape))
+        return kpf_error_set(err, KPF_EPLUGIN,
+                             "plugin '%s' declares tape_width = %zu but has no tape op, so "
+                             "its J ops would read a tape nobody fills; give a tape op or "
+                             "set tape_width = 0",
+                             nm, L->tape_width);
+    if (KPF_DESC_OP(m->desc, readout) && L->n_out != a->n_out)
+        return kpf_error_set(err, KPF_EPLUGIN,
+                             "plugin '%s' has a readout of n_out = %zu outputs but the task "
+                             "has %zu; the readout must give one value per task output",
+                             nm, L->n_out, a->n_out);
     return KPF_OK;
 }
 
@@ -120,8 +184,16 @@ static int build_theta(kpf_model *m, double init_std, gsl_rng *rng, kpf_error *e
 {
     const kpf_model_layout *L = &m->layout;
     m->m_model = L->n_theta;
-    size_t extra = m->core_readout ? m->n_out * m->n + m->n_out : 0;
-    m->m = m->m_model + extra;
+    size_t extra = 0;
+    if (m->core_readout && (__builtin_mul_overflow(m->n_out, m->n, &extra) ||
+                            __builtin_add_overflow(extra, m->n_out, &extra)))
+        extra = SIZE_MAX;
+    if (extra == SIZE_MAX || __builtin_add_overflow(m->m_model, extra, &m->m) ||
+        m->m > SIZE_MAX / sizeof(double))
+        return kpf_error_set(err, KPF_EPLUGIN,
+                             "plugin '%s': θ of %zu plugin parameters plus a %zu×%zu readout "
+                             "does not fit in memory sizes",
+                             m->desc->name, m->m_model, m->n_out, m->n);
     m->n_blocks = L->n_blocks + (m->core_readout ? 2 : 0);
     m->theta = calloc(m->m ? m->m : 1, sizeof(double));
     m->blocks = calloc(m->n_blocks ? m->n_blocks : 1, sizeof(kpf_param_block));
@@ -258,10 +330,17 @@ int kpf_model_reserve(kpf_model *m, size_t R, kpf_error *err)
     struct kpf_model_scratch *sc = m->scratch;
     if (R <= sc->rows_cap && sc->work)
         return KPF_OK;
-    size_t nw = m->layout.work_fixed + m->layout.work_per_row * R;
+    /* sizes from the plugin's layout times R: refused when they overflow */
+    size_t nw, ns;
+    if (__builtin_mul_overflow(m->layout.work_per_row, R, &nw) ||
+        __builtin_add_overflow(nw, m->layout.work_fixed, &nw) || nw > SIZE_MAX / 8 - 1 ||
+        __builtin_mul_overflow(step_blocks_needed() * m->n, R, &ns) || ns > SIZE_MAX / 8 - 1)
+        return kpf_error_set(err, KPF_ENOMEM,
+                             "plugin '%s': scratch for %zu rows (work_fixed %zu + "
+                             "work_per_row %zu per row) does not fit in memory sizes",
+                             m->desc->name, R, m->layout.work_fixed, m->layout.work_per_row);
     double *w = realloc(sc->work, (nw ? nw : 1) * sizeof(double));
-    double *s = w ? realloc(sc->step_work, step_blocks_needed() * R * m->n * sizeof(double) + 1)
-                  : NULL;
+    double *s = w ? realloc(sc->step_work, ns * sizeof(double) + 1) : NULL;
     if (w)
         sc->work = w;
     if (s)

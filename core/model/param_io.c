@@ -1,6 +1,7 @@
 /* θ to and from HDF5: one dataset per named block (see kpf/param_io.h). */
 #include "kpf/param_io.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,6 +125,25 @@ static int validate(const kpf_model *m, kpf_h5 *h, const char *path, int *load_r
     return rc;
 }
 
+/* Weights are untrusted input: a NaN or an infinity would only show up as
+ * a diverged run later, so it is refused here, located in its dataset. */
+static int check_finite(const char *path, const kpf_param_block *b, const double *v,
+                        kpf_error *err)
+{
+    for (size_t i = 0; i < b->rows * b->cols; i++)
+        if (!isfinite(v[i])) {
+            char at[64];
+            if (b->cols == 1)
+                snprintf(at, sizeof at, "[%zu]", i);
+            else
+                snprintf(at, sizeof at, "[%zu, %zu]", i / b->cols, i % b->cols);
+            return kpf_error_set(err, KPF_EIO,
+                                 "%s: dataset '%s' holds %s at %s; weights must be finite",
+                                 path, b->name, isnan(v[i]) ? "NaN" : "an infinity", at);
+        }
+    return KPF_OK;
+}
+
 int kpf_params_load_h5(kpf_model *m, const char *path, kpf_error *err)
 {
     if (!m || !path)
@@ -147,6 +167,8 @@ int kpf_params_load_h5(kpf_model *m, const char *path, kpf_error *err)
         if (is_core_readout_block(m, i) && !load_ro)
             continue;
         rc = kpf_h5_read(h, b->name, b->rows * b->cols, th + b->offset, err);
+        if (!rc)
+            rc = check_finite(path, b, th + b->offset, err);
     }
     if (!rc)
         memcpy(m->theta, th, m->m * sizeof *th);

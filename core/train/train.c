@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "kpf/checkpoint.h"
 #include "kpf/gradient.h"
@@ -279,7 +280,8 @@ static int loop(run *r, kpf_train_hook hook, void *ctx, kpf_error *err)
     for (size_t it = it0; !rc && it < o->iterations && r->hist->converged_at < 0; it++) {
         if ((rc = one_iteration(r, it, err))) {
             kpf_error_prefix(err, rc, "iteration %zu: ", it + 1);
-            if (o->checkpoint_path)
+            /* name the checkpoint only when one was written */
+            if (o->checkpoint_path && access(o->checkpoint_path, F_OK) == 0)
                 kpf_error_prefix(err, rc, "(last checkpoint kept in %s) ", o->checkpoint_path);
             return rc;
         }

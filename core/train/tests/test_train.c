@@ -129,6 +129,23 @@ Test(train, divergence_stops_and_keeps_checkpoint)
     cr_assert_eq(stat(ck, &st), 0);
 }
 
+/* Diverging before the first checkpoint: the message names no checkpoint,
+ * because none exists (issue 13, item 6). */
+Test(train, divergence_before_any_checkpoint_names_none)
+{
+    tu_write("d.yaml", "task: {name: memory_pro, t_stim: 5, t_memory: 5, t_response: 5}\n"
+                        "model: {plugin: rnn, n: 16, activation: linear, g: 1.5}\n"
+                        "train: {iterations: 400, batch: 4, optimizer: sgd, lr: 1000, "
+                        "checkpoint_every: 1000, eval_every: 1000}\n"
+                        "output: {trajectory: false}\n");
+    cr_assert_eq(tu_sh("%s run %s/d.yaml -o %s/out", KPF_CLI_PATH, tu_tmp, tu_tmp), 1, "%s",
+                 tu_out);
+    cr_assert(strstr(tu_out, "kpf: iteration "), "%s", tu_out);
+    cr_expect_not(strstr(tu_out, "checkpoint"), "names a checkpoint that does not exist: %s",
+                  tu_out);
+    cr_expect_not(tu_exists("out/checkpoint.h5"));
+}
+
 Test(train, config_errors_are_located)
 {
     tu_write("b1.yaml", "task: {name: memory_pro}\nmodel: {plugin: rnn}\n"
