@@ -3,7 +3,21 @@
  * them (singular values σ_i = √λ_i of the Gram operator averaged over trials
  * and units, keeping time: avg_shape (1, T, 1)), with the cumulative
  * explained variance, the effective rank at 0.95 and each mode's dominant
- * frequency.  Figures: cumvar_iter<i>.png at the first and last snapshot. */
+ * frequency.  Figures: cumvar_iter<i>.png at the first and last snapshot.
+ *
+ * Two conventions for "explained variance" (docs/analyses.md):
+ *   top-k (always; KPFlow's)  cum[i] = Σ_{j≤i} σ_j² / Σ_{j<k} σ_j², so the
+ *             effective rank is at most k;
+ *   trace (`spectra: {trace: auto | exact | hutchpp}`; off by default)
+ *             cum[i] = Σ_{j≤i} σ_j² / tr⟨A A*⟩ against every eigenvalue —
+ *             exactly from the full dense spectrum when the reduced space
+ *             has at most trace_exact_max dimensions (the effective rank is
+ *             then not capped by k), else by Hutch++ (trace_probes
+ *             applications; the rank is NaN when the top k do not reach
+ *             0.95).  Extra datasets <op>/trace, cumulative_variance_trace,
+ *             effective_rank_trace, topk_fraction, extra scalars
+ *             effrank_trace_<op>, topk_fraction_<op>, and the figure
+ *             cumvar_trace_iter<i>.png; nothing else changes. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +28,7 @@
 #include "kpf/plot.h"
 #include "kpf/powerspec.h"
 #include "kpf/spectral.h"
+#include "spectra_trace.h"
 
 enum { OP_K = 0, OP_P = 1, OP_PKP = 2, OP_PP = 3, N_OPS = 4 };
 static const char *const op_names[N_OPS] = {"K", "P", "PKP", "PP"};
@@ -26,6 +41,9 @@ typedef struct spectra {
     double *sv, *modes, *freq; /* scratch: k values, k modes [T], k freqs */
     double *cumvar[2];         /* N_OPS × k each                          */
     double effrank[2][N_OPS];  /* NaN: not computed                       */
+    spectra_trace_opts trace;  /* the second convention (off by default)  */
+    double *cumtrace[2];       /* N_OPS × k each, against the trace       */
+    double *ev;                /* T: the full dense spectrum              */
     size_t iteration[2];
     size_t n_seen;
 } spectra;
@@ -63,6 +81,9 @@ static void destroy(void *self)
     free(s->freq);
     free(s->cumvar[0]);
     free(s->cumvar[1]);
+    free(s->cumtrace[0]);
+    free(s->cumtrace[1]);
+    free(s->ev);
     free(s);
 }
 
@@ -78,6 +99,8 @@ static int create(const kpf_node *node, const kpf_analysis_setup *setup, void **
     int rc = kpf_cfg_size(node, "k", KPF_CFG_OPTIONAL, 20, 1, 100000, &k, err);
     if (!rc)
         rc = read_ops(node, s->ops, err);
+    if (!rc)
+        rc = kpf_internal_spectra_trace_read(node, &s->trace, err);
     /* The reduced space keeps time only: at most T − 1 components. */
     s->T = setup->steps;
     s->k = k < s->T ? k : s->T - 1;
@@ -88,6 +111,13 @@ static int create(const kpf_node *node, const kpf_analysis_setup *setup, void **
         s->cumvar[0] = calloc(N_OPS * (s->k + 1), sizeof(double));
         s->cumvar[1] = calloc(N_OPS * (s->k + 1), sizeof(double));
         if (!s->sv || !s->modes || !s->freq || !s->cumvar[0] || !s->cumvar[1])
+            rc = kpf_error_set(err, KPF_ENOMEM, "cannot allocate the spectra analysis");
+    }
+    if (!rc && s->trace.mode != SPT_OFF) {
+        s->cumtrace[0] = calloc(N_OPS * (s->k + 1), sizeof(double));
+        s->cumtrace[1] = calloc(N_OPS * (s->k + 1), sizeof(double));
+        s->ev = calloc(s->T + 1, sizeof(double));
+        if (!s->cumtrace[0] || !s->cumtrace[1] || !s->ev)
             rc = kpf_error_set(err, KPF_ENOMEM, "cannot allocate the spectra analysis");
     }
     for (int j = 0; j < 2; j++)
@@ -111,6 +141,41 @@ static int build_op(const kpf_snapshot *sn, int which, kpf_op **op, kpf_error *e
     }
 }
 
+/* The same spectrum against the whole trace of ⟨A A*⟩ (spectra_trace.h),
+ * after everything of the top-k convention is written. */
+static int trace_convention(spectra *s, const kpf_snapshot *sn, int slot, int which,
+                            kpf_op *op, kpf_error *err)
+{
+    size_t k = s->k;
+    double *cum = s->cumtrace[slot] + which * k;
+    spectra_trace_result tr;
+    int rc = kpf_internal_spectra_trace(op, KPF_AXIS_TRIAL | KPF_AXIS_UNIT, s->sv, k, &s->trace,
+                                        sn->seed, cum, s->ev, &tr, err);
+    char path[64];
+    const char *nm = op_names[which];
+    const struct {
+        const char *name;
+        const double *v;
+        size_t n;
+    } out[] = {{"trace", &tr.trace, 1},
+               {"cumulative_variance_trace", cum, k},
+               {"effective_rank_trace", &tr.effrank, 1},
+               {"topk_fraction", &tr.topk, 1}};
+    for (size_t i = 0; !rc && i < sizeof out / sizeof out[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", nm, out[i].name);
+        rc = kpf_snapshot_write(sn, path, out[i].v, out[i].n, err);
+    }
+    if (!rc) {
+        snprintf(path, sizeof path, "effrank_trace_%s", nm);
+        rc = kpf_snapshot_scalar(sn, path, tr.effrank, err);
+    }
+    if (!rc) {
+        snprintf(path, sizeof path, "topk_fraction_%s", nm);
+        rc = kpf_snapshot_scalar(sn, path, tr.topk, err);
+    }
+    return rc;
+}
+
 /* Consensus spectrum (avg over trials and units), cumulative variance, rank. */
 static int spectrum(spectra *s, const kpf_snapshot *sn, int slot, int which, kpf_error *err)
 {
@@ -122,7 +187,6 @@ static int spectrum(spectra *s, const kpf_snapshot *sn, int slot, int which, kpf
     if (!rc)
         rc = kpf_consensus_gram(op, KPF_AXIS_TRIAL | KPF_AXIS_UNIT, k, &eo, s->sv, s->modes,
                                 err);
-    kpf_op_free(op);
     /* The consensus modes are time courses: how fast each one oscillates
      * (KPFlow Fig. 6: P's eigenfunctions oscillate). */
     if (!rc) rc = kpf_dominant_frequencies(s->modes, k, 1, s->T, 1, s->freq, err);
@@ -143,6 +207,9 @@ static int spectrum(spectra *s, const kpf_snapshot *sn, int slot, int which, kpf
         snprintf(path, sizeof path, "effrank_%s", nm);
         rc = kpf_snapshot_scalar(sn, path, *er, err);
     }
+    if (!rc && s->trace.mode != SPT_OFF)
+        rc = trace_convention(s, sn, slot, which, op, err);
+    kpf_op_free(op);
     return rc ? kpf_error_prefix(err, rc, "spectrum of %s at iteration %zu: ", nm,
                                  sn->iteration)
               : KPF_OK;
@@ -203,6 +270,17 @@ static int plot(const void *self, const kpf_analysis_plot *p, kpf_error *err)
         kpf_error e;
         kpf_error_clear(&e);
         int rc = kpf_plot_cumvar(stem, title, s->k, series, names, 3, &e);
+        if (rc && !first)
+            first = kpf_error_set(err, rc, "%s", e.msg);
+        if (s->trace.mode == SPT_OFF)
+            continue;
+        for (int j = 0; j < 3; j++)
+            series[j] = s->ops[j] ? s->cumtrace[slot] + j * s->k : NULL;
+        snprintf(stem, sizeof stem, "%s/cumvar_trace_iter%zu", p->dir, s->iteration[slot]);
+        snprintf(title, sizeof title, "consensus spectra against the whole trace, iteration %zu",
+                 s->iteration[slot]);
+        kpf_error_clear(&e);
+        rc = kpf_plot_cumvar(stem, title, s->k, series, names, 3, &e);
         if (rc && !first)
             first = kpf_error_set(err, rc, "%s", e.msg);
     }
