@@ -75,11 +75,14 @@ static int charge(scan *s, const yaml_event_t *ev, uint64_t nodes, uint64_t byte
     s->bytes += bytes;
     if (s->bytes <= KPF_CONFIG_MAX_EXPANDED)
         return KPF_OK;
+    if (s->n_aliases)
+        return located(s, ev,
+                       "the document expands to more than %d MiB once its aliases are expanded "
+                       "(at most %d MiB; use fewer or smaller aliases, or split the config)",
+                       KPF_CONFIG_MAX_EXPANDED >> 20, KPF_CONFIG_MAX_EXPANDED >> 20);
     return located(s, ev,
-                   "the document expands to more than %d MiB%s (at most %d MiB; use fewer or "
-                   "smaller aliases, or split the config)",
-                   KPF_CONFIG_MAX_EXPANDED >> 20, s->n_aliases ? " once its aliases are expanded" : "",
-                   KPF_CONFIG_MAX_EXPANDED >> 20);
+                   "the document expands to more than %d MiB (at most %d MiB; split the config)",
+                   KPF_CONFIG_MAX_EXPANDED >> 20, KPF_CONFIG_MAX_EXPANDED >> 20);
 }
 
 /* Where a new node goes: its path length, or *is_key when it is a map key
