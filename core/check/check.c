@@ -29,6 +29,7 @@
 #include "kpf/rng.h"
 #include "kpf/stepper.h"
 #include "check_extension.h"
+#include "check_guard.h"
 
 #define FD_REL_STEP 1e-6
 #define CHECK_DT 0.1
@@ -121,6 +122,7 @@ typedef struct ctx {
     double *op, *om;      /* R·max(n, n_out): FD outputs         */
     double *bufs[MAX_BUFS];
     size_t n_bufs;
+    int overran;          /* an op wrote outside its buffers (check_guard.c) */
     /* report bookkeeping */
     int check_op;          /* kpf_check_op of the items being added         */
     kpf_check_item *last;  /* the item just added; NULL when it was dropped */
@@ -729,8 +731,13 @@ static int setup(ctx *c, kpf_error *err)
         c->trial[r] = (size_t)gsl_rng_uniform_int(c->rng, (unsigned long)m->n_trials);
         c->t[r] = 10.0 * gsl_rng_uniform(c->rng);
     }
-    int rc = kpf_model_reserve(m, R, err);
-    if (rc)
+    /* Before any op touches the model's own scratch: an op that writes
+     * outside its buffers is found on guarded ones, and named. */
+    const kpf_rows guarded = {R, c->z, c->x, c->trial, c->t, NULL, NULL};
+    int rc = kpf_internal_check_guards(m, &guarded, c->rep, &c->overran, err);
+    if (rc || c->overran)
+        return rc;
+    if ((rc = kpf_model_reserve(m, R, err)))
         return rc;
     if (KPF_DESC_OP(m->desc, init_state) && (rc = near_initial_state(c, err)))
         return rc;
@@ -746,7 +753,9 @@ static int setup(ctx *c, kpf_error *err)
 static int run_all(ctx *c, const kpf_plugin *plugin, kpf_error *err)
 {
     int rc;
-    if ((rc = setup(c, err)))
+    /* an overrun stops the check: the same op on unguarded buffers would
+     * corrupt the heap, and its items already say which op it is */
+    if ((rc = setup(c, err)) || c->overran)
         return rc;
     if ((rc = check_determinism(c, plugin, err)))
         return rc;
