@@ -2,28 +2,60 @@
  * output folder, then run.  A bad config exits 2 before anything is written.
  * A config is either a study's (its top level holds a registered study's
  * name, kpf/study.h) or the general experiment's (kpf/experiment.h). */
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "run_report.h"
+#include "kpf/atomic_file.h"
 #include "kpf/experiment.h"
 #include "kpf/study.h"
 #include "kpf/sweep.h"
-
-#define MAX_SETS 256
 
 typedef struct run_args {
     const char *config;
     const char *out;
     const char *resume; /* DIR of an interrupted run */
-    const char *sets[MAX_SETS];
-    int n_sets;
+    const char **sets;  /* --set values, or the lines of DIR/overrides.txt */
+    int n_sets, cap_sets;
+    char **owned;       /* the lines read back from overrides.txt (n_owned) */
+    int n_owned;
     int verbosity;      /* KPF_CLI_QUIET, _NORMAL, _VERBOSE */
     int help;
 } run_args;
+
+static void args_free(run_args *a)
+{
+    for (int i = 0; i < a->n_owned; i++)
+        free(a->owned[i]);
+    free(a->owned);
+    free(a->sets);
+}
+
+/* Any number of --set values, each of any length.  They are kept one per
+ * line in DIR/overrides.txt for --resume, so a value with a newline (which
+ * that file could not give back) is refused at once. */
+static int add_set(run_args *a, const char *v)
+{
+    if (strchr(v, '\n'))
+        return fprintf(stderr, "kpf run: a --set value cannot contain a newline (it is kept "
+                               "one per line for --resume); write it in the config file\n"),
+               -1;
+    if (a->n_sets == a->cap_sets) {
+        int cap = a->cap_sets ? 2 * a->cap_sets : 16;
+        const char **s = realloc(a->sets, (size_t)cap * sizeof *s);
+        if (!s)
+            return fprintf(stderr, "kpf run: out of memory\n"), -1;
+        a->sets = s;
+        a->cap_sets = cap;
+    }
+    a->sets[a->n_sets++] = v;
+    return 0;
+}
 
 static void run_usage(FILE *fp)
 {
@@ -80,13 +112,11 @@ static int parse(int argc, char **argv, run_args *a)
         } else if (!strcmp(s, "--resume") && has_value) {
             a->resume = argv[++i];
         } else if (!strcmp(s, "--set") && has_value) {
-            if (a->n_sets == MAX_SETS)
-                return fprintf(stderr, "kpf run: too many --set options\n"), -1;
-            a->sets[a->n_sets++] = argv[++i];
+            if (add_set(a, argv[++i]))
+                return -1;
         } else if (!strncmp(s, "--set=", 6)) {
-            if (a->n_sets == MAX_SETS)
-                return fprintf(stderr, "kpf run: too many --set options\n"), -1;
-            a->sets[a->n_sets++] = s + 6;
+            if (add_set(a, s + 6))
+                return -1;
         } else if (!strcmp(s, "-o") || !strcmp(s, "--out") || !strcmp(s, "--resume") ||
                    !strcmp(s, "--set")) {
             return unknown("missing the value after", s);
@@ -129,70 +159,126 @@ static void pin_weights_path(const kpf_config *cfg, const char *config, FILE *ov
         fprintf(ov, "model.init.from=%s\n", abs);
 }
 
+/* DIR/overrides.txt, then DIR/config.yaml, each written whole or not at
+ * all (kpf/atomic_file.h): a folder with config.yaml has both.  On failure
+ * neither is left, nor the folder when that leaves it empty. */
 static int save_inputs(const run_args *a, const kpf_config *cfg, const char *dir,
                        kpf_error *err)
 {
-    char path[4200];
-    snprintf(path, sizeof path, "%s/config.yaml", dir);
-    FILE *in = fopen(a->config, "rb"), *out = in ? fopen(path, "wx") : NULL;
-    int ok = in && out;
-    char buf[8192];
-    size_t k;
-    while (ok && (k = fread(buf, 1, sizeof buf, in)) > 0)
-        ok = fwrite(buf, 1, k, out) == k;
-    if (in)
-        fclose(in);
-    if (out && fclose(out))
-        ok = 0;
+    char path[4200], cfg_path[4200];
     snprintf(path, sizeof path, "%s/overrides.txt", dir);
-    FILE *ov = ok ? fopen(path, "wx") : NULL;
+    snprintf(cfg_path, sizeof cfg_path, "%s/config.yaml", dir);
+    kpf_atomic_file *af = NULL;
+    FILE *ov = NULL, *out = NULL, *in = NULL;
+    int rc = kpf_atomic_open(path, &af, &ov, err);
     /* The header keeps the file from being empty when there is nothing to
      * re-apply (a run folder holds no empty files). */
-    if (ov)
+    if (!rc)
         fprintf(ov, "# --set overrides of this run, one per line; kpf run --resume re-applies "
                     "them\n");
-    for (int i = 0; ov && i < a->n_sets; i++)
+    for (int i = 0; !rc && i < a->n_sets; i++)
         fprintf(ov, "%s\n", a->sets[i]);
-    if (ov)
+    if (!rc) {
         pin_weights_path(cfg, a->config, ov);
-    if (!ov || fclose(ov))
-        return kpf_error_set(err, KPF_EIO, "%s: cannot keep a copy of the config", dir);
+        rc = kpf_atomic_commit(af, 0, err);
+    }
+    if (!rc && !(in = fopen(a->config, "rb")))
+        rc = kpf_error_set(err, KPF_EIO, "%s: cannot read it again to keep a copy (%s)",
+                           a->config, strerror(errno));
+    if (!rc)
+        rc = kpf_atomic_open(cfg_path, &af, &out, err);
+    char buf[8192];
+    size_t k;
+    while (!rc && (k = fread(buf, 1, sizeof buf, in)) > 0)
+        fwrite(buf, 1, k, out); /* a failed write is caught by the commit */
+    if (!rc && ferror(in)) {
+        kpf_atomic_abort(af);
+        rc = kpf_error_set(err, KPF_EIO, "%s: read failed while keeping a copy", a->config);
+    } else if (!rc) {
+        rc = kpf_atomic_commit(af, 0, err);
+    }
+    if (in)
+        fclose(in);
+    if (rc) {
+        unlink(path);
+        rmdir(dir); /* only when empty: a folder of ours that holds nothing */
+        return kpf_error_prefix(err, rc, "cannot keep a copy of the config in %s: ", dir);
+    }
     return KPF_OK;
 }
 
-static int load_resume_sets(run_args *a, char *store, size_t size, kpf_error *err)
+/* The --set values of the interrupted run, one per line, of any length
+ * ('#' lines are comments). */
+static int load_resume_sets(run_args *a, kpf_error *err)
 {
     char path[4200];
+    snprintf(path, sizeof path, "%s/config.yaml", a->resume);
+    if (access(path, F_OK) != 0)
+        return kpf_error_set(err, KPF_EIO,
+                             "%s: missing, so %s holds no run to resume (is it a kpf run "
+                             "folder? a run killed before it kept its config had not "
+                             "begun: start it again with kpf run CONFIG -o NEW_DIR)",
+                             path, a->resume);
     snprintf(path, sizeof path, "%s/overrides.txt", a->resume);
     FILE *fp = fopen(path, "r");
     if (!fp)
         return kpf_error_set(err, KPF_EIO, "%s: missing; is %s a kpf run folder?", path,
                              a->resume);
-    size_t used = 0;
-    while (a->n_sets < MAX_SETS && used + 1 < size && fgets(store + used, (int)(size - used), fp)) {
-        char *line = store + used;
-        line[strcspn(line, "\n")] = '\0';
-        used += strlen(line) + 1;
-        if (*line && *line != '#')
-            a->sets[a->n_sets++] = line;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    int rc = KPF_OK;
+    while (!rc && (len = getline(&line, &cap, fp)) >= 0) {
+        if (len && line[len - 1] == '\n')
+            line[--len] = '\0';
+        if (!len || line[0] == '#')
+            continue;
+        char **owned = realloc(a->owned, (size_t)(a->n_owned + 1) * sizeof *owned);
+        if (owned)
+            a->owned = owned;
+        if (!owned || !(owned[a->n_owned] = strdup(line))) {
+            rc = kpf_error_set(err, KPF_ENOMEM, "%s: out of memory", path);
+            break;
+        }
+        if (add_set(a, owned[a->n_owned++]))
+            rc = kpf_error_set(err, KPF_EIO, "%s: cannot be read back", path);
     }
+    free(line);
     fclose(fp);
-    return KPF_OK;
+    return rc;
 }
 
-/* A study's run that failed leaves its partial outputs for inspection, marked
- * by DIR/FAILED (the message), so nobody takes the folder for a result. */
-static void mark_failed(const char *dir, const kpf_error *err)
+/* A run that failed leaves its partial outputs for inspection, marked by
+ * DIR/FAILED (the message), so nobody takes the folder for a result; a
+ * folder whose run had already finished is left alone. */
+static void mark_failed(const char *dir, const kpf_error *err, int resumable)
 {
     char path[4200];
+    snprintf(path, sizeof path, "%s/summary.json", dir);
+    if (access(path, F_OK) == 0)
+        return;
     snprintf(path, sizeof path, "%s/FAILED", dir);
     FILE *fp = fopen(path, "w");
+    int ok = fp != NULL;
     if (fp) {
         fprintf(fp, "%s\n", err->msg);
-        fclose(fp);
+        ok = fclose(fp) == 0;
     }
-    fprintf(stderr, "kpf: the run failed; what it wrote stays in %s, marked by %s\n", dir,
-            path);
+    fprintf(stderr, "kpf: the run failed; what it wrote stays in %s, %s%s", dir,
+            ok ? "marked by " : "(FAILED could not be written there)", ok ? path : "");
+    if (resumable)
+        fprintf(stderr, "; when the cause lies outside the config (disk space, memory, a "
+                        "killed job), kpf run --resume %s retries it",
+                dir);
+    fputc('\n', stderr);
+}
+
+/* A resumed run is a new attempt: an earlier failure's mark goes. */
+static void clear_failed(const char *dir)
+{
+    char failed[4200];
+    snprintf(failed, sizeof failed, "%s/FAILED", dir);
+    remove(failed);
 }
 
 /* The study's check before any output exists (a bad config: exit 2, nothing
@@ -224,12 +310,10 @@ static int run_study(const run_args *a, const kpf_study_desc *st, kpf_config *cf
     rc = a->resume ? st->resume(cfg, reg, dir, &err) : st->run(cfg, reg, dir, &err);
     if (rc) {
         fprintf(stderr, "kpf: %s\n", err.msg);
-        mark_failed(dir, &err);
+        mark_failed(dir, &err, KPF_STUDY_OP(st, resume) != NULL);
         return KPF_EXIT_FAIL;
     }
-    char failed[4200];
-    snprintf(failed, sizeof failed, "%s/FAILED", dir);
-    remove(failed); /* a resumed run that now succeeded */
+    clear_failed(dir); /* a resumed run that now succeeded */
     return KPF_EXIT_OK;
 }
 
@@ -284,13 +368,14 @@ static int run_sweep(const run_args *a, const kpf_config *cfg, const kpf_sweep *
 int kpf_cmd_run(int argc, char **argv)
 {
     run_args a;
-    if (parse(argc, argv, &a))
-        return KPF_EXIT_USAGE;
-    if (a.help) {
-        run_usage(stdout);
-        return KPF_EXIT_OK;
+    int bad = parse(argc, argv, &a);
+    if (bad || a.help) {
+        if (!bad)
+            run_usage(stdout);
+        args_free(&a);
+        return bad ? KPF_EXIT_USAGE : KPF_EXIT_OK;
     }
-    static char sets_store[65536], resume_cfg[4200];
+    static char resume_cfg[4200];
     kpf_config *cfg = NULL;
     kpf_registry *reg = NULL;
     const kpf_study_desc *study = NULL;
@@ -302,7 +387,7 @@ int kpf_cmd_run(int argc, char **argv)
     if (a.resume) {
         snprintf(resume_cfg, sizeof resume_cfg, "%s/config.yaml", a.resume);
         a.config = resume_cfg;
-        rc = load_resume_sets(&a, sets_store, sizeof sets_store, &err);
+        rc = load_resume_sets(&a, &err);
     }
     if (!rc)
         rc = load(&a, &cfg, &reg, &study, &ex, &err);
@@ -344,11 +429,16 @@ int kpf_cmd_run(int argc, char **argv)
     kpf_cli_progress_init(&pr, a.verbosity);
     kpf_progress listener = kpf_cli_progress_listener(&pr);
     kpf_experiment_set_progress(ex, &listener);
+    /* a new attempt: without summary.json the folder is resumable until it
+     * fails again (FAILED) or finishes */
+    if (a.resume)
+        clear_failed(dir);
     rc = kpf_experiment_run(ex, dir, a.resume != NULL, &err);
     kpf_cli_progress_end(&pr);
     kpf_experiment_set_progress(ex, NULL);
     if (rc) {
         fprintf(stderr, "kpf: %s\n", err.msg);
+        mark_failed(dir, &err, 1);
         status = KPF_EXIT_FAIL;
         goto done;
     }
@@ -357,5 +447,6 @@ done:
     kpf_experiment_free(ex);
     kpf_registry_free(reg);
     kpf_config_free(cfg);
+    args_free(&a);
     return status;
 }

@@ -487,3 +487,11 @@ size_t kpf_analyses_scalars(const kpf_analyses *a, const char **names, double *v
 }
 
 size_t kpf_analyses_count(const kpf_analyses *a) { return a ? a->n_done : 0; }
+
+int kpf_analyses_next(const kpf_analyses *a, size_t *iteration)
+{
+    if (!a || a->n_done >= a->n_at)
+        return 0;
+    *iteration = a->at[a->n_done];
+    return 1;
+}

@@ -114,14 +114,16 @@ static int run_training(kpf_experiment *ex, const char *dir, int resume, kpf_err
     snprintf(ckpt, sizeof ckpt, "%s/checkpoint.h5", dir);
     ex->topts.seed = ex->seed;
     ex->topts.checkpoint_path = ckpt;
-    /* killed during pretraining: the main training has not begun */
-    ex->topts.resume = resume && (!ex->pre.node || access(ckpt, F_OK) == 0);
+    /* killed before the first checkpoint (or during pretraining): the main
+     * training starts over */
+    ex->topts.resume = resume && access(ckpt, F_OK) == 0;
     int rc = kpf_train(ex->model, ex->task, &ex->topts, kpf_internal_analysis_hook, ex, &ex->hist, err);
     ex->topts.checkpoint_path = NULL;
     if (!rc) /* converged early: analyse the model it stopped with */
         rc = kpf_internal_analysis_final(ex, ex->hist.iterations_done, err);
     snprintf(stem, sizeof stem, "%s/train.h5", dir);
-    if (!rc)
+    /* named only when whole: one left by an interrupted process is kept */
+    if (!rc && !(resume && access(stem, F_OK) == 0))
         rc = kpf_internal_write_train(ex, &ex->hist, stem, err);
     snprintf(stem, sizeof stem, "%s/loss", dir);
     kpf_error perr;
@@ -148,6 +150,8 @@ int kpf_experiment_run(kpf_experiment *ex, const char *out_dir, int resume, kpf_
                              out_dir);
     if (!ex->train_node && resume)
         return kpf_error_set(err, KPF_EINVAL, "nothing to resume: the config has no train section");
+    if ((rc = kpf_internal_resume_prepare(ex, out_dir, resume, err)))
+        return rc;
     /* the analysis file opens after pretraining, so a kill during the
      * stage leaves no half-written file behind */
     if (ex->pre.node) {
@@ -188,12 +192,17 @@ int kpf_experiment_run(kpf_experiment *ex, const char *out_dir, int resume, kpf_
     if (!rc && !(y = malloc(tr->B * tr->T * ex->model->n_out * sizeof(double) + 1)))
         rc = kpf_error_set(err, KPF_ENOMEM, "out of memory");
     if (!rc) rc = kpf_internal_readout_all(ex->model, tr, y, err);
-    if (!rc) {
+    if (!rc)
         ex->final = kpf_internal_stats_of(tr, bt, y);
-        rc = kpf_internal_write_summary(ex, out_dir, tr, ex->final, err);
-    }
-    if (!rc && ex->write_trajectory)
+    char traj_path[4200];
+    snprintf(traj_path, sizeof traj_path, "%s/trajectory.h5", out_dir);
+    if (!rc && ex->write_trajectory && !(resume && access(traj_path, F_OK) == 0))
         rc = kpf_internal_write_trajectory(ex, out_dir, tr, bt, y, err);
+    /* summary.json last: its presence says the run finished */
+    if (!rc)
+        rc = kpf_internal_write_summary(ex, out_dir, tr, ex->final, err);
+    if (!rc)
+        kpf_internal_resume_done(ex);
     kpf_internal_phase(ex, NULL, 0);
     free(y);
     kpf_traj_free(tr);

@@ -35,23 +35,47 @@ static int analyse(kpf_experiment *ex, size_t iter, int final, kpf_error *err)
     return rc;
 }
 
+/* A scheduled snapshot at `iter` (the replay of a resumed run's). */
+int kpf_internal_analyse(kpf_experiment *ex, size_t iter, kpf_error *err)
+{
+    return analyse(ex, iter, 0, err);
+}
+
+/* First call after a resume: the snapshots before `bound` were taken by
+ * the interrupted process; replay them from their θ records (or, in a
+ * folder without records, skip them). */
+static int catch_up(kpf_experiment *ex, size_t bound, kpf_error *err)
+{
+    ex->resuming = 0;
+    if (ex->replay)
+        return kpf_internal_replay_snapshots(ex, bound, err);
+    kpf_analyses_skip_before(ex->an, bound);
+    return KPF_OK;
+}
+
 /* Called by the training loop after every iteration (and at 0). */
 int kpf_internal_analysis_hook(void *ctx, kpf_model *m, size_t iter, kpf_error *err)
 {
     kpf_experiment *ex = ctx;
     if (!ex->an)
         return KPF_OK;
-    if (ex->resuming) { /* first call after a resume: earlier snapshots are done */
-        kpf_analyses_skip_before(ex->an, iter);
-        ex->resuming = 0;
-    }
-    return analyse(ex, iter, 0, err);
+    int rc = ex->resuming ? catch_up(ex, iter, err) : KPF_OK;
+    size_t before = kpf_analyses_count(ex->an);
+    if (!rc)
+        rc = analyse(ex, iter, 0, err);
+    /* θ of every snapshot is kept before training goes on, for a resume */
+    if (!rc && ex->train_node && kpf_analyses_count(ex->an) > before)
+        rc = kpf_internal_record_snapshot(ex, iter, err);
+    return rc;
 }
 
 /* Converged early: analyse the model it stopped with. */
 int kpf_internal_analysis_final(kpf_experiment *ex, size_t iter, kpf_error *err)
 {
-    return ex->an ? analyse(ex, iter, 1, err) : KPF_OK;
+    if (!ex->an)
+        return KPF_OK;
+    int rc = ex->resuming ? catch_up(ex, iter + 1, err) : KPF_OK;
+    return rc ? rc : analyse(ex, iter, 1, err);
 }
 
 int kpf_internal_open_analysis(kpf_experiment *ex, const char *dir, int resume, kpf_error *err)
@@ -60,8 +84,11 @@ int kpf_internal_open_analysis(kpf_experiment *ex, const char *dir, int resume, 
         return KPF_OK;
     char path[4200];
     snprintf(path, sizeof path, "%s/analysis.h5", dir);
-    int rc = resume && access(path, F_OK) == 0 ? kpf_h5_open_rw(path, &ex->an_h5, err)
-                                               : kpf_h5_create(path, &ex->an_h5, err);
+    /* a resumed run replays its snapshots into a new file (the old one may
+     * be torn: the process was killed while writing it) */
+    int rc = ex->replay ? kpf_h5_create_trunc(path, &ex->an_h5, err)
+             : resume && access(path, F_OK) == 0 ? kpf_h5_open_rw(path, &ex->an_h5, err)
+                                                 : kpf_h5_create(path, &ex->an_h5, err);
     ex->resuming = resume;
     return rc ? rc : kpf_analyses_begin(ex->an, ex->an_h5, err);
 }

@@ -27,8 +27,9 @@ typedef struct pretrain_stage {
     kpf_train_history hist;
     const char *block;        /* square block compared (NULL: none) */
     size_t subspace;          /* singular pairs of W* − W₀ projected on */
-    double *w0;               /* the block before pretraining (n×n); NULL when
-                                 the stage was resumed (W₀ unknown) or no block */
+    double *w0;               /* the block before pretraining (n×n), θ as the
+                                 config creates it; NULL: no block, or the
+                                 stage is not trained in this process */
     double *sv, *U, *V;       /* SVD of W* − W₀: n values, n×subspace each */
     double *snaps;            /* the block at the main run's snapshots (n×n each) */
     size_t n_snaps, cap_snaps;
@@ -62,6 +63,8 @@ struct kpf_experiment {
     kpf_h5 *an_h5;
     pretrain_stage pre;
     int resuming;
+    int replay;                 /* resumed: snapshots replayed from θ records */
+    char records[4200];         /* DIR/.kpf-resume: those records (experiment_resume.c) */
     char plot_error[KPF_ERROR_MSG_MAX];
     sim_stats final;            /* of the last simulation (after a run) */
     const kpf_progress *progress; /* borrowed; NULL: nobody listens */
@@ -93,6 +96,12 @@ int kpf_internal_write_trajectory(const kpf_experiment *ex, const char *dir,
                                   const double *y, kpf_error *err);
 int kpf_internal_write_train(const kpf_experiment *ex, const kpf_train_history *hist,
                              const char *path, kpf_error *err);
+int kpf_internal_write_train_h5(kpf_h5 *h, const kpf_experiment *ex,
+                                const kpf_train_history *hist, kpf_error *err);
+/* An HDF5 output created as PATH.partial; _end closes it and names it PATH
+ * when rc is KPF_OK and everything reached the disk, else removes it. */
+int kpf_internal_h5_output_begin(const char *path, kpf_h5 **h, kpf_error *err);
+int kpf_internal_h5_output_end(kpf_h5 *h, int rc, const char *path, kpf_error *err);
 
 /* experiment_analysis.c: the run's side of the analysis host (kpf/analysis.h) */
 int kpf_internal_load_analyses(kpf_experiment *ex, const kpf_node *root, kpf_error *err);
@@ -101,6 +110,16 @@ int kpf_internal_analysis_final(kpf_experiment *ex, size_t iter, kpf_error *err)
 int kpf_internal_open_analysis(kpf_experiment *ex, const char *dir, int resume,
                                kpf_error *err);
 void kpf_internal_plot_analyses(kpf_experiment *ex, const char *dir);
+
+/* experiment_analysis.c: one scheduled snapshot, as the hook takes it */
+int kpf_internal_analyse(kpf_experiment *ex, size_t iter, kpf_error *err);
+
+/* experiment_resume.c: what a resumed run redoes (see the file's head) */
+int kpf_internal_resume_prepare(kpf_experiment *ex, const char *dir, int resume,
+                                kpf_error *err);
+int kpf_internal_record_snapshot(kpf_experiment *ex, size_t iter, kpf_error *err);
+int kpf_internal_replay_snapshots(kpf_experiment *ex, size_t bound, kpf_error *err);
+void kpf_internal_resume_done(kpf_experiment *ex);
 
 /* experiment_pretrain.c */
 int kpf_internal_pretrain_load(kpf_experiment *ex, const kpf_node *root, kpf_error *err);

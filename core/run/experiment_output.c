@@ -3,8 +3,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "experiment_internal.h"
+#include "kpf/atomic_file.h"
 #include "kpf/json.h"
 #include "kpf/param_io.h"
 #include "kpf/stepper.h"
@@ -104,9 +106,13 @@ int kpf_internal_write_summary(const kpf_experiment *ex, const char *dir, const 
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/summary.json", dir);
-    FILE *fp = fopen(path, "wx"); /* x: never replace an earlier summary */
-    if (!fp)
-        return kpf_error_set(err, KPF_EIO, "%s: cannot create (it may already exist)", path);
+    /* The run's completion marker: written last, whole or not at all, and
+     * never over an earlier summary (kpf/atomic_file.h). */
+    kpf_atomic_file *af = NULL;
+    FILE *fp = NULL;
+    int rc = kpf_atomic_open(path, &af, &fp, err);
+    if (rc)
+        return rc;
     kpf_json j;
     kpf_json_begin(&j, fp);
     kpf_json_key(&j, "kpf_version");
@@ -138,9 +144,7 @@ int kpf_internal_write_summary(const kpf_experiment *ex, const char *dir, const 
     kpf_json_double(&j, st.state_rms);
     kpf_internal_summary_timing(&j, ex);
     kpf_json_end(&j);
-    if (fclose(fp))
-        return kpf_error_set(err, KPF_EIO, "%s: write failed", path);
-    return KPF_OK;
+    return kpf_atomic_commit(af, 0, err);
 }
 
 int kpf_internal_write_trajectory(const kpf_experiment *ex, const char *dir, const kpf_traj *tr,
@@ -149,7 +153,7 @@ int kpf_internal_write_trajectory(const kpf_experiment *ex, const char *dir, con
     char path[4096];
     snprintf(path, sizeof path, "%s/trajectory.h5", dir);
     kpf_h5 *h = NULL;
-    int rc = kpf_h5_create(path, &h, err);
+    int rc = kpf_internal_h5_output_begin(path, &h, err);
     if (rc)
         return rc;
     const kpf_model *m = ex->model;
@@ -173,7 +177,28 @@ int kpf_internal_write_trajectory(const kpf_experiment *ex, const char *dir, con
     if (!rc) rc = kpf_h5_attr_double(h, "/", "dt", m->dt, err);
     if (!rc) rc = kpf_h5_attr_string(h, "/", "plugin", m->desc->name, err);
     free(period);
+    return kpf_internal_h5_output_end(h, rc, path, err);
+}
+
+/* An output file is written as PATH.partial and named PATH only once it is
+ * whole (kpf/atomic_file.h): a run killed or failing while writing it
+ * leaves no valid-looking PATH, and a resumed run finds PATH complete or
+ * absent. */
+int kpf_internal_h5_output_begin(const char *path, kpf_h5 **h, kpf_error *err)
+{
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s%s", path, KPF_PARTIAL_SUFFIX);
+    return kpf_h5_create_trunc(tmp, h, err);
+}
+
+int kpf_internal_h5_output_end(kpf_h5 *h, int rc, const char *path, kpf_error *err)
+{
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s%s", path, KPF_PARTIAL_SUFFIX);
     int rc2 = kpf_h5_close(h, rc ? NULL : err);
+    if (!rc && !rc2)
+        return kpf_atomic_publish(tmp, path, 0, err);
+    unlink(tmp);
     return rc ? rc : rc2;
 }
 
@@ -182,9 +207,17 @@ int kpf_internal_write_train(const kpf_experiment *ex, const kpf_train_history *
                              const char *path, kpf_error *err)
 {
     kpf_h5 *h = NULL;
-    int rc = kpf_h5_create(path, &h, err);
-    if (rc)
-        return rc;
+    int rc = kpf_internal_h5_output_begin(path, &h, err);
+    if (!rc)
+        rc = kpf_internal_write_train_h5(h, ex, hi, err);
+    return h ? kpf_internal_h5_output_end(h, rc, path, err) : rc;
+}
+
+/* The datasets of train.h5 into h. */
+int kpf_internal_write_train_h5(kpf_h5 *h, const kpf_experiment *ex,
+                                const kpf_train_history *hi, kpf_error *err)
+{
+    int rc = KPF_OK;
     size_t ni = hi->n_iter, ne = hi->n_eval;
     if (!rc && ni) rc = kpf_h5_write(h, "/train/loss", 1, &ni, hi->loss, err);
     if (!rc && ni) rc = kpf_h5_write(h, "/train/grad_norm", 1, &ni, hi->grad_norm, err);
@@ -193,6 +226,5 @@ int kpf_internal_write_train(const kpf_experiment *ex, const kpf_train_history *
     const kpf_model *m = ex->model;
     if (!rc)
         rc = kpf_params_write(h, m, NULL, "/theta", 0, err);
-    int rc2 = kpf_h5_close(h, rc ? NULL : err);
-    return rc ? rc : rc2;
+    return rc;
 }

@@ -99,8 +99,8 @@ void kpf_internal_pretrain_free(pretrain_stage *p)
 }
 
 /* W* − W₀: its singular values and top singular vectors, kept for the
- * comparison with the main run and written to pretrain.h5. */
-static int pretrain_update(kpf_experiment *ex, const char *h5path, kpf_error *err)
+ * comparison with the main run and written to pretrain.h5 (h). */
+static int pretrain_update(kpf_experiment *ex, kpf_h5 *h, kpf_error *err)
 {
     pretrain_stage *p = &ex->pre;
     size_t n = ex->model->n, k = p->subspace;
@@ -121,16 +121,10 @@ static int pretrain_update(kpf_experiment *ex, const char *h5path, kpf_error *er
             p->U[i * k + j] = Uf[i * n + j];
             p->V[i * k + j] = Vf[i * n + j];
         }
-    kpf_h5 *h = NULL;
     size_t dn = n, dk[2] = {n, k};
-    if (!rc) rc = kpf_h5_open_rw(h5path, &h, err);
     if (!rc) rc = kpf_h5_write(h, "/delta_w/singular_values", 1, &dn, p->sv, err);
     if (!rc) rc = kpf_h5_write(h, "/delta_w/U", 2, dk, p->U, err);
     if (!rc) rc = kpf_h5_write(h, "/delta_w/V", 2, dk, p->V, err);
-    if (h) {
-        int rc2 = kpf_h5_close(h, rc ? NULL : err);
-        rc = rc ? rc : rc2;
-    }
     free(D);
     free(Uf);
     free(Vf);
@@ -148,10 +142,68 @@ static void plot_stage_loss(kpf_experiment *ex, const char *dir)
         snprintf(ex->plot_error, sizeof ex->plot_error, "%s", perr.msg);
 }
 
+/* A whole dataset of doubles into a new array (*n its length). */
+static int read_all(kpf_h5 *h, const char *path, double **out, size_t *n, kpf_error *err)
+{
+    int rc = kpf_h5_count(h, path, n, err);
+    if (!rc && !(*out = malloc(*n * sizeof **out + 1)))
+        rc = kpf_error_set(err, KPF_ENOMEM, "out of memory");
+    return rc ? rc : kpf_h5_read(h, path, *n, *out, err);
+}
+
+/* What the stage left in pretrain.h5, for a resumed run that does not train
+ * it again: its history when `history` (the evaluation that met the loss
+ * threshold is found again as training found it), and W* − W₀ when the
+ * file has it. */
+static int restore_stage(kpf_experiment *ex, const char *h5, int history, kpf_error *err)
+{
+    pretrain_stage *p = &ex->pre;
+    kpf_train_history *hi = &p->hist;
+    kpf_h5 *h = NULL;
+    int rc = kpf_h5_open(h5, &h, err);
+    size_t n = 0, n2 = 0;
+    if (!rc && history) {
+        kpf_train_history_free(hi);
+        hi->converged_at = -1;
+        if (kpf_h5_is_dataset(h, "/train/loss")) {
+            rc = read_all(h, "/train/loss", &hi->loss, &n, err);
+            if (!rc) rc = read_all(h, "/train/grad_norm", &hi->grad_norm, &n2, err);
+            hi->n_iter = hi->cap_iter = hi->iterations_done = n < n2 ? n : n2;
+        }
+        if (!rc && kpf_h5_is_dataset(h, "/eval/loss")) {
+            rc = read_all(h, "/eval/iteration", &hi->eval_iter, &n, err);
+            if (!rc) rc = read_all(h, "/eval/loss", &hi->eval_loss, &n2, err);
+            hi->n_eval = hi->cap_eval = n < n2 ? n : n2;
+        }
+        double thr = p->topts.loss_threshold;
+        for (size_t i = 0; !rc && thr > 0 && i < hi->n_eval && hi->converged_at < 0; i++)
+            if (hi->eval_loss[i] < thr)
+                hi->converged_at = (long)hi->eval_iter[i];
+    }
+    size_t k = p->subspace, nm = ex->model->n;
+    if (!rc && p->block && kpf_h5_is_dataset(h, "/delta_w/singular_values")) {
+        free(p->sv);
+        free(p->U);
+        free(p->V);
+        p->sv = p->U = p->V = NULL;
+        rc = read_all(h, "/delta_w/singular_values", &p->sv, &n, err);
+        if (!rc) rc = read_all(h, "/delta_w/U", &p->U, &n2, err);
+        if (!rc && (n != nm || n2 != nm * k))
+            rc = kpf_error_set(err, KPF_EIO, "%s: /delta_w does not match the config (%zu "
+                                             "values, %zu×%zu subspace)",
+                               h5, nm, nm, k);
+        if (!rc) rc = read_all(h, "/delta_w/V", &p->V, &n2, err);
+    }
+    if (h)
+        kpf_h5_close(h, NULL);
+    return rc ? kpf_error_prefix(err, rc, "resuming the pretraining stage: ") : KPF_OK;
+}
+
 /* Before the main training.  A resumed run whose main training had started
- * skips the stage (its checkpoint holds θ); one killed during pretraining
- * resumes the stage from pretrain_checkpoint.h5.  W₀, and so W* − W₀, is
- * known only when the stage started in this process. */
+ * does not train the stage again (its checkpoint holds θ) but takes its
+ * results back from pretrain.h5; one killed during pretraining resumes the
+ * stage from pretrain_checkpoint.h5.  W₀ is θ as the config creates it, so
+ * it is known in every process that has not yet trained. */
 int kpf_internal_pretrain_run(kpf_experiment *ex, const char *dir, int resume, kpf_error *err)
 {
     pretrain_stage *p = &ex->pre;
@@ -159,12 +211,16 @@ int kpf_internal_pretrain_run(kpf_experiment *ex, const char *dir, int resume, k
     snprintf(main_ckpt, sizeof main_ckpt, "%s/checkpoint.h5", dir);
     snprintf(ckpt, sizeof ckpt, "%s/pretrain_checkpoint.h5", dir);
     snprintf(h5, sizeof h5, "%s/pretrain.h5", dir);
-    if (resume && access(main_ckpt, F_OK) == 0)
-        return KPF_OK;
+    if (resume && access(main_ckpt, F_OK) == 0) {
+        int rc = access(h5, F_OK) == 0 ? restore_stage(ex, h5, 1, err) : KPF_OK;
+        if (!rc)
+            plot_stage_loss(ex, dir);
+        return rc;
+    }
     int again = resume && access(ckpt, F_OK) == 0;
     size_t n = ex->model->n;
     int rc = KPF_OK;
-    if (!again && p->block) {
+    if (p->block) {
         if (!(p->w0 = malloc(n * n * sizeof *p->w0)))
             return kpf_error_set(err, KPF_ENOMEM, "out of memory");
         if ((rc = kpf_weight_snapshot(ex->model, NULL, p->block, p->w0, err)))
@@ -176,10 +232,19 @@ int kpf_internal_pretrain_run(kpf_experiment *ex, const char *dir, int resume, k
     o.resume = again;
     if ((rc = kpf_train(ex->model, p->task ? p->task : ex->task, &o, NULL, NULL, &p->hist, err)))
         return kpf_error_prefix(err, rc, "pretraining: ");
-    /* w0 exists only when the stage started in this process */
-    if (access(h5, F_OK) != 0 && !(rc = kpf_internal_write_train(ex, &p->hist, h5, err)) &&
-        p->w0)
-        rc = pretrain_update(ex, h5, err);
+    /* pretrain.h5 is named only when whole: one that exists is kept */
+    if (access(h5, F_OK) == 0) {
+        rc = restore_stage(ex, h5, 0, err);
+    } else {
+        kpf_h5 *h = NULL;
+        rc = kpf_internal_h5_output_begin(h5, &h, err);
+        if (!rc)
+            rc = kpf_internal_write_train_h5(h, ex, &p->hist, err);
+        if (!rc && p->w0)
+            rc = pretrain_update(ex, h, err);
+        if (h)
+            rc = kpf_internal_h5_output_end(h, rc, h5, err);
+    }
     if (!rc)
         plot_stage_loss(ex, dir);
     return rc;

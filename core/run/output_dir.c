@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "kpf/experiment.h"
 
@@ -24,6 +25,17 @@ static int dir_is_empty(const char *path)
         }
     closedir(d);
     return empty;
+}
+
+/* A run folder without its completion marker (summary.json). */
+static int unfinished_run(const char *dir)
+{
+    char p[4200];
+    snprintf(p, sizeof p, "%s/config.yaml", dir);
+    if (access(p, F_OK) != 0)
+        return 0;
+    snprintf(p, sizeof p, "%s/summary.json", dir);
+    return access(p, F_OK) != 0;
 }
 
 static int mkdir_p(const char *path, kpf_error *err)
@@ -61,6 +73,17 @@ int kpf_output_dir_prepare(const char *requested, const char *config_path, char 
 {
     struct stat st;
     if (requested) {
+        char target[4096];
+        ssize_t k;
+        /* a symbolic link to nothing: mkdir would say only "exists" */
+        if (lstat(requested, &st) == 0 && S_ISLNK(st.st_mode) && stat(requested, &st) != 0 &&
+            (k = readlink(requested, target, sizeof target - 1)) >= 0) {
+            target[k] = '\0';
+            return kpf_error_set(err, KPF_EIO,
+                                 "%s: is a symbolic link to '%s', which does not exist; "
+                                 "create that folder or choose another -o",
+                                 requested, target);
+        }
         if (stat(requested, &st) == 0) {
             if (!S_ISDIR(st.st_mode))
                 return kpf_error_set(err, KPF_EIO, "%s: exists and is not a folder",
@@ -68,8 +91,12 @@ int kpf_output_dir_prepare(const char *requested, const char *config_path, char 
             if (!dir_is_empty(requested))
                 return kpf_error_set(err, KPF_EIO,
                                      "%s: folder exists and is not empty; kpf never "
-                                     "overwrites an earlier run: choose another -o",
-                                     requested);
+                                     "overwrites an earlier run: choose another -o%s%s",
+                                     requested, unfinished_run(requested)
+                                                    ? " (it holds an unfinished run: "
+                                                      "continue it with kpf run --resume "
+                                                    : "",
+                                     unfinished_run(requested) ? "DIR)" : "");
         }
         snprintf(buf, size, "%s", requested);
         return mkdir_p(buf, err);

@@ -104,9 +104,13 @@ typedef struct kpf_snapshot {
                                      read only (later analyses read it too) */
     size_t iteration;             /* training iteration (0: before training) */
     size_t index;                 /* 0, 1, … over the snapshots of this process */
-    int resumed;                  /* 1: this process resumed a killed run after
-                                     some snapshots were taken, so index 0 is
-                                     not the run's first (W₀ is unknown) */
+    int resumed;                  /* 1: this process resumed a killed run whose
+                                     earlier snapshots it could not replay (a
+                                     folder from a kpf that kept no θ records),
+                                     so index 0 is not the run's first (W₀ is
+                                     unknown).  A resumed run normally replays
+                                     every earlier snapshot from its stored θ,
+                                     in order, before going on: then 0. */
     kpf_h5 *h5;                   /* analysis.h5 */
     const char *group;            /* "/snapshots/<iteration>": write under
                                      group/<your name>/… (kpf_snapshot_write) */
@@ -240,8 +244,9 @@ int kpf_analyses_at(kpf_analyses *a, size_t iteration, kpf_error *err);
  * model is always analysed.  Scheduled iterations after it are dropped. */
 int kpf_analyses_final(kpf_analyses *a, size_t iteration, kpf_error *err);
 
-/* A resumed run starts at `iteration`: drop schedule entries before it
- * (their results are already in the file from the interrupted process). */
+/* A resumed run that cannot replay its earlier snapshots starts at
+ * `iteration`: drop schedule entries before it (their results are in the
+ * file from the interrupted process; resumed becomes 1). */
 void kpf_analyses_skip_before(kpf_analyses *a, size_t iteration);
 
 /* After the last snapshot: every analysis's finish. */
@@ -262,6 +267,11 @@ size_t kpf_analyses_scalars(const kpf_analyses *a, const char **names, double *v
 
 /* Snapshots taken so far by this process. */
 size_t kpf_analyses_count(const kpf_analyses *a);
+
+/* The next iteration on the schedule (*iteration), or 0 when none is left:
+ * a resumed run replays the snapshots before its checkpoint from their
+ * stored θ, so that every analysis sees the run's whole history again. */
+int kpf_analyses_next(const kpf_analyses *a, size_t *iteration);
 
 KPF_END_DECLS
 #endif
