@@ -287,8 +287,9 @@ static void print_cause(const kpf_check_report *rep, const kpf_check_cause *c, s
             at += (size_t)snprintf(names + at, sizeof names - at, "%s%s", at ? "; " : "",
                                    it->name);
     }
-    printf("    FAIL  likely cause: %s — %zu check%s fail (%s%s)\n", c->text, c->n_items,
-           c->n_items == 1 ? "" : "s", names, listed > 3 ? "; …" : "");
+    printf("    FAIL  likely cause: %s — %zu check%s fail%s (%s%s)\n", c->text, c->n_items,
+           c->n_items == 1 ? "" : "s", c->n_items == 1 ? "s" : "", names,
+           listed > 3 ? "; …" : "");
     for (size_t i = 0; verbose && i < rep->n_items; i++)
         if (!rep->items[i].pass && rep->items[i].cause == (int)k) {
             printf("      ");

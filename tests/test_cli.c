@@ -468,8 +468,10 @@ Test(cli, every_subcommand_has_help)
     size_t n = 0;
     for (char *line = strtok(help, "\n"); line && n < 32; line = strtok(NULL, "\n")) {
         char word[64];
+        /* a synopsis line: "  NAME …"; not an option, not another program
+         * running kpf ("  mpirun -np N kpf run …") */
         if (strncmp(line, "  ", 2) || line[2] == ' ' || line[2] == '-' ||
-            sscanf(line + 2, "%63s", word) != 1)
+            strstr(line, " kpf ") || sscanf(line + 2, "%63s", word) != 1)
             continue;
         int seen = 0;
         for (size_t i = 0; i < n; i++)
@@ -555,4 +557,160 @@ Test(cli, check_plugin_only_runs_a_subset)
               "%s", tu_out);
     cr_assert_eq(tu_sh("%s check-plugin rnn --only", KPF_CLI_PATH), 2, "%s", tu_out);
     cr_assert(strstr(tu_out, "missing the value after '--only'"), "%s", tu_out);
+}
+
+/* ---- the observed part of the state (issue 16) ------------------------------------ */
+
+/* summary.json's n_observed and the PCA dimension of one run of the fixture
+ * (z_0 follows an input, z_1 stays 0, z_2 and z_3 are large and
+ * independent); -1 when the run failed. */
+static double observed_run(const char *mode, double *n_observed)
+{
+    plugin_dir("p", (const char *const[]){"observed_fixture", NULL});
+    char cfg[512];
+    snprintf(cfg, sizeof cfg,
+             "seed: 2\ntask: {name: memory_pro, t_stim: 4, t_memory: 4, t_response: 4}\n"
+             "model: {plugin: observed_fixture, observed: %s}\n"
+             "analysis: {trials: 16, k: 3}\nsimulate: {trials: 4}\n",
+             mode);
+    tu_write("o.yaml", cfg);
+    if (tu_sh(KPF_P " run %s/o.yaml -o %s/o_%s -q", tu_tmp, tu_tmp, tu_tmp, mode))
+        return -1;
+    cr_assert_eq(tu_sh("python3 -c \"import json; s = json.load(open('%s/o_%s/summary.json')); "
+                       "print(s['model']['n'], s['model']['n_observed'], "
+                       "s['analysis'][0]['pca_effdim'])\"",
+                       tu_tmp, mode),
+                 0, "%s", tu_out);
+    double n, dim;
+    cr_assert_eq(sscanf(tu_out, "%lf %lf %lf", &n, n_observed, &dim), 3, "%s", tu_out);
+    cr_assert_eq(n, 4.0);
+    return dim;
+}
+
+Test(cli, pca_and_summary_use_the_observed_components)
+{
+    double n_obs;
+    double dim = observed_run("first_two", &n_obs);
+    cr_assert_eq(n_obs, 2.0);
+    cr_assert_leq(dim, 1.0, "PCA saw the unobserved components: dimension %g", dim);
+    dim = observed_run("all", &n_obs);
+    cr_assert_eq(n_obs, 4.0);
+    cr_assert_gt(dim, 1.5, "every component observed: dimension %g", dim);
+    /* a list naming a component beyond n is the plugin's fault, before any output */
+    cr_assert_lt(observed_run("out_of_range", &n_obs), 0);
+    cr_assert(strstr(tu_out, "plugin 'observed_fixture': observed component 1 is 7"), "%s",
+              tu_out);
+    cr_assert_not(tu_exists("o_out_of_range"));
+}
+
+/* hh observes its voltages: n = 4N, n_observed = N. */
+Test(cli, hh_observes_its_voltages)
+{
+    tu_write("hh.yaml", "task: {name: memory_pro, t_stim: 2, t_memory: 2, t_response: 2}\n"
+                        "model: {plugin: hh, n: 3, dt: 0.05, step: rk4}\n"
+                        "analysis: {trials: 4, k: 2}\nsimulate: {trials: 2}\n");
+    cr_assert_eq(tu_sh("%s run %s/hh.yaml -o %s/out -q", KPF_CLI_PATH, tu_tmp, tu_tmp), 0, "%s",
+                 tu_out);
+    cr_assert_eq(tu_sh("python3 -c \"import json; m = json.load(open('%s/out/summary.json'))"
+                       "['model']; print(m['n'], m['n_observed'])\"",
+                       tu_tmp),
+                 0, "%s", tu_out);
+    cr_assert_str_eq(tu_out, "12 3\n");
+}
+
+/* ---- PyTorch weights: export from a run, back into a run (issue 16) -------------- */
+
+Test(cli, export_safetensors_round_trip)
+{
+    tu_write("g.yaml", "seed: 5\ntask: {name: memory_pro, t_stim: 3, t_memory: 3, t_response: 3}\n"
+                       "model: {plugin: gru, n: 6}\n"
+                       "train: {iterations: 5, batch: 4, eval_every: 5, eval_trials: 4}\n"
+                       "simulate: {trials: 4}\n");
+    cr_assert_eq(tu_sh("%s run %s/g.yaml -o %s/run -q", KPF_CLI_PATH, tu_tmp, tu_tmp), 0, "%s",
+                 tu_out);
+    cr_assert_eq(tu_sh("%s export-safetensors %s/run %s/w.safetensors --prefix rnn. --layer",
+                       KPF_CLI_PATH, tu_tmp, tu_tmp),
+                 0, "%s", tu_out);
+    /* PyTorch's names, read with numpy and json only */
+    cr_assert_eq(tu_sh("python3 -c \"import json, struct; b = open('%s/w.safetensors', 'rb')"
+                       ".read(); n = struct.unpack('<Q', b[:8])[0]; h = json.loads(b[8:8 + n]); "
+                       "print(sorted(k for k in h if k != '__metadata__'), "
+                       "h['rnn.weight_hh_l0']['shape'], h['__metadata__']['torch_module'])\"",
+                       tu_tmp),
+                 0, "%s", tu_out);
+    cr_assert_str_eq(tu_out, "['rnn.W_out', 'rnn.b_out', 'rnn.bias_hh_l0', 'rnn.bias_ih_l0', "
+                             "'rnn.weight_hh_l0', 'rnn.weight_ih_l0'] [18, 6] nn.GRUCell\n");
+    cr_assert_neq(tu_sh("%s export-safetensors %s/run %s/w.safetensors", KPF_CLI_PATH, tu_tmp,
+                        tu_tmp),
+                  0, "an existing file was overwritten");
+    /* the trained θ, loaded into a new run, gives the trained run's numbers */
+    tu_write("h.yaml", "seed: 5\ntask: {name: memory_pro, t_stim: 3, t_memory: 3, t_response: 3}\n"
+                       "model: {plugin: gru, n: 6, init: {from: w.safetensors, prefix: rnn.}}\n"
+                       "simulate: {trials: 4}\n");
+    cr_assert_eq(tu_sh("%s run %s/h.yaml -o %s/again -q", KPF_CLI_PATH, tu_tmp, tu_tmp), 0, "%s",
+                 tu_out);
+    cr_assert_eq(tu_sh("python3 -c \"import json; a = json.load(open('%s/run/summary.json')); "
+                       "b = json.load(open('%s/again/summary.json')); "
+                       "print(a['readout_mse'] == b['readout_mse'], a['state_rms'] == "
+                       "b['state_rms'])\"",
+                       tu_tmp, tu_tmp),
+                 0, "%s", tu_out);
+    cr_assert_str_eq(tu_out, "True True\n");
+    /* rnn: the two PyTorch biases; only with an Euler step of 1 */
+    tu_write("r.yaml", "task: {name: memory_pro, t_stim: 3, t_memory: 3, t_response: 3}\n"
+                       "model: {plugin: rnn, n: 5, bias: true, step: rk4}\nsimulate: {trials: 2}\n");
+    cr_assert_eq(tu_sh("%s run %s/r.yaml -o %s/r -q", KPF_CLI_PATH, tu_tmp, tu_tmp), 0, "%s",
+                 tu_out);
+    cr_assert_eq(tu_sh("%s export-safetensors %s/r %s/r.safetensors", KPF_CLI_PATH, tu_tmp,
+                       tu_tmp),
+                 1, "%s", tu_out);
+    cr_assert(strstr(tu_out, "only with step euler and dt 1"), "%s", tu_out);
+}
+
+/* rnn: nn.RNNCell's two biases sum into b on load; export writes b as
+ * bias_ih and a zero bias_hh (numpy writes and reads the files). */
+/* A python3 that imports numpy ($KPF_PYTHON3, python3 on PATH, /usr/bin's). */
+static const char *numpy_python(void)
+{
+    static char py[256];
+    const char *cand[] = {getenv("KPF_PYTHON3"), "python3", "/usr/bin/python3"};
+    for (size_t i = 0; i < 3 && !py[0]; i++)
+        if (cand[i] && *cand[i] && tu_sh("cd %s && '%s' -c 'import numpy'", tu_tmp, cand[i]) == 0)
+            snprintf(py, sizeof py, "%s", cand[i]);
+    cr_assert(py[0], "no python3 with numpy (scripts/deps.sh installs python3-numpy)");
+    return py;
+}
+
+Test(cli, rnn_biases_sum_on_load_and_split_on_export)
+{
+    const char *py = numpy_python();
+    cr_assert_eq(tu_sh("cd %s && '%s' -c \"import json, struct, numpy as np\n"
+                       "t = {'weight_hh': np.eye(2), 'weight_ih': np.ones((2, 3)), "
+                       "'bias_ih': np.array([0.25, -1.0]), 'bias_hh': np.array([0.5, 2.0])}\n"
+                       "h, blobs, o = {}, [], 0\n"
+                       "for k, v in t.items():\n"
+                       "    b = v.astype('<f4').tobytes(); h[k] = {'dtype': 'F32', 'shape': "
+                       "list(v.shape), 'data_offsets': [o, o + len(b)]}; blobs.append(b); "
+                       "o += len(b)\n"
+                       "j = json.dumps(h).encode(); j += b' ' * (-len(j) %% 8)\n"
+                       "open('cell.safetensors', 'wb').write(struct.pack('<Q', len(j)) + j + "
+                       "b''.join(blobs))\"",
+                       tu_tmp, py),
+                 0, "%s", tu_out);
+    tu_write("r.yaml", "task: {name: memory_pro, t_stim: 3, t_memory: 3, t_response: 3}\n"
+                       "model: {plugin: rnn, n: 2, bias: true, step: euler, dt: 1,\n"
+                       "        init: {from: cell.safetensors}}\nsimulate: {trials: 2}\n");
+    cr_assert_eq(tu_sh("%s run %s/r.yaml -o %s/r -q", KPF_CLI_PATH, tu_tmp, tu_tmp), 0, "%s",
+                 tu_out);
+    cr_assert_eq(tu_sh("%s export-safetensors %s/r %s/out.safetensors", KPF_CLI_PATH, tu_tmp,
+                       tu_tmp),
+                 0, "%s", tu_out);
+    cr_assert_eq(tu_sh("cd %s && '%s' -c \"import json, struct, numpy as np\n"
+                       "b = open('out.safetensors', 'rb').read(); n = struct.unpack('<Q', "
+                       "b[:8])[0]; h = json.loads(b[8:8 + n]); d = b[8 + n:]\n"
+                       "g = lambda k: np.frombuffer(d[slice(*h[k]['data_offsets'])], '<f8')\n"
+                       "print(g('bias_ih'), g('bias_hh'), g('weight_hh'), g('weight_ih').sum())\"",
+                       tu_tmp, py),
+                 0, "%s", tu_out);
+    cr_assert_str_eq(tu_out, "[0.75 1.  ] [0. 0.] [1. 0. 0. 1.] 6.0\n");
 }
