@@ -22,8 +22,8 @@ KPF_BEGIN_DECLS
 
 typedef enum kpf_progress_kind {
     /* A phase of a run begins: name = "pretrain", "train", "analysis",
-     * "plots", "simulate", "outputs".  total: iterations of a training
-     * phase (0 otherwise). */
+     * "plots", "simulate" (the experiment's; others may come).  total:
+     * iterations of a training phase (0 otherwise). */
     KPF_PROGRESS_PHASE = 0,
     /* A training iteration finished: iteration (1 …) of total, loss = its
      * minibatch loss. */
@@ -47,7 +47,7 @@ typedef struct kpf_progress_event {
     const char *what;      /* a sentence saying what is computed; or NULL      */
     size_t iteration;      /* see the kinds                                    */
     size_t total;          /* see the kinds; 0 when unknown                    */
-    double loss;           /* ITERATION, EVAL; NaN otherwise                   */
+    double loss;           /* ITERATION, EVAL; 0 otherwise                     */
     double seconds;        /* ANALYSIS_END: wall time; 0 otherwise             */
     size_t failed;         /* POINT: points failed so far                      */
 } kpf_progress_event;
