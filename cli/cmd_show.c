@@ -171,11 +171,13 @@ static void show_model(json_t *s)
         kv("plugin", "%s%s%s%s", plugin, path ? "  (" : "", path ? path : "", path ? ")" : "");
     const char *n = take(m, "n", c, sizeof c);
     if (n) {
-        char nin[32] = "", nout[32] = "";
+        char nin[32] = "", nout[32] = "", nobs[32] = "";
         take(m, "n_in", nin, sizeof nin);
         take(m, "n_out", nout, sizeof nout);
-        kv("sizes", "n = %s, n_in = %s, n_out = %s", n, nin[0] ? nin : "-",
-           nout[0] ? nout : "-");
+        take(m, "n_observed", nobs, sizeof nobs); /* the part analyses see */
+        kv("sizes", "n = %s%s%s%s, n_in = %s, n_out = %s", n, nobs[0] && strcmp(nobs, n) ?
+           " (observed " : "", nobs[0] && strcmp(nobs, n) ? nobs : "",
+           nobs[0] && strcmp(nobs, n) ? ")" : "", nin[0] ? nin : "-", nout[0] ? nout : "-");
     }
     if ((x = take(m, "n_params", c, sizeof c)))
         kv("parameters", "%s", x);

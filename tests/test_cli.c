@@ -616,6 +616,13 @@ Test(cli, hh_observes_its_voltages)
                        tu_tmp),
                  0, "%s", tu_out);
     cr_assert_str_eq(tu_out, "12 3\n");
+    /* the sizes kpf show and the results block give */
+    cr_assert_eq(tu_sh("%s show %s/out", KPF_CLI_PATH, tu_tmp), 0, "%s", tu_out);
+    cr_assert(strstr(tu_out, "n = 12 (observed 3)"), "%s", tu_out);
+    cr_assert_eq(tu_sh("(%s run %s/hh.yaml -o %s/out2 2>/dev/null)", KPF_CLI_PATH, tu_tmp,
+                       tu_tmp),
+                 0, "%s", tu_out);
+    cr_assert(strstr(tu_out, "  state          n = 12, observed 3\n"), "%s", tu_out);
 }
 
 /* ---- PyTorch weights: export from a run, back into a run (issue 16) -------------- */
