@@ -1,7 +1,14 @@
 /* `kpf run CONFIG [-o DIR] [--set k=v]…`: load and validate, then create the
  * output folder, then run.  A bad config exits 2 before anything is written.
  * A config is either a study's (its top level holds a registered study's
- * name, kpf/study.h) or the general experiment's (kpf/experiment.h). */
+ * name, kpf/study.h) or the general experiment's (kpf/experiment.h).
+ *
+ * Under an MPI launcher (kpf/comm.h) every rank runs this same command: a
+ * sweep's points are dealt over the ranks (sweep_run.c), an experiment's
+ * trials are split over them (kpf_experiment_set_comm), and a study, which
+ * runs in one process, is refused.  Every rank validates the config and
+ * they agree before anything is written, so a mistake is exit 2 on every
+ * rank and nobody is left waiting. */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -11,6 +18,7 @@
 
 #include "cli.h"
 #include "run_report.h"
+#include "sweep_internal.h"
 #include "kpf/atomic_file.h"
 #include "kpf/experiment.h"
 #include "kpf/study.h"
@@ -26,6 +34,9 @@ typedef struct run_args {
     int n_owned;
     int verbosity;      /* KPF_CLI_QUIET, _NORMAL, _VERBOSE */
     int help;
+    const char *points; /* --points K/N or slurm: one slice of a sweep */
+    kpf_cli_slice slice;
+    kpf_comm *comm;     /* the ranks running this command (one: alone) */
 } run_args;
 
 static void args_free(run_args *a)
@@ -73,7 +84,12 @@ static void run_usage(FILE *fp)
           "  --set key.path=value override one config value (repeatable), e.g.\n"
           "                       --set train.iterations=100 --set model.n=32\n"
           "  --resume DIR         continue an interrupted run from DIR/checkpoint.h5 with\n"
-          "                       the config and overrides saved in DIR\n"
+          "                       the config and overrides saved in DIR; on a sweep, run\n"
+          "                       the points that have no outcome yet\n"
+          "  --points K/N|slurm   run slice K (0 … N−1) of a sweep: the points i with\n"
+          "                       i mod N = K, into the shared folder -o DIR (slurm: the\n"
+          "                       slice of this array task); merge the slices with\n"
+          "                       kpf sweep-collect DIR (docs/cluster.md)\n"
           "  -q, --quiet          print nothing but errors\n"
           "  -v, --verbose        more detail: every phase, each analysis's time, every\n"
           "                       evaluation kept on screen, timings in the results\n"
@@ -84,6 +100,9 @@ static void run_usage(FILE *fp)
           "evaluation (KPF_PROGRESS=plain or live chooses).  At the end: the results\n"
           "(eval loss, convergence, effective ranks, wall time) and where the files are\n"
           "(docs/outputs.md).\n"
+          "\n"
+          "Under mpirun (or srun), a sweep's points are dealt over the ranks, and a run\n"
+          "without a sweep splits its trials over them (docs/cluster.md).\n"
           "exit status: 0 success, 1 the run failed, 2 bad usage or bad config\n",
           fp);
 }
@@ -111,6 +130,11 @@ static int parse(int argc, char **argv, run_args *a)
             a->out = argv[++i];
         } else if (!strcmp(s, "--resume") && has_value) {
             a->resume = argv[++i];
+        } else if (!strcmp(s, "--points") && has_value) {
+            char msg[512];
+            a->points = argv[++i];
+            if (kpf_cli_slice_parse(a->points, &a->slice, msg, sizeof msg))
+                return fprintf(stderr, "kpf run: %s\n", msg), -1;
         } else if (!strcmp(s, "--set") && has_value) {
             if (add_set(a, argv[++i]))
                 return -1;
@@ -118,7 +142,7 @@ static int parse(int argc, char **argv, run_args *a)
             if (add_set(a, s + 6))
                 return -1;
         } else if (!strcmp(s, "-o") || !strcmp(s, "--out") || !strcmp(s, "--resume") ||
-                   !strcmp(s, "--set")) {
+                   !strcmp(s, "--set") || !strcmp(s, "--points")) {
             return unknown("missing the value after", s);
         } else if (s[0] == '-' && s[1]) {
             return unknown("unknown option", s);
@@ -137,6 +161,13 @@ static int parse(int argc, char **argv, run_args *a)
                                "       kpf run --resume DIR\n"
                                "(see 'kpf run --help')\n"),
                -1;
+    if (a->points && !a->out && !a->resume)
+        return fprintf(stderr, "kpf run --points %s needs -o DIR: every slice writes into the "
+                               "same sweep folder\n",
+                       a->points),
+               -1;
+    if (!a->points)
+        a->slice = (kpf_cli_slice){0, 1};
     return 0;
 }
 
@@ -334,35 +365,55 @@ static int load(const run_args *a, kpf_config **cfg, kpf_registry **reg,
     return rc;
 }
 
-/* Validate every point before creating anything, then run them all. */
+typedef struct save_ctx {
+    const run_args *a;
+    const kpf_config *cfg;
+} save_ctx;
+
+static int save_to(void *ctx, const char *dir, kpf_error *err)
+{
+    const save_ctx *s = ctx;
+    return save_inputs(s->a, s->cfg, dir, err);
+}
+
+/* A sweep, whole, resumed or one slice, alone or over MPI ranks
+ * (sweep_run.c validates, makes the folder and runs). */
 static int run_sweep(const run_args *a, const kpf_config *cfg, const kpf_sweep *sw,
                      kpf_registry *reg)
 {
-    kpf_error err;
-    kpf_error_clear(&err);
-    if (a->resume) {
-        fprintf(stderr, "kpf: --resume works on single runs; rerun the sweep's failed points "
-                        "from their folders instead\n");
-        return KPF_EXIT_USAGE;
-    }
-    kpf_cli_sweep_args sa = {.config = a->config, .sets = a->sets, .n_sets = a->n_sets};
-    char dir[4096];
-    int rc = kpf_cli_sweep_validate(&sa, sw, reg, &err);
-    if (!rc && !(rc = kpf_output_dir_prepare(a->out, a->config, dir, sizeof dir, &err)))
-        rc = save_inputs(a, cfg, dir, &err);
-    if (rc) {
-        fprintf(stderr, "kpf: %s\n", err.msg);
-        return KPF_EXIT_USAGE;
-    }
+    int root = kpf_comm_rank(a->comm) == 0;
+    kpf_cli_sweep_args sa = {.config = a->config, .sets = a->sets, .n_sets = a->n_sets,
+                             .comm = a->comm, .slice_k = a->slice.k, .slice_n = a->slice.n,
+                             .resume = a->resume != NULL};
+    save_ctx sc = {a, cfg};
+    kpf_cli_sweep_plan p = {a->config, a->out, a->resume, save_to, &sc,
+                            a->verbosity < KPF_CLI_NORMAL};
     kpf_cli_progress pr;
-    kpf_cli_progress_init(&pr, a->verbosity);
+    kpf_cli_progress_init(&pr, root ? a->verbosity : KPF_CLI_QUIET);
     kpf_progress listener = kpf_cli_progress_listener(&pr);
-    sa.progress = &listener;
-    if (a->verbosity >= KPF_CLI_NORMAL)
-        fprintf(stderr, "kpf: sweep of %zu points into %s\n", sw->n_points, dir);
-    rc = kpf_cli_sweep(&sa, sw, reg, dir);
+    sa.progress = root ? &listener : NULL;
+    int rc = kpf_cli_run_sweep(&sa, sw, reg, &p);
     kpf_cli_progress_end(&pr);
     return rc;
+}
+
+static int run_command(run_args *a);
+
+/* Trial-parallel run: rank 0's folder (or its failure) to every rank, and a
+ * scratch folder for each other rank (cli/run_ranks.c). */
+static int share_dir(const run_args *a, int rc, char *dir, size_t size, char *scratch,
+                     size_t scratch_size, kpf_error *err)
+{
+    int st = rc;
+    if (kpf_comm_bcast(a->comm, &st, sizeof st, 0, err) ||
+        (!st && kpf_comm_bcast(a->comm, dir, size, 0, err)))
+        return KPF_EIO;
+    if (st)
+        return kpf_comm_rank(a->comm) == 0 ? rc : kpf_error_set(err, st, "rank 0 failed");
+    int mine = kpf_comm_rank(a->comm) == 0
+                   ? KPF_OK
+                   : kpf_cli_rank_scratch(dir, a->resume != NULL, scratch, scratch_size, err);
+    return kpf_comm_agree(a->comm, mine, err);
 }
 
 int kpf_cmd_run(int argc, char **argv)
@@ -375,6 +426,32 @@ int kpf_cmd_run(int argc, char **argv)
         args_free(&a);
         return bad ? KPF_EXIT_USAGE : KPF_EXIT_OK;
     }
+    /* MPI starts only now: a usage mistake is exit 2 on every rank before */
+    kpf_comm *world = NULL;
+    kpf_error err;
+    if (kpf_comm_init(&argc, &argv, &world, &err)) {
+        fprintf(stderr, "kpf: %s\n", err.msg);
+        args_free(&a);
+        return KPF_EXIT_FAIL;
+    }
+    a.comm = world;
+    int status = run_command(&a);
+    args_free(&a);
+    kpf_comm_finalize(world);
+    return status;
+}
+
+/* What each rank says: rank 0 always; another rank only about a problem it
+ * found itself (its config or files differ from rank 0's). */
+static void say_error(const run_args *a, int own, const kpf_error *err)
+{
+    if (kpf_comm_rank(a->comm) == 0 || own)
+        fprintf(stderr, "kpf: %s\n", err->msg);
+}
+
+static int run_command(run_args *ap)
+{
+    run_args a = *ap; /* the caller frees what it owns */
     static char resume_cfg[4200];
     kpf_config *cfg = NULL;
     kpf_registry *reg = NULL;
@@ -391,21 +468,34 @@ int kpf_cmd_run(int argc, char **argv)
     }
     if (!rc)
         rc = load(&a, &cfg, &reg, &study, &ex, &err);
+    kpf_sweep sw = {0};
+    uint64_t seed = 0;
+    if (!rc)
+        kpf_cfg_u64(kpf_config_root(cfg), "seed", 0, 0, &seed, NULL);
+    if (!rc && !study)
+        rc = kpf_sweep_parse(kpf_node_get(kpf_config_root(cfg), "sweep"), seed, &sw, &err);
+    int ranks = kpf_comm_size(a.comm);
+    if (!rc && study && ranks > 1)
+        rc = kpf_error_set(&err, KPF_EUNSUPPORTED,
+                           "`%s:` runs in one process; start it without mpirun (or with "
+                           "-np 1)",
+                           study->name);
+    if (!rc && a.points && !sw.n_points)
+        rc = kpf_error_set(&err, KPF_EINVAL,
+                           "--points %s slices a sweep, and %s has no sweep: section", a.points,
+                           a.config);
+    if (!rc && !sw.n_points && ranks > 1)
+        rc = kpf_experiment_set_comm(ex, a.comm, &err);
+    int own = rc;
+    rc = kpf_comm_agree(a.comm, rc, &err); /* every rank read the same config */
     if (rc) {
-        fprintf(stderr, "kpf: %s\n", err.msg);
+        say_error(&a, own, &err);
         status = rc == KPF_ENOMEM ? KPF_EXIT_FAIL : KPF_EXIT_USAGE;
+        kpf_sweep_clear(&sw);
         goto done;
     }
     if (study) {
         status = run_study(&a, study, cfg, reg);
-        goto done;
-    }
-    kpf_sweep sw;
-    uint64_t seed = 0;
-    kpf_cfg_u64(kpf_config_root(cfg), "seed", 0, 0, &seed, NULL);
-    if ((rc = kpf_sweep_parse(kpf_node_get(kpf_config_root(cfg), "sweep"), seed, &sw, &err))) {
-        fprintf(stderr, "kpf: %s\n", err.msg);
-        status = KPF_EXIT_USAGE;
         goto done;
     }
     if (sw.n_points) {
@@ -413,40 +503,51 @@ int kpf_cmd_run(int argc, char **argv)
         kpf_sweep_clear(&sw);
         goto done;
     }
-    char dir[4096];
-    if (a.resume)
+    char dir[4096] = "", scratch[4096] = "";
+    int root = kpf_comm_rank(a.comm) == 0;
+    if (root && a.resume)
         snprintf(dir, sizeof dir, "%s", a.resume);
-    else if (!(rc = kpf_output_dir_prepare(a.out, a.config, dir, sizeof dir, &err)))
+    else if (root && !(rc = kpf_output_dir_prepare(a.out, a.config, dir, sizeof dir, &err)))
         rc = save_inputs(&a, cfg, dir, &err);
+    own = rc;
+    if (ranks > 1)
+        rc = share_dir(&a, rc, dir, sizeof dir, scratch, sizeof scratch, &err);
     if (rc) {
-        fprintf(stderr, "kpf: %s\n", err.msg);
+        say_error(&a, own, &err);
         status = KPF_EXIT_USAGE;
         goto done;
     }
-    if (a.verbosity >= KPF_CLI_NORMAL)
-        fprintf(stderr, "kpf: %s %s\n", a.resume ? "resuming in" : "writing to", dir);
+    if (root && a.verbosity >= KPF_CLI_NORMAL)
+        fprintf(stderr, "kpf: %s %s%s\n", a.resume ? "resuming in" : "writing to", dir,
+                ranks > 1 ? " (trials split over the MPI ranks)" : "");
+    const char *mine = scratch[0] ? scratch : dir;
     kpf_cli_progress pr;
-    kpf_cli_progress_init(&pr, a.verbosity);
+    kpf_cli_progress_init(&pr, root ? a.verbosity : KPF_CLI_QUIET);
     kpf_progress listener = kpf_cli_progress_listener(&pr);
     kpf_experiment_set_progress(ex, &listener);
     /* a new attempt: without summary.json the folder is resumable until it
      * fails again (FAILED) or finishes */
-    if (a.resume)
+    if (a.resume && root)
         clear_failed(dir);
-    rc = kpf_experiment_run(ex, dir, a.resume != NULL, &err);
+    rc = kpf_experiment_run(ex, mine, a.resume != NULL, &err);
     kpf_cli_progress_end(&pr);
     kpf_experiment_set_progress(ex, NULL);
+    kpf_cli_rank_scratch_remove(scratch);
     if (rc) {
-        fprintf(stderr, "kpf: %s\n", err.msg);
-        mark_failed(dir, &err, 1);
+        fprintf(stderr, "kpf: %s%s\n", ranks > 1 && !root ? "a rank: " : "", err.msg);
+        if (root)
+            mark_failed(dir, &err, 1);
+        /* the other ranks may be waiting in a sum for this one: end them */
+        kpf_comm_abort(a.comm, KPF_EXIT_FAIL);
         status = KPF_EXIT_FAIL;
         goto done;
     }
-    kpf_cli_print_results(dir, a.verbosity);
+    if (root)
+        kpf_cli_print_results(dir, a.verbosity);
 done:
     kpf_experiment_free(ex);
     kpf_registry_free(reg);
     kpf_config_free(cfg);
-    args_free(&a);
+    *ap = a; /* with what --resume read back, for the caller to free */
     return status;
 }

@@ -70,8 +70,16 @@ static const command commands[] = {
             "                        the study named by its top-level key (lrnn:, …);\n"
             "                        outputs go to DIR (must be new or empty) or to\n"
             "                        runs/<config name>, runs/<config name>-2, …\n"
-            "  run --resume DIR      continue an interrupted run in DIR\n",
+            "  run --resume DIR      continue an interrupted run in DIR\n"
+            "  run SWEEP -o DIR --points K/N|slurm\n"
+            "                        one slice of a sweep (a job-array task)\n"
+            "  mpirun -np N kpf run CONFIG\n"
+            "                        a sweep's points dealt over N ranks, or one run's\n"
+            "                        trials split over them (docs/cluster.md)\n",
      kpf_cmd_run},
+    {"sweep-collect", "  sweep-collect DIR     merge a sweep's points (slices, ranks, resumed runs)\n"
+                      "                        into DIR/sweep.csv; list the missing and failed\n",
+     kpf_cmd_sweep_collect},
     {"show", "  show RUN_DIR          a run's summary (or a sweep's table) as text\n",
      kpf_cmd_show},
     {"plugins", "  plugins               list every extension found: models, tasks, analyses\n"

@@ -1,21 +1,15 @@
-/* Running a sweep: validate every point, then run each in its own child
- * process (a crash or failure is recorded, the sweep goes on), collect
- * sweep.csv and the optional plot. */
-#include <errno.h>
-#include <math.h>
+/* Running a sweep: validate every point, then run the points this
+ * invocation owns — all of them, one job-array slice, and under --resume
+ * only those without an outcome — one after the other, or dealt out over
+ * MPI ranks, and write sweep.csv and the plot from the point folders.  The
+ * pieces are in sweep_point.c, sweep_select.c, sweep_farm.c and
+ * sweep_table.c (sweep_internal.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include "cli.h"
 #include "kpf/experiment.h"
-#include "kpf/plot.h"
-#include "kpf/sweep.h"
-
-#define MAX_SCALARS 32
+#include "sweep_internal.h"
 
 /* The config of point i: the file, the command-line overrides, the point. */
 static int point_config(const kpf_cli_sweep_args *a, const kpf_sweep *sw, size_t i,
@@ -42,216 +36,6 @@ static int validate_point(const kpf_cli_sweep_args *a, const kpf_sweep *sw, size
     return rc;
 }
 
-/* In the child: run point i into dir/point_NNNN and write its scalars. */
-static int run_point(const kpf_cli_sweep_args *a, const kpf_sweep *sw, size_t i,
-                     kpf_registry *reg, const char *pdir)
-{
-    kpf_config *cfg = NULL;
-    kpf_experiment *ex = NULL;
-    kpf_error err;
-    kpf_error_clear(&err);
-    int rc = point_config(a, sw, i, &cfg, &err);
-    if (!rc && mkdir(pdir, 0777) && errno != EEXIST)
-        rc = kpf_error_set(&err, KPF_EIO, "%s: cannot create folder", pdir);
-    if (!rc) rc = kpf_experiment_load(cfg, reg, &ex, &err);
-    if (!rc) rc = kpf_experiment_run(ex, pdir, 0, &err);
-    char path[4400];
-    snprintf(path, sizeof path, "%s/scalars.txt", pdir);
-    FILE *fp = fopen(path, "w");
-    if (fp) {
-        const char *names[MAX_SCALARS];
-        double v[MAX_SCALARS];
-        size_t n = rc ? 0 : kpf_experiment_scalars(ex, names, v, MAX_SCALARS);
-        for (size_t k = 0; k < n && k < MAX_SCALARS; k++)
-            fprintf(fp, "%s %.17g\n", names[k], v[k]);
-        if (rc)
-            fprintf(fp, "# error: %s\n", err.msg);
-        fclose(fp);
-    }
-    if (rc)
-        fprintf(stderr, "kpf: sweep point %zu: %s\n", i, err.msg);
-    kpf_experiment_free(ex);
-    kpf_config_free(cfg);
-    return rc ? KPF_EXIT_FAIL : KPF_EXIT_OK;
-}
-
-/* One child per point: isolation against crashes, and points stay
- * independent processes as a cluster scheduler would run them. */
-static int spawn_point(const kpf_cli_sweep_args *a, const kpf_sweep *sw, size_t i,
-                       kpf_registry *reg, const char *pdir, char *status, size_t size)
-{
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid < 0) {
-        snprintf(status, size, "fork failed");
-        return -1;
-    }
-    if (pid == 0)
-        _exit(run_point(a, sw, i, reg, pdir));
-    int st;
-    if (waitpid(pid, &st, 0) < 0)
-        snprintf(status, size, "lost");
-    else if (WIFEXITED(st))
-        snprintf(status, size, WEXITSTATUS(st) ? "failed" : "ok");
-    else
-        snprintf(status, size, "killed by signal %d", WIFSIGNALED(st) ? WTERMSIG(st) : 0);
-    return 0;
-}
-
-/* Read back a point's scalars (name value lines). */
-static size_t read_scalars(const char *pdir, char names[][48], double *v)
-{
-    char path[4400], line[256];
-    snprintf(path, sizeof path, "%s/scalars.txt", pdir);
-    FILE *fp = fopen(path, "r");
-    size_t n = 0;
-    while (fp && n < MAX_SCALARS && fgets(line, sizeof line, fp))
-        if (line[0] != '#' && sscanf(line, "%47s %lf", names[n], &v[n]) == 2)
-            n++;
-    if (fp)
-        fclose(fp);
-    return n;
-}
-
-typedef struct table {
-    FILE *fp;
-    char names[MAX_SCALARS][48];
-    size_t n_names;
-    double *px, *py; /* plot columns, one per point */
-    size_t n_plot;
-} table;
-
-static void table_row(table *t, const kpf_sweep *sw, size_t i, const char *status,
-                      const char *pdir)
-{
-    size_t idx[64], rep;
-    uint64_t seed;
-    kpf_sweep_point(sw, i, idx, &rep, &seed);
-    char names[MAX_SCALARS][48];
-    double v[MAX_SCALARS];
-    size_t n = read_scalars(pdir, names, v);
-    if (!t->n_names && n) { /* the first successful point fixes the columns */
-        memcpy(t->names, names, sizeof names);
-        t->n_names = n;
-    }
-    fprintf(t->fp, "%zu,%zu,%llu", i, rep, (unsigned long long)seed);
-    for (size_t k = 0; k < sw->n_keys; k++)
-        fprintf(t->fp, ",%s", sw->keys[k].values[idx[k]]);
-    fprintf(t->fp, ",%s", status);
-    double y = NAN;
-    for (size_t c = 0; c < t->n_names; c++) {
-        double val = NAN;
-        for (size_t k = 0; k < n; k++)
-            if (!strcmp(names[k], t->names[c]))
-                val = v[k];
-        fprintf(t->fp, ",%.10g", val);
-        if (sw->plot_y && !strcmp(t->names[c], sw->plot_y))
-            y = val;
-    }
-    fprintf(t->fp, "\n");
-    for (size_t k = 0; sw->plot_x && k < sw->n_keys; k++)
-        if (!strcmp(sw->keys[k].path, sw->plot_x) && isfinite(y)) {
-            t->px[t->n_plot] = strtod(sw->keys[k].values[idx[k]], NULL);
-            t->py[t->n_plot++] = y;
-        }
-}
-
-static void plot_sweep(const kpf_sweep *sw, table *t, const char *dir)
-{
-    if (!sw->plot_x || !t->n_plot)
-        return;
-    char stem[4300], title[256];
-    snprintf(stem, sizeof stem, "%s/sweep_%s_vs_%s", dir, sw->plot_y, sw->plot_x);
-    snprintf(title, sizeof title, "%s against %s (%zu runs)", sw->plot_y, sw->plot_x, t->n_plot);
-    kpf_error err;
-    kpf_error_clear(&err);
-    if (kpf_plot_scatter_mean(stem, title, sw->plot_x, sw->plot_y, t->n_plot, t->px, t->py, 0,
-                              &err))
-        fprintf(stderr, "kpf: %s\n", err.msg);
-}
-
-static void write_header(table *t, const kpf_sweep *sw)
-{
-    fprintf(t->fp, "point,repeat,seed");
-    for (size_t k = 0; k < sw->n_keys; k++)
-        fprintf(t->fp, ",%s", sw->keys[k].path);
-    fprintf(t->fp, ",status");
-}
-
-/* sweep.csv: the header (the point's columns, then the scalars' names the
- * first successful point fixed) and the buffered rows.  Created exclusively. */
-static int write_csv(const char *path, const table *t, const kpf_sweep *sw, const char *rows)
-{
-    FILE *csv = fopen(path, "wx");
-    if (!csv) {
-        fprintf(stderr, "kpf: %s: cannot create (it may already exist)\n", path);
-        return -1;
-    }
-    table h = *t;
-    h.fp = csv;
-    write_header(&h, sw);
-    for (size_t c = 0; c < t->n_names; c++)
-        fprintf(csv, ",%s", t->names[c]);
-    fprintf(csv, "\n%s", rows ? rows : "");
-    if (fclose(csv)) {
-        fprintf(stderr, "kpf: %s: write failed\n", path);
-        return -1;
-    }
-    return 0;
-}
-
-int kpf_cli_sweep(const kpf_cli_sweep_args *a, const kpf_sweep *sw, kpf_registry *reg,
-                  const char *dir)
-{
-    int rc = KPF_EXIT_FAIL;
-    size_t failed = 0;
-    table t = {0};
-    char path[4400];
-    snprintf(path, sizeof path, "%s/sweep.csv", dir);
-    /* Rows are buffered in memory until the columns are known. */
-    char *rows = NULL;
-    size_t rows_len = 0;
-    t.fp = open_memstream(&rows, &rows_len);
-    t.px = calloc(sw->n_points + 1, sizeof(double));
-    t.py = calloc(sw->n_points + 1, sizeof(double));
-    if (!t.fp || !t.px || !t.py) {
-        fprintf(stderr, "kpf: out of memory\n");
-        goto done;
-    }
-    for (size_t i = 0; i < sw->n_points; i++) {
-        char pdir[4300], status[64];
-        snprintf(pdir, sizeof pdir, "%s/point_%04zu", dir, i);
-        spawn_point(a, sw, i, reg, pdir, status, sizeof status);
-        failed += strcmp(status, "ok") != 0;
-        char label[96];
-        snprintf(label, sizeof label, "%zu: %s", i, status);
-        kpf_progress_send(a->progress, (kpf_progress_event){.kind = KPF_PROGRESS_POINT,
-                                                            .name = label, .iteration = i + 1,
-                                                            .total = sw->n_points,
-                                                            .failed = failed});
-        table_row(&t, sw, i, status, pdir);
-    }
-    int csv_ok = fclose(t.fp) == 0; /* rows now holds the whole table */
-    t.fp = NULL;
-    if (!csv_ok)
-        fprintf(stderr, "kpf: out of memory\n");
-    else
-        csv_ok = write_csv(path, &t, sw, rows) == 0;
-    plot_sweep(sw, &t, dir);
-    if (csv_ok)
-        printf("%s\n", path);
-    if (!a->progress || failed)
-        fprintf(stderr, "kpf: sweep done: %zu points, %zu failed\n", sw->n_points, failed);
-    rc = csv_ok && !failed ? KPF_EXIT_OK : KPF_EXIT_FAIL;
-done: /* the one exit: whatever was allocated is released here */
-    if (t.fp)
-        fclose(t.fp);
-    free(rows);
-    free(t.px);
-    free(t.py);
-    return rc;
-}
-
 int kpf_cli_sweep_validate(const kpf_cli_sweep_args *a, const kpf_sweep *sw,
                            kpf_registry *reg, kpf_error *err)
 {
@@ -261,4 +45,116 @@ int kpf_cli_sweep_validate(const kpf_cli_sweep_args *a, const kpf_sweep *sw,
             return rc;
     }
     return KPF_OK;
+}
+
+/* One process: the points in order, a POINT event after each. */
+static size_t run_here(const kpf_cli_sweep_args *a, const kpf_sweep *sw, kpf_registry *reg,
+                       const char *dir, const size_t *todo, size_t n)
+{
+    size_t failed = 0;
+    for (size_t j = 0; j < n; j++) {
+        char status[64], label[96];
+        kpf_cli_point_run(a, sw, todo[j], reg, dir, status, sizeof status);
+        failed += strcmp(status, "ok") != 0;
+        snprintf(label, sizeof label, "%zu: %s", todo[j], status);
+        kpf_progress_send(a->progress, (kpf_progress_event){.kind = KPF_PROGRESS_POINT,
+                                                            .name = label, .iteration = j + 1,
+                                                            .total = n, .failed = failed});
+        if (!a->progress)
+            fprintf(stderr, "kpf: sweep point %zu (%zu/%zu done): %s\n", todo[j], j + 1, n,
+                    status);
+    }
+    return failed;
+}
+
+/* After a whole sweep (or its resumption): the table from every point. */
+static int finish_whole(const kpf_cli_sweep_args *a, const kpf_sweep *sw, const char *dir)
+{
+    kpf_cli_tally t;
+    if (kpf_cli_sweep_table(sw, dir, &t, stderr))
+        return KPF_EXIT_FAIL;
+    printf("%s/sweep.csv\n", dir);
+    if (!a->progress || t.failed || t.missing)
+        fprintf(stderr, "kpf: sweep done: %zu points, %zu failed%s\n", sw->n_points,
+                t.failed + t.missing, t.missing ? " (some never ran: kpf run --resume DIR)" : "");
+    return t.failed || t.missing ? KPF_EXIT_FAIL : KPF_EXIT_OK;
+}
+
+int kpf_cli_sweep(const kpf_cli_sweep_args *a, const kpf_sweep *sw, kpf_registry *reg,
+                  const char *dir)
+{
+    kpf_cli_slice s = {a->slice_k, a->slice_n ? a->slice_n : 1};
+    size_t *todo = malloc((sw->n_points + 1) * sizeof *todo), failed = 0;
+    if (!todo) {
+        fprintf(stderr, "kpf: out of memory\n");
+        return KPF_EXIT_FAIL;
+    }
+    /* a slice never runs a point again that has an outcome: a requeued
+     * array task finishes its share */
+    size_t n = kpf_cli_points_todo(sw, s, dir, a->resume || s.n > 1, todo);
+    int rank = kpf_comm_rank(a->comm), rc = KPF_EXIT_OK;
+    if (rank == 0 && !n)
+        fprintf(stderr, "kpf: every point of %s has an outcome: nothing to run\n",
+                s.n > 1 ? "this slice" : "the sweep");
+    if (kpf_comm_size(a->comm) > 1)
+        rc = kpf_cli_sweep_farm(a->comm, a, sw, reg, dir, todo, n, &failed) ? KPF_EXIT_FAIL
+                                                                            : KPF_EXIT_OK;
+    else
+        failed = run_here(a, sw, reg, dir, todo, n);
+    free(todo);
+    if (rank != 0 || rc)
+        return rc;
+    if (s.n == 1)
+        return finish_whole(a, sw, dir);
+    fprintf(stderr, "kpf: slice %zu/%zu: %zu point%s run, %zu failed; when every slice has "
+                    "finished: kpf sweep-collect %s\n",
+            s.k, s.n, n, n == 1 ? "" : "s", failed, dir);
+    return failed ? KPF_EXIT_FAIL : KPF_EXIT_OK;
+}
+
+/* Rank 0's folder for this invocation: the one resumed, the slice's shared
+ * one (claimed), or a new one with the inputs recorded. */
+static int make_dir(const kpf_cli_sweep_args *a, const kpf_cli_sweep_plan *p, char *dir,
+                    size_t size, kpf_error *err)
+{
+    if (p->resume) {
+        snprintf(dir, size, "%s", p->resume);
+        return KPF_OK;
+    }
+    if (a->slice_n > 1) {
+        snprintf(dir, size, "%s", p->out);
+        return kpf_cli_sweep_dir_claim(dir, p->save, p->save_ctx, err);
+    }
+    int rc = kpf_output_dir_prepare(p->out, p->config, dir, size, err);
+    return rc ? rc : p->save(p->save_ctx, dir, err);
+}
+
+int kpf_cli_run_sweep(const kpf_cli_sweep_args *a, const kpf_sweep *sw, kpf_registry *reg,
+                      const kpf_cli_sweep_plan *p)
+{
+    const kpf_comm *c = a->comm;
+    int rank = kpf_comm_rank(c);
+    kpf_error err;
+    kpf_error_clear(&err);
+    char dir[4096] = "";
+    int own = kpf_cli_sweep_validate(a, sw, reg, &err);
+    int rc = kpf_comm_agree(c, own, &err); /* every rank validated the same config */
+    if (!rc && rank == 0)
+        own = rc = make_dir(a, p, dir, sizeof dir, &err);
+    int shared[1] = {rc};
+    if (kpf_comm_bcast(c, shared, sizeof shared, 0, &err) ||
+        (!shared[0] && kpf_comm_bcast(c, dir, sizeof dir, 0, &err))) {
+        fprintf(stderr, "kpf: rank %d: %s\n", rank, err.msg);
+        return KPF_EXIT_FAIL;
+    }
+    rc = shared[0] ? shared[0] : rc;
+    if (rc) { /* rank 0 says why, and any rank that saw the problem itself */
+        if (rank == 0 || own)
+            fprintf(stderr, "kpf: %s\n", err.msg);
+        return rc == KPF_ENOMEM ? KPF_EXIT_FAIL : KPF_EXIT_USAGE;
+    }
+    if (rank == 0 && !p->quiet)
+        fprintf(stderr, "kpf: sweep of %zu points into %s%s\n", sw->n_points, dir,
+                kpf_comm_size(c) > 1 ? " (task farm over MPI ranks)" : "");
+    return kpf_cli_sweep(a, sw, reg, dir);
 }

@@ -85,6 +85,8 @@ int kpf_experiment_load(const kpf_config *cfg, kpf_registry *reg, kpf_experiment
     if (!rc)
         rc = kpf_internal_pretrain_load(ex, root, err);
     if (!rc)
+        rc = kpf_internal_parallel_load(ex, root, err);
+    if (!rc)
         rc = kpf_config_check_unused(cfg, err);
     if (rc) {
         kpf_experiment_free(ex);

@@ -69,7 +69,14 @@ struct kpf_experiment {
     sim_stats final;            /* of the last simulation (after a run) */
     const kpf_progress *progress; /* borrowed; NULL: nobody listens */
     run_timing timing;
+    /* `parallel:` (experiment_parallel.c) */
+    const kpf_node *parallel_node; /* NULL: absent */
+    int split_trials;              /* trials: mpi (the default)            */
+    int reduce_ordered;            /* reduce: ordered                      */
 };
+
+/* experiment_parallel.c: read the `parallel:` section */
+int kpf_internal_parallel_load(kpf_experiment *ex, const kpf_node *root, kpf_error *err);
 
 
 /* experiment.c: a config check shared with the pretraining stage */

@@ -52,9 +52,18 @@ static int self_recv(const kpf_comm *c, int source, uint64_t *msg, size_t n, int
 
 static void self_finalize(kpf_comm *c) {}
 
+static void self_traffic(const kpf_comm *c, uint64_t *calls, uint64_t *bytes)
+{
+    *calls = 0;
+    *bytes = 0;
+}
+
+static void self_abort(const kpf_comm *c, int code) {}
+
 static const kpf_comm_ops self_ops = {self_sum,     self_max,  self_bcast,
                                       self_allgather, self_gather, self_barrier,
-                                      self_send,    self_recv, self_finalize};
+                                      self_send,    self_recv, self_finalize,
+                                      self_traffic, self_abort};
 
 static const kpf_comm self_comm = {0, 1, KPF_REDUCE_FAST, &self_ops, NULL};
 
@@ -214,6 +223,13 @@ int kpf_comm_barrier(const kpf_comm *c, kpf_error *err)
     return c->ops->barrier(c, err);
 }
 
+void kpf_comm_abort(const kpf_comm *c, int code)
+{
+    c = or_self(c);
+    if (c->size > 1)
+        c->ops->abort(c, code);
+}
+
 int kpf_comm_send_u64(const kpf_comm *c, int dest, const uint64_t *msg, size_t n, kpf_error *err)
 {
     c = or_self(c);
@@ -234,6 +250,17 @@ int kpf_comm_recv_u64(const kpf_comm *c, int source, uint64_t *msg, size_t n, in
     if (from)
         *from = f;
     return rc;
+}
+
+void kpf_comm_traffic(const kpf_comm *c, uint64_t *calls, uint64_t *bytes)
+{
+    uint64_t k, b;
+    c = or_self(c);
+    c->ops->traffic(c, &k, &b);
+    if (calls)
+        *calls = k;
+    if (bytes)
+        *bytes = b;
 }
 
 void kpf_comm_share(const kpf_comm *c, int rank, size_t count, size_t *lo, size_t *hi)

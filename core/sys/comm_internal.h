@@ -20,6 +20,8 @@ typedef struct kpf_comm_ops {
     int (*recv)(const kpf_comm *c, int source, uint64_t *msg, size_t n, int wait, int *got,
                 int *from, kpf_error *err);
     void (*finalize)(kpf_comm *c);
+    void (*traffic)(const kpf_comm *c, uint64_t *calls, uint64_t *bytes);
+    void (*abort)(const kpf_comm *c, int code);
 } kpf_comm_ops;
 
 struct kpf_comm {

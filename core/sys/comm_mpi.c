@@ -16,9 +16,26 @@
 typedef struct mpi_state {
     MPI_Comm comm;
     int owns_init; /* MPI_Init was called here: finalize calls MPI_Finalize */
+    uint64_t calls, bytes; /* kpf_comm_traffic */
 } mpi_state;
 
 static MPI_Comm comm_of(const kpf_comm *c) { return ((const mpi_state *)c->impl)->comm; }
+
+/* Count one call handing `bytes` to MPI (the state is the communicator's
+ * own, reached through its handle, so counting is allowed on a const one). */
+static void count(const kpf_comm *c, size_t bytes)
+{
+    mpi_state *s = c->impl;
+    s->calls++;
+    s->bytes += bytes;
+}
+
+static void mpi_traffic(const kpf_comm *c, uint64_t *calls, uint64_t *bytes)
+{
+    const mpi_state *s = c->impl;
+    *calls = s ? s->calls : 0;
+    *bytes = s ? s->bytes : 0;
+}
 
 static int fail(kpf_error *err, int mpi_rc, const char *what)
 {
@@ -34,6 +51,7 @@ static int fail(kpf_error *err, int mpi_rc, const char *what)
 
 static int mpi_sum(const kpf_comm *c, double *buf, size_t n, kpf_error *err)
 {
+    count(c, n * sizeof(double));
     for (size_t off = 0; off < n; off += CHUNK) {
         int k = (int)(n - off < CHUNK ? n - off : CHUNK);
         int rc = MPI_Allreduce(MPI_IN_PLACE, buf + off, k, MPI_DOUBLE, MPI_SUM, comm_of(c));
@@ -45,12 +63,14 @@ static int mpi_sum(const kpf_comm *c, double *buf, size_t n, kpf_error *err)
 
 static int mpi_max(const kpf_comm *c, double *v, kpf_error *err)
 {
+    count(c, sizeof *v);
     int rc = MPI_Allreduce(MPI_IN_PLACE, v, 1, MPI_DOUBLE, MPI_MAX, comm_of(c));
     return rc == MPI_SUCCESS ? KPF_OK : fail(err, rc, "Allreduce (max)");
 }
 
 static int mpi_bcast(const kpf_comm *c, void *buf, size_t bytes, int root, kpf_error *err)
 {
+    count(c, bytes);
     for (size_t off = 0; off < bytes; off += CHUNK) {
         int k = (int)(bytes - off < CHUNK ? bytes - off : CHUNK);
         int rc = MPI_Bcast((char *)buf + off, k, MPI_BYTE, root, comm_of(c));
@@ -66,6 +86,7 @@ static int mpi_allgather(const kpf_comm *c, const void *send, size_t bytes, void
     if (bytes > (size_t)INT_MAX)
         return kpf_error_set(err, KPF_EINVAL, "allgather of %zu bytes per rank: too large",
                              bytes);
+    count(c, bytes);
     int rc = MPI_Allgather(send, (int)bytes, MPI_BYTE, recv, (int)bytes, MPI_BYTE, comm_of(c));
     return rc == MPI_SUCCESS ? KPF_OK : fail(err, rc, "Allgather");
 }
@@ -91,6 +112,7 @@ static int mpi_gather(const kpf_comm *c, const double *send, const size_t *n, do
         off += n[r];
     }
     if (!rc) {
+        count(c, n[c->rank] * sizeof(double));
         int mrc = MPI_Gatherv(send, cnt[c->rank], MPI_DOUBLE, recv, cnt, disp, MPI_DOUBLE, 0,
                               comm_of(c));
         if (mrc != MPI_SUCCESS)
@@ -103,12 +125,14 @@ static int mpi_gather(const kpf_comm *c, const double *send, const size_t *n, do
 
 static int mpi_barrier(const kpf_comm *c, kpf_error *err)
 {
+    count(c, 0);
     int rc = MPI_Barrier(comm_of(c));
     return rc == MPI_SUCCESS ? KPF_OK : fail(err, rc, "Barrier");
 }
 
 static int mpi_send(const kpf_comm *c, int dest, const uint64_t *msg, size_t n, kpf_error *err)
 {
+    count(c, n * sizeof *msg);
     int rc = MPI_Send(msg, (int)n, MPI_UINT64_T, dest, FARM_TAG, comm_of(c));
     return rc == MPI_SUCCESS ? KPF_OK : fail(err, rc, "Send");
 }
@@ -150,9 +174,11 @@ static void mpi_finalize(kpf_comm *c)
     c->impl = NULL;
 }
 
+static void mpi_abort(const kpf_comm *c, int code) { MPI_Abort(comm_of(c), code); }
+
 static const kpf_comm_ops mpi_ops = {mpi_sum,     mpi_max,     mpi_bcast, mpi_allgather,
                                      mpi_gather,  mpi_barrier, mpi_send,  mpi_recv,
-                                     mpi_finalize};
+                                     mpi_finalize, mpi_traffic, mpi_abort};
 
 int kpf_internal_comm_mpi_init(int *argc, char ***argv, kpf_comm *c, kpf_error *err)
 {

@@ -25,6 +25,7 @@
 
 #include <stddef.h>
 
+#include "kpf/comm.h"
 #include "kpf/config.h"
 #include "kpf/error.h"
 #include "kpf/instance.h"
@@ -44,6 +45,22 @@ void kpf_experiment_free(kpf_experiment *ex);
  * are created exclusively: nothing there is overwritten.  resume = 1
  * continues training from out_dir/checkpoint.h5. */
 int kpf_experiment_run(kpf_experiment *ex, const char *out_dir, int resume, kpf_error *err);
+
+/* Split the run over comm's ranks (every rank loads the same config and
+ * calls kpf_experiment_run alike).  Training and pretraining become
+ * data-parallel (kpf/train.h): each rank simulates and differentiates its
+ * block of each batch's trials, one sum per step makes the batch's loss and
+ * gradient, and θ stays identical on every rank; results equal the
+ * one-process run to ≤ 1e-12 relative.  The config's `parallel:` section
+ * applies: `trials: none` refuses more than one rank, `reduce: ordered`
+ * sets comm's reduction order (kpf_comm_set_order: bitwise reproducible at
+ * a fixed rank count).  KPF_ECONFIG, located, when a batch or evaluation set
+ * has fewer trials than there are ranks.  The rest of the run (analyses,
+ * the final simulation) runs on every rank alike; only rank 0's checkpoints
+ * are written, and the caller lets rank 0 alone write the run folder (the
+ * kpf command gives the other ranks private scratch folders).  comm is
+ * borrowed; one rank (or NULL) is the usual single process. */
+int kpf_experiment_set_comm(kpf_experiment *ex, kpf_comm *comm, kpf_error *err);
 
 /* Progress events (kpf/progress.h) during kpf_experiment_run: a PHASE
  * event as each phase begins (pretrain, train, analysis, plots, simulate),

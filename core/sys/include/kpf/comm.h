@@ -97,6 +97,12 @@ int kpf_comm_gather(const kpf_comm *c, const double *send, const size_t *n, doub
 
 int kpf_comm_barrier(const kpf_comm *c, kpf_error *err);
 
+/* End every rank of the job with `code` (MPI_Abort), for a program that
+ * cannot go on after one rank failed while the others may be waiting in a
+ * collective.  The library itself never calls it.  On one rank it returns,
+ * and the caller exits as usual. */
+void kpf_comm_abort(const kpf_comm *c, int code);
+
 /* Small messages between two ranks (task farms).  recv waits for a message
  * from `source` (or KPF_COMM_ANY) when wait is 1; with wait 0 it returns at
  * once and sets *got to 0 when none has arrived.  *from gets the sender. */
@@ -104,6 +110,12 @@ int kpf_comm_send_u64(const kpf_comm *c, int dest, const uint64_t *msg, size_t n
                       kpf_error *err);
 int kpf_comm_recv_u64(const kpf_comm *c, int source, uint64_t *msg, size_t n, int wait,
                       int *got, int *from, kpf_error *err);
+
+/* What this rank has handed to MPI so far: collective and point-to-point
+ * calls, and their payload in bytes (a sum of n doubles counts 8n; what
+ * crosses the network depends on MPI's algorithm: ≈ 2·8n·(N−1)/N each way
+ * for a ring Allreduce).  Zero on one rank, which communicates nothing. */
+void kpf_comm_traffic(const kpf_comm *c, uint64_t *calls, uint64_t *bytes);
 
 /* The block of `count` items (trials) that rank r owns: [*lo, *hi), ranks in
  * order, the first count % size ranks one item more. */
