@@ -12,9 +12,12 @@
  *   eigenvectors_re  [P, n_vec, n]  the leading ones, unit norm
  *   eigenvectors_im  [P, n_vec, n]
  *   n_unstable       [P]   int      unstable directions
- *   class            [P]   int      0 stable, 1 saddle, 2 unstable */
+ *   class            [P]   int      0 stable, 1 saddle, 2 unstable
+ *   outputs          [P, n_out]     the model's readout at each point (which
+ *                                   memory a stable point holds) */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "fixed_points_internal.h"
 
@@ -49,8 +52,28 @@ static int write_eigen(kpf_h5 *h, const char *prefix, const kpf_fp_set *s, kpf_e
     return rc;
 }
 
+int kpf_internal_fpa_readout(kpf_model *m, const kpf_fp_set *s, const double *x_star,
+                             double **y, kpf_error *err)
+{
+    size_t P = s->P ? s->P : 1;
+    double *x = calloc(P * (m->n_in ? m->n_in : 1), sizeof(double)), *t = calloc(P, sizeof(double));
+    size_t *trial = calloc(P, sizeof(size_t));
+    *y = calloc(P * m->n_out, sizeof(double));
+    int rc = x && t && trial && *y ? KPF_OK : kpf_error_set(err, KPF_ENOMEM, "out of memory");
+    for (size_t p = 0; !rc && x_star && p < s->P; p++)
+        memcpy(x + p * m->n_in, x_star, m->n_in * sizeof(double));
+    kpf_rows rows = {.R = s->P, .z = s->z, .x = x, .trial = trial, .t = t};
+    if (!rc && s->P) rc = kpf_model_reserve(m, s->P, err);
+    if (!rc && s->P) rc = kpf_readout(m, &rows, *y, err);
+    free(x);
+    free(t);
+    free(trial);
+    return rc;
+}
+
 int kpf_internal_fpa_write(kpf_h5 *h, const char *prefix, const kpf_fp_set *s,
-                           const double *x_star, size_t n_in, kpf_error *err)
+                           const double *x_star, size_t n_in, const double *y, size_t n_out,
+                           kpf_error *err)
 {
     char path[600];
     double count = (double)s->P;
@@ -79,6 +102,9 @@ int kpf_internal_fpa_write(kpf_h5 *h, const char *prefix, const kpf_fp_set *s,
     if (!rc) rc = write_ints(h, path, s->P, s->cls, err);
     if (!rc) rc = kpf_h5_attr_string(h, path, "values", "0 stable, 1 saddle, 2 unstable", err);
     if (!rc) rc = write_eigen(h, prefix, s, err);
+    size_t ydims[2] = {s->P, n_out};
+    join(path, sizeof path, prefix, "outputs");
+    if (!rc && y && n_out) rc = kpf_h5_write(h, path, 2, ydims, y, err);
     free(nu);
     return rc;
 }

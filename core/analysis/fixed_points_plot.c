@@ -1,8 +1,11 @@
 /* fixed_points.png: the analysis trajectories of the last snapshot in the
- * plane of their first two principal components, with the fixed points
- * overlaid — stable filled, saddles and unstable points open, slow points
- * as crosses — and each unstable direction (the real part of its
- * eigenvector) as a short segment through its point. */
+ * plane of two principal components, with the fixed points overlaid —
+ * stable filled, saddles and unstable points open, slow points as crosses —
+ * and each unstable direction of a fixed point (the real part of its
+ * eigenvector) as a short segment through it.  The components are those of the trajectories
+ * (`plot_basis: trajectories`, the default) or of the points found
+ * (`plot_basis: points`, for when brief input transients dominate the
+ * trajectories' variance and hide the points' arrangement). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,7 +69,9 @@ static void project(const double *z, const double *mean, const double *axes, siz
 }
 
 /* Blocks (gnuplot `index`): 0 trajectories, 1 stable, 2 saddle/unstable,
- * 3 slow, 4 unstable directions (x y dx dy).  counts[i]: rows of block i. */
+ * 3 slow, 4 unstable directions (x y dx dy).  counts[i]: rows of block i.
+ * An empty block holds one row of NaN: gnuplot does not count a data set
+ * without records, which would shift every later index. */
 static void write_data(const fpa *a, FILE *fp, const double *mean, const double *axes,
                        double seg, size_t *counts)
 {
@@ -89,10 +94,13 @@ static void write_data(const fpa *a, FILE *fp, const double *mean, const double 
             fprintf(fp, "%.8g %.8g\n", pc[0], pc[1]);
             counts[blk]++;
         }
+        if (!counts[blk])
+            fputs("NaN NaN\n", fp);
     }
     fputs("\n\n", fp);
-    for (size_t p = 0; p < s->P; p++)
-        for (size_t v = 0; v < s->n_vec && v < s->n_unstable[p]; v++) {
+    for (size_t p = 0; p < s->P; p++) /* fixed points only: slow ones would crowd it */
+        for (size_t v = 0; s->kind[p] == KPF_FP_FIXED && v < s->n_vec && v < s->n_unstable[p];
+             v++) {
             const double *d = s->vec_re + (p * s->n_vec + v) * n;
             project(s->z + p * n, mean, axes, n, pc);
             for (size_t c = 0; c < 2; c++) { /* a direction: no centring */
@@ -109,39 +117,47 @@ static void write_data(const fpa *a, FILE *fp, const double *mean, const double 
                     2 * zero[0], 2 * zero[1]);
             counts[4]++;
         }
+    if (!counts[4])
+        fputs("NaN NaN NaN NaN\n", fp);
 }
 
-/* Half-length of the direction segments: 8% of the trajectories' extent. */
+/* Half-length of the direction segments: 15% of the points' extent in
+ * the plane, or 5% of the trajectories' when the points do not spread. */
 static double segment(const fpa *a, const double *mean, const double *axes)
 {
     double lo = INFINITY, hi = -INFINITY, pc[2];
+    for (size_t p = 0; p < a->last->P; p++) {
+        project(a->last->z + p * a->n, mean, axes, a->n, pc);
+        lo = fmin(lo, fmin(pc[0], pc[1]));
+        hi = fmax(hi, fmax(pc[0], pc[1]));
+    }
+    if (a->last->P > 1 && hi > lo)
+        return 0.15 * (hi - lo);
     for (size_t r = 0; r < a->B * a->T; r++) {
         project(a->states + r * a->n, mean, axes, a->n, pc);
         lo = fmin(lo, fmin(pc[0], pc[1]));
         hi = fmax(hi, fmax(pc[0], pc[1]));
     }
-    return hi > lo ? 0.08 * (hi - lo) : 0.1;
+    return hi > lo ? 0.05 * (hi - lo) : 0.1;
 }
 
-int kpf_internal_fpa_plot(const fpa *a, const kpf_analysis_plot *p, kpf_error *err)
+/* With the points' axes, frame the points (the transients run far out). */
+static void frame(const fpa *a, const double *mean, const double *axes, char *buf, size_t cap)
 {
-    const size_t n = a->n;
-    double *mean = malloc(n * sizeof(double)), *axes = calloc(2 * n, sizeof(double));
-    int rc = mean && axes ? pca_axes(a->states, a->B * a->T, n, mean, axes, err)
-                          : kpf_error_set(err, KPF_ENOMEM, "fixed_points.png: oom");
-    FILE *fp = rc ? NULL : kpf_plot_open(p->dir, "fixed_points.dat", err);
-    size_t counts[5];
-    if (!rc && !fp)
-        rc = KPF_EIO;
-    if (!rc) {
-        write_data(a, fp, mean, axes, segment(a, mean, axes), counts);
-        if (fclose(fp))
-            rc = kpf_error_set(err, KPF_EIO, "%s/fixed_points.dat: write failed", p->dir);
+    double lo[2] = {INFINITY, INFINITY}, hi[2] = {-INFINITY, -INFINITY}, pc[2];
+    for (size_t q = 0; q < a->last->P; q++) {
+        project(a->last->z + q * a->n, mean, axes, a->n, pc);
+        for (int d = 0; d < 2; d++)
+            lo[d] = fmin(lo[d], pc[d]), hi[d] = fmax(hi[d], pc[d]);
     }
-    free(mean);
-    free(axes);
-    if (rc)
-        return rc;
+    double pad = 0.6 * fmax(hi[0] - lo[0], hi[1] - lo[1]);
+    snprintf(buf, cap, "set xrange [%g:%g]\nset yrange [%g:%g]\n", lo[0] - pad, hi[0] + pad,
+             lo[1] - pad, hi[1] + pad);
+}
+
+static int render(const fpa *a, const kpf_analysis_plot *p, const size_t *counts,
+                  int by_points, const char *zoom, kpf_error *err)
+{
     static const char *const style[5] = {
         "with lines lc rgb '#bbbbbb' title 'analysis trials'",
         "with points pt 7 ps 2 lc rgb '#1b7837' title 'stable'",
@@ -152,15 +168,41 @@ int kpf_internal_fpa_plot(const fpa *a, const kpf_analysis_plot *p, kpf_error *e
     size_t len = 5;
     for (int i = 0; i < 5; i++)
         if (counts[i])
-            len += (size_t)snprintf(cmd + len, sizeof cmd - len, "%s'fixed_points.dat' index %d "
-                                    "using 1:2%s %s",
+            len += (size_t)snprintf(cmd + len, sizeof cmd - len,
+                                    "%s'fixed_points.dat' index %d using 1:2%s %s",
                                     len > 5 ? ", " : "", i, i == 4 ? ":3:4" : "", style[i]);
     const double *c = a->counts;
     return kpf_plot_script(p->dir, "fixed_points", "900,750", err,
                            "set title 'fixed points, iteration %zu: %.0f fixed (%.0f stable, "
                            "%.0f saddle, %.0f unstable), %.0f slow'\n"
-                           "set xlabel 'PC 1'\nset ylabel 'PC 2'\nset key outside bottom "
-                           "center horizontal\nset size ratio -1\n%s\n",
+                           "set xlabel 'PC 1 of the %s'\nset ylabel 'PC 2'\nset key outside "
+                           "bottom center horizontal\nset size ratio -1\n%s%s\n",
                            a->last_iteration, c[FPC_FIXED], c[FPC_STABLE], c[FPC_SADDLE],
-                           c[FPC_UNSTABLE], c[FPC_SLOW], cmd);
+                           c[FPC_UNSTABLE], c[FPC_SLOW], by_points ? "points" : "trajectories",
+                           zoom, cmd);
+}
+
+int kpf_internal_fpa_plot(const fpa *a, const kpf_analysis_plot *p, kpf_error *err)
+{
+    const size_t n = a->n;
+    double *mean = malloc(n * sizeof(double)), *axes = calloc(2 * n, sizeof(double));
+    int by_points = a->plot_points && a->last->P >= 3;
+    int rc = !mean || !axes ? kpf_error_set(err, KPF_ENOMEM, "fixed_points.png: oom")
+             : by_points    ? pca_axes(a->last->z, a->last->P, n, mean, axes, err)
+                            : pca_axes(a->states, a->B * a->T, n, mean, axes, err);
+    FILE *fp = rc ? NULL : kpf_plot_open(p->dir, "fixed_points.dat", err);
+    size_t counts[5];
+    char zoom[256] = "";
+    if (!rc && !fp)
+        rc = KPF_EIO;
+    if (!rc) {
+        write_data(a, fp, mean, axes, segment(a, mean, axes), counts);
+        if (fclose(fp))
+            rc = kpf_error_set(err, KPF_EIO, "%s/fixed_points.dat: write failed", p->dir);
+    }
+    if (!rc && by_points)
+        frame(a, mean, axes, zoom, sizeof zoom);
+    free(mean);
+    free(axes);
+    return rc ? rc : render(a, p, counts, by_points, zoom, err);
 }

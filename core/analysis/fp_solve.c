@@ -15,7 +15,8 @@
 
 kpf_fp_opts kpf_fp_opts_default(void)
 {
-    return (kpf_fp_opts){.max_iter = 200, .cg_iter = 0, .q_stop = 1e-28, .fixed_tol = 1e-12,
+    return (kpf_fp_opts){.max_iter = 200, .cg_iter = 0, .max_step = INFINITY, .q_stop = 1e-28,
+                         .fixed_tol = 1e-12,
                          .slow_tol = 1e-4, .unique_tol = 1e-3, .stab_tol = 1e-6,
                          .dense_max = 512, .n_eigs = 10, .n_vectors = 3, .trial = 0,
                          .seed = 0};
@@ -161,8 +162,12 @@ static int lm_step(fp_rows *fr, lm_ws *w, double *z, double *q, const kpf_fp_opt
     if (!rc) rc = cg_solve(fr, w, cg_iter, st, err);
     if (rc)
         return rc;
-    for (size_t i = 0; i < R * n; i++)
-        w->ztry[i] = z[i] + (w->active[i / n] ? w->d[i] : 0.0);
+    for (size_t i = 0; i < R; i++) { /* the trust region */
+        double len = sqrt(dot(w->d + i * n, w->d + i * n, n));
+        double scale = len > o->max_step ? o->max_step / len : 1.0;
+        for (size_t k = 0; k < n; k++)
+            w->ztry[i * n + k] = z[i * n + k] + (w->active[i] ? scale * w->d[i * n + k] : 0.0);
+    }
     rc = kpf_internal_fp_residual(fr, R, w->ztry, w->rtry, err);
     st->n_f++;
     for (size_t i = 0; !rc && i < R; i++)

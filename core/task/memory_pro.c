@@ -10,9 +10,18 @@
  * delay_anti.  The variants preset the `anti` / `delay` flags; a YAML may
  * repeat a preset flag but not contradict it.
  *
+ * Variable memory (t_memory_min < t_memory): each trial's memory period
+ * lasts m steps, m uniform in t_memory_min … t_memory, and its response
+ * period the remaining t_response + t_memory − m, so T is fixed and the
+ * fixation cue — not the clock — says when to respond.  A network that must
+ * hold a direction for an unknown time cannot use a timed trajectory; it
+ * needs a persistent (attractor) memory.
+ *
  * Random draws, in this order for each trial b = 0 … B−1:
  *   1. the angle: gsl_rng_uniform_int(k) when n_conditions = k > 0,
  *      else 2π·gsl_rng_uniform (uniform on [0, 2π));
+ *   1b. only with t_memory_min < t_memory: m − t_memory_min =
+ *      gsl_rng_uniform_int(t_memory − t_memory_min + 1);
  *   2. T·3 noise values gsl_ran_gaussian(σ), step-major (t outer, channel
  *      inner).  They are drawn even when σ = 0, so the angles of a noisy and
  *      a noise-free batch from the same seed coincide. */
@@ -57,6 +66,9 @@ static int mp_read_steps(const kpf_node *node, mp_task *s, kpf_error *err)
     if (!rc)
         rc = kpf_cfg_size(node, "t_memory", KPF_CFG_OPTIONAL, 30, 0, MP_MAX_STEPS,
                           &s->t_memory, err);
+    if (!rc)
+        rc = kpf_cfg_size(node, "t_memory_min", KPF_CFG_OPTIONAL, s->t_memory, 0, s->t_memory,
+                          &s->t_memory_min, err);
     if (!rc)
         rc = kpf_cfg_size(node, "t_response", KPF_CFG_OPTIONAL, 30, 1, MP_MAX_STEPS,
                           &s->t_response, err);
@@ -161,11 +173,20 @@ static void mp_dims(const void *self, size_t *n_in, size_t *n_out, size_t *T)
 
 /* ---- generation ----------------------------------------------------------- */
 
-static int mp_period_of(const mp_task *s, size_t t)
+static int mp_period_of(const mp_task *s, size_t t, size_t t_mem)
 {
     if (t < s->t_stim)
         return MP_STIMULUS;
-    return t < s->t_stim + s->t_memory ? MP_MEMORY : MP_RESPONSE;
+    return t < s->t_stim + t_mem ? MP_MEMORY : MP_RESPONSE;
+}
+
+/* Draw 1b: this trial's memory length (no draw when it is fixed). */
+static size_t mp_draw_memory(const mp_task *s, gsl_rng *rng)
+{
+    if (s->t_memory_min >= s->t_memory)
+        return s->t_memory;
+    return s->t_memory_min +
+           gsl_rng_uniform_int(rng, (unsigned long)(s->t_memory - s->t_memory_min + 1));
 }
 
 /* Draw 1 of the per-trial order; *cond gets the condition index. */
@@ -189,14 +210,14 @@ static double mp_draw_angle(const mp_task *s, gsl_rng *rng, int *cond)
  * included; the memory period (if t_memory > 0) keeps its label and its
  * fixation but is then only a longer wait with the stimulus visible. */
 static void mp_fill_trial(const mp_task *s, kpf_task_batch *bt, size_t b, double theta,
-                          size_t t0, int period0)
+                          size_t t_mem, size_t t0, int period0)
 {
     const double c = s->amplitude * cos(theta), sn = s->amplitude * sin(theta);
     /* Anti: cos(θ+π) = −cos θ, sin(θ+π) = −sin θ; negating is exact. */
     const double sign = s->anti ? -1.0 : 1.0;
     const size_t B = bt->B;
     for (size_t t = t0; t < t0 + mp_T(s); t++) {
-        const int p = mp_period_of(s, t - t0);
+        const int p = mp_period_of(s, t - t0, t_mem);
         const int stim_on = p == MP_STIMULUS || s->delay;
         const int respond = p == MP_RESPONSE;
         double *x = bt->x + (t * B + b) * bt->n_in;
@@ -234,9 +255,10 @@ static int mp_generate(const void *self, gsl_rng *rng, kpf_task_batch *bt,
     for (size_t b = 0; b < bt->B; b++) {
         int cond;
         const double theta = mp_draw_angle(s, rng, &cond);
+        const size_t t_mem = mp_draw_memory(s, rng);
         bt->cond[b] = cond;
         bt->trial[b] = b;
-        mp_fill_trial(s, bt, b, theta, 0, 0);
+        mp_fill_trial(s, bt, b, theta, t_mem, 0, 0);
         mp_add_noise(s, rng, bt, b);
     }
     return KPF_OK;
@@ -262,9 +284,9 @@ double kpf_internal_mp_draw_angle(const kpf_mp_task *s, gsl_rng *rng, int *cond)
 }
 
 void kpf_internal_mp_fill_trial(const kpf_mp_task *s, kpf_task_batch *bt, size_t b,
-                                double theta, size_t t0, int period0)
+                                double theta, size_t t_mem, size_t t0, int period0)
 {
-    mp_fill_trial(s, bt, b, theta, t0, period0);
+    mp_fill_trial(s, bt, b, theta, t_mem, t0, period0);
 }
 
 /* ---- the four registered names ------------------------------------------- */

@@ -18,6 +18,7 @@ enum { KPF_MP_N_IN = 3, KPF_MP_N_OUT = 3 };
 /* Settings of one memory-pro variant; the period lengths are in steps. */
 typedef struct kpf_mp_task {
     size_t t_stim, t_memory, t_response;
+    size_t t_memory_min; /* memory lengths drawn in [t_memory_min, t_memory] */
     double amplitude, noise;
     double noise_scale; /* 1, or 0 for noise-free evaluation sets */
     int anti, delay, response_only;
@@ -37,9 +38,10 @@ double kpf_internal_mp_draw_angle(const kpf_mp_task *s, gsl_rng *rng, int *cond)
 
 /* The noise-free trial b at steps t0 … t0 + steps − 1: input channels 0–2
  * (row stride bt->n_in), outputs 0–2 (stride bt->n_out), mask and period
- * (period0 + stimulus/memory/response index).  Other channels and steps are
- * left alone. */
+ * (period0 + stimulus/memory/response index), with a memory period of
+ * t_mem ≤ s->t_memory steps (the response takes the rest).  Other channels
+ * and steps are left alone. */
 void kpf_internal_mp_fill_trial(const kpf_mp_task *s, kpf_task_batch *bt, size_t b,
-                                double theta, size_t t0, int period0);
+                                double theta, size_t t_mem, size_t t0, int period0);
 
 #endif

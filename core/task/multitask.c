@@ -80,6 +80,9 @@ static int mx_create(const kpf_node *node, void **self, kpf_error *err)
                           &s->context_throughout, err);
     if (!rc)
         rc = kpf_internal_mp_read(node, &mp, err);
+    if (!rc && mp.t_memory_min < mp.t_memory)
+        rc = kpf_node_error(kpf_node_get(node, "t_memory_min"), err,
+                            "multitask4 keeps the memory length fixed; drop t_memory_min");
     if (rc) {
         free(s);
         return rc;
@@ -130,7 +133,8 @@ static void mx_fill_trial(const mx_task *s, kpf_task_batch *bt, size_t b, int k,
         bt->mask[t * B + b] = response_only ? 0.0 : 1.0;
         bt->period[t * B + b] = MX_CONTEXT;
     }
-    kpf_internal_mp_fill_trial(&s->variant[k], bt, b, theta, s->t_context, MX_CONTEXT + 1);
+    kpf_internal_mp_fill_trial(&s->variant[k], bt, b, theta, s->variant[k].t_memory,
+                               s->t_context, MX_CONTEXT + 1);
 }
 
 static int mx_check(const mx_task *s, const kpf_task_batch *bt, kpf_error *err)

@@ -243,6 +243,29 @@ Test(fixed_points, tanh_rnn_below_g1_has_only_the_origin)
     sf_model_free(&f);
 }
 
+Test(fixed_points, max_step_bounds_every_step)
+{
+    sf_model f;
+    sf_model_make(&f, "fp_pitchfork", "fp_systems", "{mu: 1.0}", 1, 1, 1, 1);
+    const size_t R = 16;
+    double *z0 = gaussian(R * 2, 2.0, 6), z[32], q[16], q0[16];
+    memcpy(z, z0, sizeof z);
+    kpf_fp_opts o = kpf_fp_opts_default();
+    o.max_step = 0.1;
+    o.max_iter = 3;
+    OK(kpf_fp_minimise(f.m, NULL, R, z, q0, &(kpf_fp_opts){.max_iter = 1, .max_step = 1e-300,
+                                                          .q_stop = 0}, NULL, &sf_err));
+    memcpy(z, z0, sizeof z); /* q0: q at the start (steps of 1e-300 change nothing) */
+    OK(kpf_fp_minimise(f.m, NULL, R, z, q, &o, NULL, &sf_err));
+    for (size_t i = 0; i < R; i++) {
+        double d = hypot(z[2 * i] - z0[2 * i], z[2 * i + 1] - z0[2 * i + 1]);
+        cr_expect_leq(d, 0.3 + 1e-12, "candidate %zu moved %g in 3 steps of at most 0.1", i, d);
+        cr_expect_leq(q[i], q0[i], "q rose for candidate %zu", i);
+    }
+    free(z0);
+    sf_model_free(&f);
+}
+
 Test(fixed_points, select_deduplicates_and_orders)
 {
     /* four minimisers in 2-D: two copies of one point, one slow, one rejected */
@@ -263,7 +286,7 @@ Test(fixed_points, analysis_in_a_run, .init = tu_mktmp, .fini = tu_rmtmp, .timeo
                        "t_response: 3}\nmodel: {plugin: rnn, n: 6, g: 0.5}\n"
                        "train: {iterations: 2, batch: 4, lr: 0.001}\n"
                        "analysis:\n  trials: 4\n  k: 3\n  operators: [K]\n"
-                       "  fixed_points: {candidates: 32, noise: 0.5}\n");
+                       "  fixed_points: {candidates: 32, noise: 0.5, period: memory}\n");
     cr_assert_eq(tu_sh("%s run %s/f.yaml -o %s/o", KPF_CLI_PATH, tu_tmp, tu_tmp), 0, "%s",
                  tu_out);
     char p[256];
@@ -276,6 +299,10 @@ Test(fixed_points, analysis_in_a_run, .init = tu_mktmp, .fini = tu_rmtmp, .timeo
     double *pts = sf_read(h, "/snapshots/2/fixed_points/points", &np);
     cr_assert_eq(np, 6);
     cr_expect_leq(fabs(pts[0]) + fabs(pts[5]), 1e-8);
+    size_t ny;
+    double *y = sf_read(h, "/snapshots/2/fixed_points/outputs", &ny);
+    cr_expect_eq(ny, 3, "one readout of n_out = 3 per point");
+    free(y);
     kpf_h5_close(h, NULL);
     cr_expect_eq(tu_sh("grep -A4 '\"fixed_points\": {' %s/o/summary.json | grep -c '\"stable\": 1'",
                        tu_tmp), 0, "%s", tu_out);
@@ -295,4 +322,10 @@ Test(fixed_points, analysis_in_a_run, .init = tu_mktmp, .fini = tu_rmtmp, .timeo
     cr_expect_eq(tu_sh("%s run %s/g.yaml -o %s/q", KPF_CLI_PATH, tu_tmp, tu_tmp), 2);
     cr_expect(strstr(tu_out, "g.yaml:4:25: analysis.fixed_points.input: expected a list of the "
                              "task's 3 inputs"), "%s", tu_out);
+    tu_write("h.yaml", "task: {name: memory_pro}\nmodel: {plugin: rnn, n: 4}\nanalysis:\n"
+                       "  fixed_points: {period: delay}\n");
+    cr_expect_eq(tu_sh("%s run %s/h.yaml -o %s/q", KPF_CLI_PATH, tu_tmp, tu_tmp), 2);
+    cr_expect(strstr(tu_out, "h.yaml:4:26: analysis.fixed_points.period: task 'memory_pro' has "
+                             "no period 'delay' (its periods: stimulus, memory, response)"),
+              "%s", tu_out);
 }

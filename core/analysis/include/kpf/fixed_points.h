@@ -13,8 +13,13 @@
  * f call, one J_z and one J_zᵀ call per step for all of them): Levenberg–
  * Marquardt steps (J_rᵀ J_r + μ I) δ = −J_rᵀ r, each solved by conjugate
  * gradients on the exact J_r·v and J_rᵀ·w (matrix-free, so any n), μ
- * adapted per candidate (halved-ish on success, raised on failure).  The
- * gradient of q is J_rᵀ r exactly — no finite differences.
+ * adapted per candidate (divided by 3 on success, multiplied by 4 on
+ * failure), each step at most max_step long.  The gradient of q is J_rᵀ r
+ * exactly — no finite differences.  Slow points are not minima of q along
+ * a slow manifold with a root elsewhere: Gauss–Newton steps, which aim at
+ * roots, can leave the manifold for that root; a finite max_step with few
+ * iterations keeps candidates near where they settled (Sussillo & Barak
+ * stop their descent after a fixed budget for the same reason).
  *
  * Rows passed to the plugin: z the candidates, x = x* on every row, trial
  * index `trial` (models with per-trial parameters), time 0, and the tape
@@ -42,6 +47,9 @@ KPF_BEGIN_DECLS
 typedef struct kpf_fp_opts {
     size_t max_iter;    /* LM steps                                   [200]   */
     size_t cg_iter;     /* CG iterations per step (0: min(n, 50))      [0]    */
+    double max_step;    /* longest step ‖δ‖ per iteration (a trust
+                           region: candidates settle onto slow manifolds
+                           instead of jumping to distant roots)        [inf]   */
     double q_stop;      /* a candidate stops when q < q_stop           [1e-28] */
     double fixed_tol;   /* fixed point: q < fixed_tol                  [1e-12] */
     double slow_tol;    /* slow point: fixed_tol ≤ q < slow_tol        [1e-4]  */
