@@ -47,10 +47,13 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
 
 int kpf_cli_point_prepare(const char *pdir, int *resume, char *msg, size_t size)
 {
-    char path[4400];
+    char path[4400], done[4400];
     struct stat st;
     snprintf(path, sizeof path, "%s/checkpoint.h5", pdir);
-    *resume = stat(path, &st) == 0;
+    snprintf(done, sizeof done, "%s/summary.json", pdir);
+    /* summary.json without status: killed in the instant between the run's
+     * end and its outcome; the run is redone rather than guessed at */
+    *resume = stat(path, &st) == 0 && stat(done, &st) != 0;
     if (*resume || stat(pdir, &st) != 0)
         return 0;
     /* An attempt that left no checkpoint left nothing worth keeping, and a

@@ -157,7 +157,7 @@ static void compare_op(fx *f, const char *name, op_ctor make, int adjoint)
     if (!adjoint && kpf_space_equal(wi, wo)) { /* the inner product sums over ranks */
         double dw = kpf_space_dot(wo, y, q), ds = kpf_space_dot(so, yl, ql);
         char what[64];
-        snprintf(what, sizeof what, "<%s q, q>", name);
+        snprintf(what, sizeof what, "<%s, q>", name);
         report(f, what, fabs(ds - dw) / fabs(dw), 1e-12);
     }
     free(q), free(y), free(ql), free(yl);
