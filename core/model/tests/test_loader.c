@@ -143,3 +143,24 @@ Test(loader, build_tree_has_rnn)
     cr_assert(p->desc->flags & KPF_MODEL_CONTINUOUS);
     cr_assert_eq(kpf_registry_problem_count(reg), 0, "%s", kpf_registry_problem(reg, 0));
 }
+
+/* An enumerator that never ends is capped and reported, quickly, without
+ * exhausting memory, and takes nothing of its file into the registry. */
+Test(loader, endless_enumeration_is_capped_and_named, .timeout = 10)
+{
+    expect_add_fails(TP("endless"), KPF_EPLUGIN, "more than 1024 descriptors");
+    cr_assert(strstr(err.msg, "NULL after the last"), "%s", err.msg);
+}
+
+/* In a scanned folder it is one problem line; the good files still load. */
+Test(loader, endless_file_never_hides_the_good_ones, .timeout = 10)
+{
+    cr_assert_eq(kpf_registry_scan(reg, KPF_TEST_PLUGIN_DIR, &err), KPF_OK, "%s", err.msg);
+    const kpf_plugin *p = NULL;
+    cr_assert_eq(kpf_registry_find(reg, "pair_first", &p, &err), KPF_OK, "%s", err.msg);
+    int named = 0;
+    for (size_t i = 0; i < kpf_registry_problem_count(reg); i++)
+        named += strstr(kpf_registry_problem(reg, i), "endless.so") != NULL;
+    cr_assert_eq(named, 1);
+    cr_assert_neq(kpf_registry_find(reg, "endless", &p, &err), KPF_OK);
+}
