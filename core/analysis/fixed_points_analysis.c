@@ -11,7 +11,7 @@
  *     noise: 0.05        std of the Gaussian noise added to each
  *     input: [0, 0, 0]   x* (default: zero input)
  *     fixed_tol: 1e-12   slow_tol: 1e-4   unique_tol: 1e-3   stab_tol: 1e-6
- *     max_iter: 200      cg_iter: 0 (min(n, 50))   max_step: .inf (a trust
+ *     max_iter: 200      cg_iter: 0 (min(n, 50))   max_step: none (a trust
  *                        region: with a few iterations, candidates settle on
  *                        slow manifolds instead of jumping to a root)
  *     dense_max: 512     n_eigs: 10       vectors: 3        trial: 0
