@@ -418,25 +418,30 @@ static int share_dir(const run_args *a, int rc, char *dir, size_t size, char *sc
 
 int kpf_cmd_run(int argc, char **argv)
 {
-    run_args a;
-    int bad = parse(argc, argv, &a);
-    if (bad || a.help) {
-        if (!bad)
-            run_usage(stdout);
-        args_free(&a);
-        return bad ? KPF_EXIT_USAGE : KPF_EXIT_OK;
-    }
-    /* MPI starts only now: a usage mistake is exit 2 on every rank before */
     kpf_comm *world = NULL;
     kpf_error err;
     if (kpf_comm_init(&argc, &argv, &world, &err)) {
         fprintf(stderr, "kpf: %s\n", err.msg);
-        args_free(&a);
         return KPF_EXIT_FAIL;
     }
-    a.comm = world;
-    int status = run_command(&a);
+    run_args a;
+    int status, bad = parse(argc, argv, &a);
+    if (bad || a.help) {
+        if (!bad)
+            run_usage(stdout);
+        status = bad ? KPF_EXIT_USAGE : KPF_EXIT_OK;
+    } else {
+        a.comm = world;
+        status = run_command(&a);
+    }
     args_free(&a);
+    /* A mistake in the usage or the config is found by every rank alike:
+     * each says so before any of them exits, since the launcher ends the
+     * rest of the job when the first rank exits with an error. */
+    if (status == KPF_EXIT_USAGE) {
+        fflush(NULL);
+        kpf_comm_barrier(world, NULL);
+    }
     kpf_comm_finalize(world);
     return status;
 }

@@ -149,7 +149,7 @@ Test(sweep_slices, bad_points_are_exit_2_before_anything_is_written)
  * and --resume finishes the sweep with the uninterrupted results. */
 Test(sweep_slices, killed_sweep_resumes_to_the_same_results)
 {
-    write_tiny(200);
+    write_tiny(600); /* points of a second or more: the kill lands inside one */
     cr_assert_eq(tu_sh(KPF " run %s/tiny.yaml -o %s/whole -q", tu_tmp, tu_tmp), 0, "%s", tu_out);
     char cmd[512];
     snprintf(cmd, sizeof cmd,
