@@ -40,6 +40,15 @@
  *   cp: {r_max: 4, block: W}   after the last snapshot: CP/PARAFAC variance
  *             explained of the weight tensor [n × n × snapshots] − W₀ and the
  *             singular values of its unfoldings (Pellegrino et al.).
+ *   interference: {matched_trials, rayleigh, filters}   KPFlow's multi-task
+ *             decomposition δz_ij = P_i K_ij P_j* Err_j (kpf/interference.h).
+ *   alignment: {k, probes, blocks, block_k}   R(K, P*Err), misdirection,
+ *             cos(PKP*, PP*), ranks of K_j (kpf/misdirection.h).
+ *   fixed_points: {candidates, input, period, …}   fixed and slow points and
+ *             their stability (kpf/fixed_points.h).
+ *   dw_shuffle: {block, shuffles}   Schuessler's shuffle test.
+ *   w_spectrum: {block, margin, top}   eigenvalues of W and their outliers.
+ * Every one with its keys and outputs: docs/analyses.md.
  * Studies register more (theorem1: studies/pellegrino).  Analyses without a
  * key of their own in the config run first (spectra, pca), then the named
  * ones in the order of their keys.
