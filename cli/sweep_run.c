@@ -96,10 +96,12 @@ int kpf_cli_sweep(const kpf_cli_sweep_args *a, const kpf_sweep *sw, kpf_registry
     if (rank == 0 && !n)
         fprintf(stderr, "kpf: every point of %s has an outcome: nothing to run\n",
                 s.n > 1 ? "this slice" : "the sweep");
-    if (kpf_comm_size(a->comm) > 1)
+    if (kpf_comm_size(a->comm) > 1) {
         rc = kpf_cli_sweep_farm(a->comm, a, sw, reg, dir, todo, n, &failed) ? KPF_EXIT_FAIL
                                                                             : KPF_EXIT_OK;
-    else
+        if (rc) /* MPI itself failed: the other ranks may wait for this one */
+            kpf_comm_abort(a->comm, KPF_EXIT_FAIL);
+    } else
         failed = run_here(a, sw, reg, dir, todo, n);
     free(todo);
     if (rank != 0 || rc)

@@ -565,7 +565,9 @@ static int average(const kpf_space *full, const kpf_space *r, unsigned axes, siz
                     ur[i] += s[i];
         }
     if ((axes & KPF_AXIS_TRIAL) && kpf_internal_space_split(full)) {
-        int rc = kpf_comm_sum(full->comm, u, nr, err);
+        /* the mean is whole on every rank, and eigensolvers run on it on
+         * every rank in step: the same bits everywhere, not just nearly */
+        int rc = kpf_comm_sum_ordered(full->comm, u, nr, err);
         if (rc)
             return kpf_error_prefix(err, rc, "trial mean: ");
     }

@@ -167,6 +167,12 @@ int kpf_comm_sum(const kpf_comm *c, double *buf, size_t n, kpf_error *err)
     return c->ops->sum(c, buf, n, err);
 }
 
+int kpf_comm_sum_ordered(const kpf_comm *c, double *buf, size_t n, kpf_error *err)
+{
+    c = or_self(c);
+    return c->size == 1 || n == 0 ? KPF_OK : ordered_sum(c, buf, n, err);
+}
+
 int kpf_comm_max(const kpf_comm *c, double *v, kpf_error *err)
 {
     c = or_self(c);

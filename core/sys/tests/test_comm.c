@@ -17,6 +17,12 @@ Test(comm, self_is_one_rank_and_reductions_are_identities)
     kpf_error err;
     cr_assert_eq(kpf_comm_sum(c, v, 3, &err), KPF_OK);
     cr_assert(v[0] == 1.5 && v[1] == -2 && v[2] == 1e300);
+    cr_assert_eq(kpf_comm_sum_ordered(c, v, 3, &err), KPF_OK);
+    cr_assert(v[0] == 1.5 && v[1] == -2 && v[2] == 1e300, "ordered: also the identity");
+    uint64_t calls = 9, bytes = 9;
+    kpf_comm_traffic(c, &calls, &bytes);
+    cr_assert(calls == 0 && bytes == 0, "one rank hands nothing to MPI");
+    kpf_comm_abort(c, 1); /* returns: one rank has nobody to end */
     double m = 4;
     cr_assert_eq(kpf_comm_max(NULL, &m, &err), KPF_OK);
     cr_assert(m == 4);

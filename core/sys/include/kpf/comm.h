@@ -73,6 +73,11 @@ kpf_reduce_order kpf_comm_order(const kpf_comm *c);
 /* buf[0 … n) ← the sum over ranks, on every rank. */
 int kpf_comm_sum(const kpf_comm *c, double *buf, size_t n, kpf_error *err);
 
+/* kpf_comm_sum in rank order whatever c's setting: the same bits on every
+ * rank by construction, for a result that every rank then acts on alike
+ * (a vector replicated on all ranks inside an eigensolver). */
+int kpf_comm_sum_ordered(const kpf_comm *c, double *buf, size_t n, kpf_error *err);
+
 /* v ← the largest v over ranks, on every rank. */
 int kpf_comm_max(const kpf_comm *c, double *v, kpf_error *err);
 
