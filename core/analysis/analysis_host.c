@@ -49,7 +49,9 @@ struct kpf_analyses {
     instance *an;        /* in run order */
     size_t n_an;
     kpf_task_batch *batch;
-    kpf_traj *tr;
+    kpf_traj *tr;        /* every trial; NULL when every analysis takes part */
+    const kpf_comm *comm; /* trial-parallel run: its ranks; NULL: alone */
+    kpf_traj *part;      /* this rank's trials (split analyses); or NULL */
     kpf_snapshot_report *reports; /* one per schedule entry */
     size_t n_done;
     int resumed;
@@ -260,10 +262,53 @@ void kpf_analyses_free(kpf_analyses *a)
     free(a->at);
     kpf_task_batch_free(a->batch);
     kpf_traj_free(a->tr);
+    kpf_traj_free(a->part);
     free(a);
 }
 
 /* ---- running ---------------------------------------------------------------- */
+
+/* The descriptor's flags (0 when it predates them). */
+static uint32_t flags_of(const kpf_analysis_desc *d)
+{
+    return KPF_ANALYSIS_HAS(d, flags) ? d->flags : 0;
+}
+
+static int splits(const kpf_analyses *a, const instance *in)
+{
+    return kpf_comm_size(a->comm) > 1 && (flags_of(in->desc) & KPF_ANALYSIS_SPLIT_TRIALS);
+}
+
+/* Whether some analysis takes this rank's share (part = 1) or every trial. */
+static int needs(const kpf_analyses *a, int part)
+{
+    for (size_t i = 0; i < a->n_an; i++)
+        if (splits(a, &a->an[i]) == part)
+            return 1;
+    return 0;
+}
+
+/* This rank's trials of the analysis batch: their inputs and indices. */
+static void take_share(kpf_analyses *a)
+{
+    kpf_traj *p = a->part;
+    size_t lo = p->trial[0], ni = a->m->n_in, B = a->batch->B;
+    for (size_t t = 0; t < p->T; t++)
+        memcpy(p->x + t * p->B * ni, a->batch->x + (t * B + lo) * ni, p->B * ni * sizeof(double));
+    for (size_t b = 0; b < p->B; b++)
+        p->trial[b] = a->batch->trial[lo + b];
+}
+
+int kpf_analyses_set_comm(kpf_analyses *a, const kpf_comm *comm, kpf_error *err)
+{
+    a->comm = kpf_comm_size(comm) > 1 ? comm : NULL;
+    if (a->comm && needs(a, 1) && a->trials < (size_t)kpf_comm_size(comm))
+        return kpf_error_set(err, KPF_ECONFIG,
+                             "analysis.trials = %zu trials cannot be split over %d ranks: "
+                             "every rank needs at least one (use more trials or fewer ranks)",
+                             a->trials, kpf_comm_size(comm));
+    return KPF_OK;
+}
 
 int kpf_analyses_begin(kpf_analyses *a, kpf_h5 *h5, kpf_error *err)
 {
@@ -277,13 +322,16 @@ int kpf_analyses_begin(kpf_analyses *a, kpf_h5 *h5, kpf_error *err)
         rc = kpf_task_generate(a->task, rng, a->batch, err);
         kpf_task_set_noise_scale(a->task, 1.0);
     }
-    if (!rc) rc = kpf_traj_alloc(a->m, B, a->task->T, &a->tr, err);
+    if (!rc && needs(a, 0)) rc = kpf_traj_alloc(a->m, B, a->task->T, &a->tr, err);
+    if (!rc && needs(a, 1)) rc = kpf_traj_alloc_part(a->m, a->comm, B, a->task->T, &a->part, err);
     if (rng)
         gsl_rng_free(rng);
-    if (!rc) {
+    if (!rc && a->tr) {
         memcpy(a->tr->x, a->batch->x, B * a->task->T * a->m->n_in * sizeof(double));
         memcpy(a->tr->trial, a->batch->trial, B * sizeof(size_t));
     }
+    if (!rc && a->part)
+        take_share(a);
     return rc;
 }
 
@@ -339,10 +387,13 @@ int kpf_analyses_at(kpf_analyses *a, size_t it, kpf_error *err)
                       .index = a->n_done, .resumed = a->resumed, .h5 = a->h5,
                       .group = group, .seed = a->seed, .report = rep};
     int rc = kpf_h5_remove(a->h5, group, err); /* a resumed run redoing it */
-    if (!rc) rc = kpf_simulate(a->m, a->tr, err);
+    if (!rc && a->tr) rc = kpf_simulate(a->m, a->tr, err);
+    if (!rc && a->part) rc = kpf_simulate(a->m, a->part, err);
     if (!rc) rc = write_theta(a, group, err);
-    for (size_t i = 0; !rc && i < a->n_an; i++)
+    for (size_t i = 0; !rc && i < a->n_an; i++) {
+        s.traj = splits(a, &a->an[i]) ? a->part : a->tr;
         rc = run_one(a, &a->an[i], &s, err);
+    }
     if (!rc) rc = kpf_h5_flush(a->h5, err); /* a kill later keeps this snapshot */
     if (rc)
         return kpf_error_prefix(err, rc, "analysis at iteration %zu: ", it);

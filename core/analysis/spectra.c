@@ -296,4 +296,7 @@ const kpf_analysis_desc kpf_analysis_spectra = {
     .at_snapshot = at_snapshot,
     .scalars = scalars,
     .plot = plot,
+    /* its operators and averages sum over the ranks: a trial-parallel run's
+     * spectra are computed on each rank's share of the analysis trials */
+    .flags = KPF_ANALYSIS_SPLIT_TRIALS,
 };

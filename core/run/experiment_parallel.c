@@ -9,10 +9,12 @@
  *
  * Training and pretraining are data-parallel (kpf/train.h: every rank draws
  * the whole batch, keeps its block of trials, one sum of m + 3 values per
- * step), so θ is the same on every rank after every step.  Everything else
- * of the run — the snapshot analyses on the analysis trials, the final
- * simulation, the outputs — runs on every rank alike, and the kpf command
- * lets rank 0 alone write into the run folder. */
+ * step), so θ is the same on every rank after every step.  Snapshot
+ * analyses that declare KPF_ANALYSIS_SPLIT_TRIALS (the spectra) run on each
+ * rank's share of the analysis trials through the split operators
+ * (kpf_analyses_set_comm); the others, the final simulation and the outputs
+ * run on every rank alike, and the kpf command lets rank 0 alone write into
+ * the run folder. */
 #include <string.h>
 
 #include "experiment_internal.h"
@@ -63,6 +65,8 @@ int kpf_experiment_set_comm(kpf_experiment *ex, kpf_comm *comm, kpf_error *err)
     int rc = check_split(ex->train_node, &ex->topts, N, err);
     if (!rc && ex->pre.node)
         rc = check_split(kpf_node_get(ex->pre.node, "train"), &ex->pre.topts, N, err);
+    if (!rc && ex->an)
+        rc = kpf_analyses_set_comm(ex->an, N > 1 ? comm : NULL, err);
     if (rc)
         return rc;
     if (N > 1 && ex->reduce_ordered)

@@ -279,6 +279,13 @@ Test(mpi_sweep, fewer_trials_than_ranks_is_exit_2_on_every_rank)
     cr_assert(strstr(tu_out, "train.batch: batch = 2 trials cannot be split over 3 ranks"),
               "%s", tu_out);
     cr_assert(!tu_exists("x"), "nothing written");
+    /* the spectra analysis takes its share of the analysis trials too */
+    rc = tu_sh("timeout 120 " MPIRUN KPF " run %s/split.yaml -o %s/x --set analysis.trials=2",
+               tu_tmp, tu_tmp);
+    cr_assert_eq(rc, 2, "%s", tu_out);
+    cr_assert(strstr(tu_out, "analysis.trials = 2 trials cannot be split over 3 ranks"), "%s",
+              tu_out);
+    cr_assert(!tu_exists("x"), "nothing written");
     tu_write("study.yaml", "linear_theory: {g: [0.5]}\n");
     rc = tu_sh("timeout 120 " MPIRUN KPF " run %s/study.yaml -o %s/x", tu_tmp, tu_tmp);
     cr_assert_eq(rc, 2, "%s", tu_out);

@@ -110,7 +110,11 @@ typedef struct kpf_snapshot {
     const kpf_task_batch *batch;  /* the analysis trials: noise-free, the same
                                      at every snapshot of the run */
     const kpf_traj *traj;         /* the model simulated on `batch` at this θ;
-                                     read only (later analyses read it too) */
+                                     read only (later analyses read it too).
+                                     In a trial-parallel run, an analysis that
+                                     declares KPF_ANALYSIS_SPLIT_TRIALS gets
+                                     this rank's trials only (traj->comm set,
+                                     traj->trial[] their indices in batch) */
     size_t iteration;             /* training iteration (0: before training) */
     size_t index;                 /* 0, 1, … over the snapshots of this process */
     int resumed;                  /* 1: this process resumed a killed run whose
@@ -173,7 +177,16 @@ typedef struct kpf_analysis_desc {
     /* Figures, after finish.  A failure costs the figure, not the run: the
      * host notes the first one in summary.json's plot_error. */
     int (*plot)(const void *self, const kpf_analysis_plot *p, kpf_error *err);
+    /* ---- appended (absent: 0) ------------------------------------------- */
+    uint32_t flags;       /* KPF_ANALYSIS_* below                               */
 } kpf_analysis_desc;
+
+/* at_snapshot works on a trajectory split over MPI ranks (kpf/trajectory.h,
+ * kpf_traj_alloc_part): whatever it computes across trials goes through
+ * the operators and spaces of kpf/operator.h, which sum over the ranks, so
+ * every rank gets the whole run's results (the spectra analysis).  An
+ * analysis without it is handed every trial, simulated on every rank. */
+#define KPF_ANALYSIS_SPLIT_TRIALS 1u
 
 /* The head every descriptor of this build starts with, for designated
  * initialisers: {KPF_ANALYSIS_DESC_HEAD, .name = "…", …}. */
@@ -240,6 +253,13 @@ void kpf_analyses_free(kpf_analyses *a);
 /* Before the first snapshot: draw the analysis trials (noise off, with the
  * evaluation stream of the seed) and write into h5 (borrowed). */
 int kpf_analyses_begin(kpf_analyses *a, kpf_h5 *h5, kpf_error *err);
+
+/* Before begin: the run's trials are split over comm's ranks (every rank
+ * runs the same host alike; kpf_experiment_set_comm).  Analyses that
+ * declare KPF_ANALYSIS_SPLIT_TRIALS then get this rank's share of the
+ * analysis trials (at least one per rank: KPF_ECONFIG otherwise); the others
+ * get them all.  comm is borrowed; one rank (or NULL): as usual. */
+int kpf_analyses_set_comm(kpf_analyses *a, const kpf_comm *comm, kpf_error *err);
 
 /* Announce each analysis to p (kpf/progress.h) before and after it runs at
  * a snapshot (borrowed: it must outlive the host; NULL: nobody listens). */

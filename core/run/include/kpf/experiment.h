@@ -54,11 +54,13 @@ int kpf_experiment_run(kpf_experiment *ex, const char *out_dir, int resume, kpf_
  * one-process run to ≤ 1e-12 relative.  The config's `parallel:` section
  * applies: `trials: none` refuses more than one rank, `reduce: ordered`
  * sets comm's reduction order (kpf_comm_set_order: bitwise reproducible at
- * a fixed rank count).  KPF_ECONFIG, located, when a batch or evaluation set
- * has fewer trials than there are ranks.  The rest of the run (analyses,
- * the final simulation) runs on every rank alike; only rank 0's checkpoints
- * are written, and the caller lets rank 0 alone write the run folder (the
- * kpf command gives the other ranks private scratch folders).  comm is
+ * a fixed rank count).  KPF_ECONFIG when a batch, evaluation set or the
+ * analysis trials have fewer trials than there are ranks.  Snapshot
+ * analyses that declare KPF_ANALYSIS_SPLIT_TRIALS (the spectra) work on
+ * each rank's share of the analysis trials; the other analyses and the
+ * final simulation run on every rank alike; only rank 0's checkpoints are
+ * written, and the caller lets rank 0 alone write the run folder (the kpf
+ * command gives the other ranks private scratch folders).  comm is
  * borrowed; one rank (or NULL) is the usual single process. */
 int kpf_experiment_set_comm(kpf_experiment *ex, kpf_comm *comm, kpf_error *err);
 
