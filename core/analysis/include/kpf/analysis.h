@@ -69,6 +69,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kpf/comm.h"
 #include "kpf/config.h"
 #include "kpf/error.h"
 #include "kpf/h5io.h"
