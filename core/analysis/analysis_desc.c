@@ -1,6 +1,7 @@
 /* Analysis descriptors (kpf/analysis.h): validation, the built-in table, and
  * their registration through the path a file's enumerator takes. */
 #include "kpf/analysis.h"
+#include "kpf/descriptor.h"
 
 #include <string.h>
 
@@ -22,45 +23,18 @@ const kpf_analysis_desc *kpf_builtin_analysis_descriptor(uint32_t index)
     return index < N_BUILTINS ? builtins[index] : NULL;
 }
 
-static int valid_name(const char *s)
-{
-    if (!s || !*s)
-        return 0;
-    for (; *s; s++)
-        if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_'))
-            return 0;
-    return 1;
-}
-
 int kpf_analysis_desc_validate(const kpf_analysis_desc *d, const char *where, kpf_error *err)
 {
-    if (d->abi_version != KPF_ANALYSIS_ABI_VERSION)
-        return kpf_error_set(err, KPF_EABI,
-                             "%s: analysis ABI version %u, this kpf speaks %u; rebuild the "
-                             "file against this kpf's headers",
-                             where, d->abi_version, KPF_ANALYSIS_ABI_VERSION);
-    if (d->struct_size < KPF_ANALYSIS_DESC_MIN_SIZE)
-        return kpf_error_set(err, KPF_EABI,
-                             "%s: analysis descriptor struct_size %u is smaller than the %zu "
-                             "bytes of the required ops; set struct_size = "
-                             "sizeof(kpf_analysis_desc)",
-                             where, d->struct_size, (size_t)KPF_ANALYSIS_DESC_MIN_SIZE);
-    if (!valid_name(d->name))
-        return kpf_error_set(err, KPF_EPLUGIN,
-                             "%s: analysis name '%s' is not a valid name; use [a-z0-9_]+",
-                             where, d->name ? d->name : "(null)");
-    const struct {
-        const char *name;
-        const void *fn;
-    } req[] = {{"create", (const void *)d->create},
+    int rc = kpf_desc_check_head((const kpf_desc_head *)d, "analysis", "kpf_analysis_desc",
+                                 KPF_ANALYSIS_ABI_VERSION, KPF_ANALYSIS_DESC_MIN_SIZE, where, err);
+    if (rc)
+        return rc;
+    const kpf_desc_op req[] = {{"create", (const void *)d->create},
                {"destroy", (const void *)d->destroy},
                {"at_snapshot", (const void *)d->at_snapshot}};
-    for (size_t i = 0; i < sizeof req / sizeof req[0]; i++)
-        if (!req[i].fn)
-            return kpf_error_set(err, KPF_EPLUGIN,
-                                 "%s: analysis '%s' leaves the required op '%s' NULL; "
-                                 "implement it",
-                                 where, d->name, req[i].name);
+    if ((rc = kpf_desc_check_required(req, sizeof req / sizeof req[0], "analysis", d->name,
+                                      where, err)))
+        return rc;
     return KPF_OK;
 }
 

@@ -129,48 +129,23 @@ void kpf_registry_free(kpf_registry *reg)
     free(reg);
 }
 
-static int valid_name(const char *s)
-{
-    if (!s || !*s)
-        return 0;
-    for (; *s; s++)
-        if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_'))
-            return 0;
-    return 1;
-}
-
 int kpf_plugin_validate(const kpf_model_desc *d, const char *where, kpf_error *err)
 {
-    if (d->abi_version != KPF_ABI_VERSION)
-        return kpf_error_set(err, KPF_EABI,
-                             "%s: plugin ABI version %u, this kpf speaks %u; rebuild the "
-                             "plugin against this kpf's headers",
-                             where, d->abi_version, KPF_ABI_VERSION);
-    if (d->struct_size < KPF_MODEL_DESC_MIN_SIZE)
-        return kpf_error_set(err, KPF_EABI,
-                             "%s: descriptor struct_size %u is smaller than the %zu bytes "
-                             "of the required ops; set struct_size = sizeof(kpf_model_desc)",
-                             where, d->struct_size, (size_t)KPF_MODEL_DESC_MIN_SIZE);
-    if (!valid_name(d->name))
-        return kpf_error_set(err, KPF_EPLUGIN,
-                             "%s: plugin name '%s' is not a valid name; use [a-z0-9_]+",
-                             where, d->name ? d->name : "(null)");
+    int rc = kpf_desc_check_head((const kpf_desc_head *)d, "plugin", "kpf_model_desc",
+                                 KPF_ABI_VERSION, KPF_MODEL_DESC_MIN_SIZE, where, err);
+    if (rc)
+        return rc;
     if (d->flags & ~(uint32_t)KPF_MODEL_CONTINUOUS)
         return kpf_error_set(err, KPF_EPLUGIN, "%s: plugin '%s' sets unknown flags 0x%x",
                              where, d->name, d->flags);
-    const struct {
-        const char *name;
-        const void *fn;
-    } req[] = {{"create", (const void *)d->create}, {"destroy", (const void *)d->destroy},
-               {"params", (const void *)d->params}, {"f", (const void *)d->f},
-               {"jz", (const void *)d->jz},         {"jzT", (const void *)d->jzT},
-               {"jth", (const void *)d->jth},       {"jthT", (const void *)d->jthT}};
-    for (size_t i = 0; i < sizeof req / sizeof req[0]; i++)
-        if (!req[i].fn)
-            return kpf_error_set(err, KPF_EPLUGIN,
-                                 "%s: plugin '%s' leaves the required op '%s' NULL; "
-                                 "implement it",
-                                 where, d->name, req[i].name);
+    const kpf_desc_op req[] = {
+        {"create", (const void *)d->create}, {"destroy", (const void *)d->destroy},
+        {"params", (const void *)d->params}, {"f", (const void *)d->f},
+        {"jz", (const void *)d->jz},         {"jzT", (const void *)d->jzT},
+        {"jth", (const void *)d->jth},       {"jthT", (const void *)d->jthT}};
+    if ((rc = kpf_desc_check_required(req, sizeof req / sizeof req[0], "plugin", d->name,
+                                      where, err)))
+        return rc;
     /* Optional op groups come whole or not at all. */
     const kpf_op_eval ro = KPF_DESC_OP(d, readout);
     if (ro && !(KPF_DESC_OP(d, readout_jz) && KPF_DESC_OP(d, readout_jzT) &&
@@ -264,7 +239,7 @@ static int validate_head(const kpf_desc_head *d, kpf_kind kind, const char *wher
                              "%s: %s descriptor struct_size %u is smaller than its head; "
                              "set struct_size = sizeof of the descriptor",
                              where, kpf_kind_name(kind), d->struct_size);
-    if (!valid_name(d->name))
+    if (!kpf_desc_name_valid(d->name))
         return kpf_error_set(err, KPF_EPLUGIN,
                              "%s: %s name '%s' is not a valid name; use [a-z0-9_]+", where,
                              kpf_kind_name(kind), d->name ? d->name : "(null)");

@@ -1,18 +1,9 @@
 /* Study descriptors (kpf/study.h): their validation, the registry's study
  * validator, and which study a config selects. */
 #include "kpf/study.h"
+#include "kpf/descriptor.h"
 
 #include <string.h>
-
-static int valid_name(const char *s)
-{
-    if (!s || !*s)
-        return 0;
-    for (; *s; s++)
-        if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_'))
-            return 0;
-    return 1;
-}
 
 /* Top-level keys an experiment or a study may hold besides the study's own
  * map: a study named like one would claim every config that has it. */
@@ -30,21 +21,10 @@ static int is_shared_key(const char *name)
 
 int kpf_study_desc_validate(const kpf_study_desc *d, const char *where, kpf_error *err)
 {
-    if (d->abi_version != KPF_STUDY_ABI_VERSION)
-        return kpf_error_set(err, KPF_EABI,
-                             "%s: study ABI version %u, this kpf speaks %u; rebuild the "
-                             "file against this kpf's headers",
-                             where, d->abi_version, KPF_STUDY_ABI_VERSION);
-    if (d->struct_size < KPF_STUDY_DESC_MIN_SIZE)
-        return kpf_error_set(err, KPF_EABI,
-                             "%s: study descriptor struct_size %u is smaller than the %zu "
-                             "bytes of the required ops; set struct_size = "
-                             "sizeof(kpf_study_desc)",
-                             where, d->struct_size, (size_t)KPF_STUDY_DESC_MIN_SIZE);
-    if (!valid_name(d->name))
-        return kpf_error_set(err, KPF_EPLUGIN,
-                             "%s: study name '%s' is not a valid name; use [a-z0-9_]+", where,
-                             d->name ? d->name : "(null)");
+    int rc = kpf_desc_check_head((const kpf_desc_head *)d, "study", "kpf_study_desc",
+                                 KPF_STUDY_ABI_VERSION, KPF_STUDY_DESC_MIN_SIZE, where, err);
+    if (rc)
+        return rc;
     if (is_shared_key(d->name))
         return kpf_error_set(err, KPF_EPLUGIN,
                              "%s: study name '%s' is a key any config may hold; pick another "

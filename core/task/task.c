@@ -1,52 +1,26 @@
 /* Task descriptors: validation, lookup by name, task instances from YAML, and
  * their batches.  The built-in table is builtin_tasks.c; each type <name>.c. */
 #include "kpf/task.h"
+#include "kpf/descriptor.h"
 
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static int valid_name(const char *s)
-{
-    if (!s || !*s)
-        return 0;
-    for (; *s; s++)
-        if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_'))
-            return 0;
-    return 1;
-}
-
 int kpf_task_desc_validate(const kpf_task_desc *d, const char *where, kpf_error *err)
 {
-    if (d->abi_version != KPF_TASK_ABI_VERSION)
-        return kpf_error_set(err, KPF_EABI,
-                             "%s: task ABI version %u, this kpf speaks %u; rebuild the "
-                             "file against this kpf's headers",
-                             where, d->abi_version, KPF_TASK_ABI_VERSION);
-    if (d->struct_size < KPF_TASK_DESC_MIN_SIZE)
-        return kpf_error_set(err, KPF_EABI,
-                             "%s: task descriptor struct_size %u is smaller than the %zu "
-                             "bytes of the required ops; set struct_size = "
-                             "sizeof(kpf_task_desc)",
-                             where, d->struct_size, (size_t)KPF_TASK_DESC_MIN_SIZE);
-    if (!valid_name(d->name))
-        return kpf_error_set(err, KPF_EPLUGIN,
-                             "%s: task name '%s' is not a valid name; use [a-z0-9_]+", where,
-                             d->name ? d->name : "(null)");
-    const struct {
-        const char *name;
-        const void *fn;
-    } req[] = {{"create", (const void *)d->create},
+    int rc = kpf_desc_check_head((const kpf_desc_head *)d, "task", "kpf_task_desc",
+                                 KPF_TASK_ABI_VERSION, KPF_TASK_DESC_MIN_SIZE, where, err);
+    if (rc)
+        return rc;
+    const kpf_desc_op req[] = {{"create", (const void *)d->create},
                {"destroy", (const void *)d->destroy},
                {"dims", (const void *)d->dims},
                {"generate", (const void *)d->generate}};
-    for (size_t i = 0; i < sizeof req / sizeof req[0]; i++)
-        if (!req[i].fn)
-            return kpf_error_set(err, KPF_EPLUGIN,
-                                 "%s: task '%s' leaves the required op '%s' NULL; "
-                                 "implement it",
-                                 where, d->name, req[i].name);
+    if ((rc = kpf_desc_check_required(req, sizeof req / sizeof req[0], "task", d->name,
+                                      where, err)))
+        return rc;
     /* Matched trials are laid out by sub-task: without the sub-tasks nobody
      * can read them. */
     if (KPF_TASK_OP(d, generate_matched) && !KPF_TASK_OP(d, subtasks))

@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kpf/descriptor.h"
 #include "kpf/error.h"
 #include "kpf/model.h"
 #include "kpf/task.h"
@@ -45,13 +46,7 @@ typedef enum kpf_kind {
  * returns NULL is reported instead of exhausting memory. */
 #define KPF_MAX_DESCRIPTORS 1024u
 
-/* The fields every kind's descriptor begins with, in this order. */
-typedef struct kpf_desc_head {
-    uint32_t abi_version;
-    uint32_t struct_size;
-    const char *name;
-    const char *summary;
-} kpf_desc_head;
+/* Every kind's descriptor begins with kpf_desc_head (kpf/descriptor.h). */
 
 typedef const void *(*kpf_descriptor_fn)(uint32_t index);
 /* Checks one descriptor of a kind (ABI version, struct size, required ops);
