@@ -301,6 +301,11 @@ int main(int argc, char **argv)
             compare_bytes(f, pa, pb);
         i++, j++;
     }
+    for (int k = 0; k < 2; k++) {
+        for (size_t m = 0; m < l[k].n; m++)
+            free(l[k].v[m]);
+        free(l[k].v);
+    }
     printf("%s\n", n_diff ? "different" : "same");
     return n_diff ? 1 : 0;
 }
