@@ -10,32 +10,9 @@
 #include <unistd.h>
 
 #include "test_util.h"
+#include "sweep_fixture.h"
 
 #define KPF KPF_CLI_PATH
-
-/* Six points of a few tenths of a second each, checkpoints every 10 steps. */
-static const char *tiny =
-    "seed: 3\n"
-    "threads: 1\n"
-    "task: {name: memory_pro, n_conditions: 4, t_stim: 4, t_memory: 4, t_response: 4}\n"
-    "model: {plugin: rnn, n: 8, activation: tanh}\n"
-    "train: {iterations: %d, batch: 8, lr: 0.01, eval_every: 10, eval_trials: 8,\n"
-    "        checkpoint_every: 10}\n"
-    "analysis: {trials: 4, k: 3, operators: [K, P]}\n"
-    "simulate: {trials: 4}\n"
-    "output: {trajectory: false}\n"
-    "sweep:\n"
-    "  values:\n"
-    "    model.g: [0.5, 1.0, 1.5]\n"
-    "  repeats: 2\n"
-    "  plot: {x: model.g, y: effrank_K_initial}\n";
-
-static void write_tiny(int iterations)
-{
-    char text[2048];
-    snprintf(text, sizeof text, tiny, iterations);
-    tu_write("tiny.yaml", text);
-}
 
 static void setup(void) { tu_mktmp(); }
 static void teardown(void) { tu_rmtmp(); }
