@@ -122,6 +122,29 @@ Test(run_folders, a_nan_in_init_from_weights_is_refused_before_any_output)
     cr_expect_not(tu_exists("out"), "a folder was left for a refused config");
 }
 
+/* A weights file that crashes HDF5 1.10 itself (fuzz/hdf5-bugs/: a broken
+ * local heap, SIGSEGV inside H5Lexists) is read in a child first, so the
+ * run is refused with a located error instead of dying with exit 139. */
+Test(run_folders, a_weights_file_that_crashes_hdf5_is_refused_not_fatal)
+{
+    char src[512];
+    snprintf(src, sizeof src, "%s/fuzz/hdf5-bugs/crash-7b726d9b68adb0225e887ce800a4fb6210a8df84",
+             KPF_SOURCE_DIR);
+    cr_assert_eq(tu_sh("cp '%s' %s/bad.h5", src, tu_tmp), 0, "%s", tu_out);
+    tu_write("c.yaml", "seed: 1\n"
+                       "task: {name: memory_pro, t_stim: 2, t_memory: 2, t_response: 2}\n"
+                       "model: {plugin: rnn, n: 4, init: {from: bad.h5}}\n"
+                       "train: {iterations: 2, batch: 2, eval_trials: 2}\n");
+    int rc = tu_sh("%s run %s/c.yaml -o %s/out", KPF_CLI_PATH, tu_tmp, tu_tmp);
+    cr_assert_eq(rc, 2, "exit %d: %s", rc, tu_out);
+    cr_expect(strstr(tu_out, "c.yaml:3:"), "not located at init.from: %s", tu_out);
+    /* (SIGSEGV), or (exit status 1) where AddressSanitizer reports it */
+    cr_expect(strstr(tu_out, "the HDF5 library crashed (") &&
+                  strstr(tu_out, ") reading this file, so it is malformed"),
+              "%s", tu_out);
+    cr_expect_not(tu_exists("out"), "a folder was left for a refused config");
+}
+
 /* An oversized batch fails after the folder exists (it is memory, not
  * syntax): the folder is marked FAILED with the message, never left
  * looking like a run in progress or a result. */

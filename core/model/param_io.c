@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "kpf/h5io.h"
+#include "isolate.h"
 
 /* "[rows, cols]" for a matrix block, "[rows] or [rows, 1]" for a vector
  * block (a block of one column may be either: bias_hh, or weight_ih of a
@@ -144,10 +145,8 @@ static int check_finite(const char *path, const kpf_param_block *b, const double
     return KPF_OK;
 }
 
-int kpf_params_load_h5(kpf_model *m, const char *path, kpf_error *err)
+static int load_h5(kpf_model *m, const char *path, kpf_error *err)
 {
-    if (!m || !path)
-        return kpf_error_set(err, KPF_EINVAL, "kpf_params_load_h5: NULL model or path");
     kpf_h5 *h = NULL;
     int rc = kpf_h5_open(path, &h, err);
     if (rc)
@@ -178,6 +177,38 @@ done:
     return rc;
 }
 
+typedef struct {
+    kpf_model *m;
+    const char *path;
+} trial_read;
+
+static int read_in_child(void *arg)
+{
+    trial_read *t = arg;
+    kpf_error e = {0};
+    return load_h5(t->m, t->path, &e);
+}
+
+int kpf_params_load_h5(kpf_model *m, const char *path, kpf_error *err)
+{
+    if (!m || !path)
+        return kpf_error_set(err, KPF_EINVAL, "kpf_params_load_h5: NULL model or path");
+    /* The file may come from any program, and HDF5 1.10 crashes on some
+     * malformed ones (isolate.h): read it once in a child first. */
+    trial_read t = {m, path};
+    kpf_isolated_outcome how;
+    char what[32];
+    int rc = kpf_internal_isolated(read_in_child, &t, &how, what, sizeof what, err);
+    if (rc)
+        return rc;
+    if (how == KPF_ISOLATED_CRASHED)
+        return kpf_error_set(err, KPF_EIO,
+                             "%s: the HDF5 library crashed (%s) reading this file, so it is "
+                             "malformed; write the weights again (h5py, kpf) or as safetensors "
+                             "(docs/safetensors.md)",
+                             path, what);
+    return load_h5(m, path, err);
+}
 int kpf_params_save_h5(const kpf_model *m, const char *path, kpf_error *err)
 {
     if (!m || !path)

@@ -15,7 +15,14 @@
  * block, a dataset that names no block, or a dataset of the wrong shape is
  * an error naming the dataset and the expected shape; θ is left unchanged
  * on any error.  After a successful load the caller must call
- * kpf_model_theta_changed. */
+ * kpf_model_theta_changed.
+ *
+ * The file is read twice: first in a forked child, because HDF5 1.10
+ * crashes on some malformed files (fuzz/hdf5-bugs/); a child that dies is
+ * reported as KPF_EIO ("the HDF5 library crashed (SIGSEGV) reading this
+ * file …") and the calling process never parses the file.  The function
+ * therefore calls fork(): it is safe to call with threads running (the
+ * child only reads the file and _exits), but not from a signal handler. */
 #ifndef KPF_PARAM_IO_H
 #define KPF_PARAM_IO_H
 
