@@ -23,7 +23,9 @@ enum { PAGE = 4096 };
 #define MAXADDR (((haddr_t)1 << (8 * sizeof(off_t) - 1)) - 1)
 
 typedef struct vfd_info {
-    int *failed; /* where the first write errno goes */
+    int *failed;      /* where the first write errno goes               */
+    int *open_failed; /* the errno of the latest failed open (HDF5 tries
+                         more than one open per H5Fcreate)               */
 } vfd_info;
 
 typedef struct vfd_file {
@@ -165,14 +167,18 @@ static H5FD_t *vfd_open(const char *name, unsigned flags, hid_t fapl, haddr_t ma
     if (!f)
         return NULL;
     struct stat st;
+    const vfd_info *info = H5Pget_driver_info(fapl);
     f->fd = open(name, o | O_CLOEXEC, 0666);
     if (f->fd < 0 || fstat(f->fd, &st)) {
+        /* kept for the caller's message (EEXIST, ENOSPC, EACCES …): HDF5's
+         * own error stack is silenced and says nothing as useful */
+        if (info && info->open_failed)
+            *info->open_failed = errno ? errno : EIO;
         if (f->fd >= 0)
             close(f->fd);
         free(f);
         return NULL;
     }
-    const vfd_info *info = H5Pget_driver_info(fapl);
     f->failed = info && info->failed ? info->failed : &f->own_failed;
     f->dev = st.st_dev;
     f->ino = st.st_ino;
@@ -342,19 +348,22 @@ static const H5FD_class_t vfd_class = {
     .fl_map = H5FD_FLMAP_DICHOTOMY,
 };
 
-hid_t kpf_internal_h5_vfd_fapl(int *failed)
+hid_t kpf_internal_h5_vfd_fapl(int *failed, int *open_failed, hid_t *driver)
 {
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     hid_t drv = H5FDregister(&vfd_class);
-    vfd_info info = {failed};
+    vfd_info info = {failed, open_failed};
     herr_t st = fapl >= 0 && drv >= 0 ? H5Pset_driver(fapl, drv, &info) : -1;
     if (st >= 0)
         st = H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG);
-    if (drv >= 0) /* the list holds its own reference to the driver */
-        H5FDunregister(drv);
     if (st < 0 && fapl >= 0) {
         H5Pclose(fapl);
         fapl = -1;
     }
+    if (fapl < 0 && drv >= 0) {
+        H5FDunregister(drv);
+        drv = -1;
+    }
+    *driver = drv;
     return fapl;
 }

@@ -25,7 +25,14 @@
  * STRONG close degree (H5Fclose closes the file's open objects too, so a
  * forgotten dataset never keeps the file open until exit).  *failed stays 0
  * while every write reaches the disk and otherwise receives the errno of
- * the first failed write; it must outlive the file.  Negative on failure. */
-hid_t kpf_internal_h5_vfd_fapl(int *failed);
+ * the first failed write; it must outlive the file.  *open_failed receives
+ * the errno of the latest open(2) that failed (the reason a create failed).
+ * Negative on failure.
+ * *driver receives the driver's registration (or a negative id), which the
+ * caller unregisters with H5FDunregister only after H5Fclose: HDF5 1.10's
+ * H5FD_close reads the driver's class after dropping the file's reference
+ * to it, so the last reference must not be the file's (valgrind saw the
+ * use after free). */
+hid_t kpf_internal_h5_vfd_fapl(int *failed, int *open_failed, hid_t *driver);
 
 #endif

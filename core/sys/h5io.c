@@ -9,6 +9,7 @@
 #include "kpf/h5io.h"
 
 #include <stdio.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,6 +21,8 @@ struct kpf_h5 {
     hid_t file;
     char *path;
     int write_errno; /* set by the driver; outlives the HDF5 file */
+    int open_errno;  /* why the driver's latest open failed             */
+    hid_t driver;    /* kpf's driver, unregistered after H5Fclose (h5_vfd.h) */
 };
 
 /* The disk refused a write (now or earlier): the file is incomplete. */
@@ -58,6 +61,15 @@ int kpf_h5_create_sealed(const char *path, kpf_h5 **out, kpf_error *err)
     return open_file(path, 4, out, err);
 }
 
+static void drop_driver(kpf_h5 *h)
+{
+    if (h->driver >= 0) {
+        H5E_BEGIN_TRY { H5FDunregister(h->driver); }
+        H5E_END_TRY;
+        h->driver = -1;
+    }
+}
+
 /* mode 0: create exclusively, 1: create or truncate, 2: open read-only,
  * 3: open read-write, 4: create or truncate with room for a seal. */
 static int open_file(const char *path, int mode, kpf_h5 **out, kpf_error *err)
@@ -68,11 +80,13 @@ static int open_file(const char *path, int mode, kpf_h5 **out, kpf_error *err)
         return kpf_error_set(err, KPF_ENOMEM, "out of memory");
     }
     h->file = -1;
+    h->driver = -1;
     H5E_BEGIN_TRY
     {
         /* Reading needs no protection from write failures: HDF5's own driver. */
         hid_t fapl = mode == 2 ? H5Pcreate(H5P_FILE_ACCESS)
-                               : kpf_internal_h5_vfd_fapl(&h->write_errno);
+                               : kpf_internal_h5_vfd_fapl(&h->write_errno, &h->open_errno,
+                                                          &h->driver);
         if (fapl >= 0 && mode == 2)
             H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG);
         if (fapl >= 0 && (mode == 2 || mode == 3))
@@ -89,10 +103,15 @@ static int open_file(const char *path, int mode, kpf_h5 **out, kpf_error *err)
     }
     H5E_END_TRY;
     if (h->file < 0) {
+        int why = h->open_errno;
+        drop_driver(h);
         free(h->path);
         free(h);
         if (mode == 2 || mode == 3)
             return kpf_error_set(err, KPF_EIO, "%s: cannot open as an HDF5 file", path);
+        if (why && why != EEXIST)
+            return kpf_error_set(err, KPF_EIO, "%s: cannot create HDF5 file: %s", path,
+                                 strerror(why));
         return kpf_error_set(err, KPF_EIO,
                              "%s: cannot create HDF5 file (it may already exist; kpf never "
                              "overwrites outputs)",
@@ -112,6 +131,7 @@ int kpf_h5_close(kpf_h5 *h, kpf_error *err)
     herr_t st;
     H5E_BEGIN_TRY { st = H5Fclose(h->file); }
     H5E_END_TRY;
+    drop_driver(h);
     int rc = h->write_errno ? write_failed(h, "closing failed", err)
              : st < 0       ? kpf_error_set(err, KPF_EIO, "%s: closing failed", h->path)
                             : KPF_OK;

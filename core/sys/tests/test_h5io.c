@@ -64,6 +64,7 @@ Test(h5io, round_trip_through_kpf_driver)
     cr_assert_eq(kpf_h5_flush(h, &err), KPF_OK, "%s", err.msg);
     cr_assert_eq(kpf_h5_close(h, &err), KPF_OK, "%s", err.msg);
     cr_assert_eq(kpf_h5_create(path, &h, &err), KPF_EIO, "an existing file was overwritten");
+    cr_expect(strstr(err.msg, "it may already exist"), "%s", err.msg);
     cr_assert_eq(kpf_h5_open_rw(path, &h, &err), KPF_OK, "%s", err.msg);
     cr_assert_eq(kpf_h5_write(h, "/y", 1, &dims[1], x, &err), KPF_OK, "%s", err.msg);
     cr_assert_eq(kpf_h5_close(h, &err), KPF_OK, "%s", err.msg);
@@ -102,6 +103,19 @@ static void fill_disk_child(const char *file, const char *log)
     fprintf(out, "close: %s\n", err.msg);
     fclose(out);
     exit(rc == KPF_EIO && again == KPF_EIO && crc == KPF_EIO ? 3 : 4);
+}
+
+/* A file that cannot be created says why (the open's errno), where HDF5's
+ * silenced error stack would leave only "cannot create". */
+Test(h5io, a_failed_create_gives_the_reason)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/no/such/folder/a.h5", tu_tmp);
+    kpf_h5 *h = NULL;
+    cr_assert_eq(kpf_h5_create(path, &h, &err), KPF_EIO);
+    cr_assert_null(h);
+    cr_expect(strstr(err.msg, "a.h5: cannot create HDF5 file: No such file or directory"), "%s",
+              err.msg);
 }
 
 Test(h5io, full_disk_is_an_error_naming_the_file_not_a_crash, .timeout = 60)
