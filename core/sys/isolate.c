@@ -43,8 +43,15 @@ int kpf_internal_isolated(int (*fn)(void *arg), void *arg, kpf_isolated_outcome 
     if (pid < 0)
         return kpf_error_set(err, KPF_EIO, "cannot start a checking process (fork: %s)",
                              strerror(errno));
-    if (pid == 0)
+    if (pid == 0) {
+        /* A crash in the child ends it by its signal: the parent's handlers
+         * (a sanitizer's report, a fuzzer's crash dump, a CLI's cleanup)
+         * belong to the parent's failures, not to this trial read. */
+        static const int deadly[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
+        for (size_t i = 0; i < sizeof deadly / sizeof deadly[0]; i++)
+            signal(deadly[i], SIG_DFL);
         _exit(fn(arg) == 0 ? CHILD_OK : CHILD_FAILED);
+    }
     int st;
     while (waitpid(pid, &st, 0) < 0)
         if (errno != EINTR)

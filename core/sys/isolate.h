@@ -8,8 +8,10 @@
  * are lost; only how it ended comes back.
  *
  * The child leaves through _exit (no atexit handlers: HDF5's would close
- * the parent's files), with a code of its own, so a sanitizer that turns a
- * SIGSEGV into a report and exit(1) still counts as a crash. */
+ * the parent's files), with a code of its own, so a child that ends any
+ * other way (a sanitizer that turns a fault into a report and exit(1))
+ * still counts as a crash.  Deadly signals get their default action back
+ * in the child. */
 #ifndef KPF_ISOLATE_H
 #define KPF_ISOLATE_H
 
