@@ -8,6 +8,20 @@
 
 static const char *const plural[KPF_N_KINDS] = {"models", "tasks", "analyses", "studies"};
 
+/* How the core steps a model: "[discrete]", or "[continuous, default step: NAME (…)]"
+ * with the stepper a config without `step:` gets — the plugin's declared
+ * default_stepper, else the core's Euler. */
+static void model_time(const kpf_model_desc *d, char *buf, size_t size)
+{
+    if (!(d->flags & KPF_MODEL_CONTINUOUS)) {
+        snprintf(buf, size, "  [discrete]");
+        return;
+    }
+    const char *ds = KPF_DESC_OP(d, default_stepper);
+    snprintf(buf, size, "  [continuous, default step: %s (%s)]", ds ? ds : "euler",
+             ds ? "the plugin's choice" : "the core's default");
+}
+
 /* NAME ABI SUMMARY, then the file (models: and how the core steps them). */
 static void list_kind(const kpf_registry *reg, kpf_kind kind)
 {
@@ -16,10 +30,9 @@ static void list_kind(const kpf_registry *reg, kpf_kind kind)
     for (size_t i = 0; i < n; i++) {
         const kpf_extension *e = kpf_registry_ext_at(reg, kind, i);
         const kpf_desc_head *d = e->desc;
-        const char *time = "";
+        char time[96] = "";
         if (kind == KPF_KIND_MODEL)
-            time = ((const kpf_model_desc *)d)->flags & KPF_MODEL_CONTINUOUS ? "  [continuous]"
-                                                                              : "  [discrete]";
+            model_time((const kpf_model_desc *)d, time, sizeof time);
         printf("  %-20s %-3u %s\n  %-24s %s%s\n", d->name, d->abi_version,
                d->summary ? d->summary : "", "", e->path, time);
     }
@@ -33,7 +46,9 @@ int kpf_cmd_plugins(int argc, char **argv)
         printf("usage: kpf plugins\n"
                "  lists every extension kpf finds: models, tasks, analyses and studies, each\n"
                "  with its name, ABI version, one-line summary and the file it came from (or\n"
-               "  built-in), models marked [discrete] or [continuous]; then the folders\n"
+               "  built-in), models marked [discrete] or [continuous, default step: NAME]\n"
+               "  (the stepper used when the config has no `step:` key: the plugin's\n"
+               "  declared default, else the core's Euler); then the folders\n"
                "  searched and, on stderr, every file skipped with the reason and the fix.\n"
                "  Search path: $KPF_PLUGIN_PATH (':'-separated), then plugins/ beside the kpf\n"
                "  executable and the install tree.  No options.\n");

@@ -130,9 +130,14 @@ static int read_core_keys(kpf_model *m, const kpf_node *node, double *init_std,
     if (from)
         *init_from = init;
     if (m->desc->flags & KPF_MODEL_CONTINUOUS) {
+        /* absent `step`: the plugin's declared default_stepper, else Euler */
+        const char *ds = KPF_DESC_OP(m->desc, default_stepper);
         int step = 0;
+        for (int i = 0; ds && step_names[i]; i++)
+            if (strcmp(ds, step_names[i]) == 0)
+                step = i;
         double dt_def = m->layout.dt_default > 0 ? m->layout.dt_default : 1.0;
-        if ((rc = kpf_cfg_choice(node, "step", KPF_CFG_OPTIONAL, step_names, 0, &step, err)))
+        if ((rc = kpf_cfg_choice(node, "step", KPF_CFG_OPTIONAL, step_names, step, &step, err)))
             return rc;
         if ((rc = kpf_cfg_double(node, "dt", KPF_CFG_OPTIONAL, dt_def, 1e-12, 1e6, &m->dt,
                                  err)))

@@ -5,6 +5,7 @@
  * to do about it; nothing here crashes on a bad file. */
 #define _GNU_SOURCE
 #include "kpf/plugin.h"
+#include "kpf/stepper.h"
 
 #include <dirent.h>
 #include <dlfcn.h>
@@ -160,6 +161,17 @@ int kpf_plugin_validate(const kpf_model_desc *d, const char *where, kpf_error *e
                              "%s: plugin '%s' gives init_state without init_state_jth and "
                              "init_state_jthT; provide all three",
                              where, d->name);
+    const char *ds = KPF_DESC_OP(d, default_stepper);
+    if (ds && !(d->flags & KPF_MODEL_CONTINUOUS))
+        return kpf_error_set(err, KPF_EPLUGIN,
+                             "%s: plugin '%s' is a discrete map but names default_stepper "
+                             "'%s'; set it NULL (only continuous models are stepped)",
+                             where, d->name, ds);
+    if (ds && !kpf_stepper_by_name(ds))
+        return kpf_error_set(err, KPF_EPLUGIN,
+                             "%s: plugin '%s' names default_stepper '%s'; use \"euler\", "
+                             "\"rk4\" or NULL (the core's default)",
+                             where, d->name, ds);
     return KPF_OK;
 }
 

@@ -770,6 +770,10 @@ static const kpf_model_desc hh_desc = {
     .init_state_jth = hh_init_state_jth,
     .init_state_jthT = hh_init_state_jthT,
     .observed = hh_observed,
+    /* Euler at the default dt of 0.01 ms is several mV off during spikes
+     * (docs/plugins.md, hh: the stepper measurement); RK4 is 1e-4 mV off a
+     * rk8pd reference, so it is what a config without `step:` gets. */
+    .default_stepper = "rk4",
 };
 
 KPF_EXPORT const kpf_model_desc *kpf_model_descriptor(uint32_t index)

@@ -239,6 +239,79 @@ Test(hh, network_trajectory_matches_the_gsl_reference)
     kpf_model_free(m);
 }
 
+/* Max |V − V_ref| of one trial over the whole trace (all) and over each
+ * neuron's first spike (first: from the start until the reference falls
+ * back below −40 mV after first rising above it), and the largest shift of
+ * the first spike's 0 mV crossing (shift). */
+typedef struct vdiff {
+    double all, first, shift;
+} vdiff;
+
+static void compare_trial(const double *z, size_t B, size_t b, size_t N, const double *Vr,
+                          size_t T, double dt, vdiff *d)
+{
+    for (size_t i = 0; i < N; i++) {
+        int phase = 0; /* 0 before the first spike, 1 in it, 2 after */
+        for (size_t k = 0; k < T; k++) {
+            double v = z[(k * B + b) * 4 * N + i], r = Vr[k * N + i], e = fabs(v - r);
+            d->all = fmax(d->all, e);
+            phase = phase == 0 && r > -40 ? 1 : phase == 1 && r < -40 ? 2 : phase;
+            if (phase < 2)
+                d->first = fmax(d->first, e);
+        }
+        double ta[1], tb[1];
+        if (spikes(z, B * 4 * N, b * 4 * N + i, T, dt, -65, ta, 1) &&
+            spikes(Vr, N, i, T, dt, -65, tb, 1))
+            d->shift = fmax(d->shift, fabs(ta[0] - tb[0]));
+    }
+}
+
+/* Why hh's descriptor declares default_stepper = "rk4": Euler and RK4 at the
+ * default dt = 0.01 ms and at 0.001 ms against the rk8pd reference
+ * (tolerance 1e-12) on the network above, 50 ms.  docs/plugins.md quotes
+ * the numbers this prints. */
+Test(hh, euler_is_millivolts_off_during_spikes_rk4_is_not)
+{
+    const size_t N = 5, n_in = 2, B = 2;
+    const double xb[4] = {1.0, -0.5, 0.3, 0.8};
+    const char *steppers[2] = {"euler", "rk4"};
+    const double dts[2] = {0.01, 0.001};
+    vdiff d[2][2] = {{{0}}};
+    for (int s = 0; s < 2; s++)
+        for (int h = 0; h < 2; h++) {
+            char yaml[128];
+            snprintf(yaml, sizeof yaml,
+                     "{n: 5, g: 10, input_scale: 10, I_app: 4, step: %s, dt: %g}", steppers[s],
+                     dts[h]);
+            const size_t T = (size_t)(50.0 / dts[h] + 0.5);
+            kpf_model *m = make(yaml, n_in, 1);
+            kpf_traj *tr = run(m, B, T, xb);
+            const kpf_param_block *bw = kpf_model_block(m, "W"),
+                                  *bi = kpf_model_block(m, "W_in");
+            for (size_t b = 0; b < B; b++) {
+                ref R = {N, n_in, m->theta + bw->offset, m->theta + bi->offset,
+                         xb + b * n_in, 4.0, -35.0, 10.0};
+                double *Vr = reference(&R, tr->z0 + b * 4 * N, m->dt, T);
+                compare_trial(tr->z, B, b, N, Vr, T, m->dt, &d[s][h]);
+                free(Vr);
+            }
+            fprintf(stderr,
+                    "hh %-5s dt %-5g ms vs rk8pd (5 neurons, 2 trials, 50 ms): max |dV| "
+                    "first spike %.3g mV, whole trace %.3g mV; first spike time shift "
+                    "%.3g ms\n",
+                    steppers[s], dts[h], d[s][h].first, d[s][h].all, d[s][h].shift);
+            kpf_traj_free(tr);
+            kpf_model_free(m);
+        }
+    cr_expect_gt(d[0][0].first, 1.0, "Euler at 0.01 ms: %g mV off in the first spike",
+                 d[0][0].first);
+    cr_expect_lt(d[1][0].first, 0.01, "RK4 at 0.01 ms: %g mV off", d[1][0].first);
+    cr_expect_lt(d[1][0].all, 1e-2 * d[0][0].first, "RK4 should be 100x closer than Euler");
+    /* Euler is first order: 10x finer is about 10x closer */
+    cr_expect_lt(d[0][1].first, 0.3 * d[0][0].first, "Euler %g -> %g mV", d[0][0].first,
+                 d[0][1].first);
+}
+
 /* ---- rates ------------------------------------------------------------------ */
 
 /* f and J_z e_V of one isolated neuron at (V, g, g, g): with g = 0 the gate
