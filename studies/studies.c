@@ -2,14 +2,20 @@
 #include "studies.h"
 
 #include "linear_theory.h"
+#include "ltr_fit.h" /* before lrnn.h: its <complex.h> defines I, a parameter name in kpf/cp.h */
 #include "lrnn.h"
-#include "ltr_fit.h"
 #include "pellegrino.h"
+#include "reach_task.h"
 #include "tasks/lrnn_tasks.h"
 
 static const void *lrnn_tasks(uint32_t index)
 {
     return kpf_lrnn_task_descriptor(index);
+}
+
+static const void *pellegrino_tasks(uint32_t index)
+{
+    return kpf_pellegrino_task_descriptor(index);
 }
 
 static const void *lrnn_study(uint32_t index)
@@ -42,5 +48,8 @@ int kpf_studies_register(kpf_registry *reg, kpf_error *err)
                                           "built-in study linear_theory", err);
     if (!rc)
         rc = kpf_pellegrino_register(reg, err);
+    if (!rc)
+        rc = kpf_registry_add_descriptors(reg, KPF_KIND_TASK, pellegrino_tasks,
+                                          "built-in study pellegrino", err);
     return rc;
 }
