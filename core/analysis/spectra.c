@@ -17,7 +17,13 @@
  *             0.95).  Extra datasets <op>/trace, cumulative_variance_trace,
  *             effective_rank_trace, topk_fraction, extra scalars
  *             effrank_trace_<op>, topk_fraction_<op>, and the figure
- *             cumvar_trace_iter<i>.png; nothing else changes. */
+ *             cumvar_trace_iter<i>.png; nothing else changes.
+ * Two more settings select the conventions of KPFlow's paper-era analysis
+ * (docs/analyses.md; defaults keep the numbers as they were):
+ *   power     2 | 4 [2]: each component weighs σ^power in both conventions
+ *             (4: "95 % of Σσ⁴", the paper-era code);
+ *   k         one count for every operator, or per operator
+ *             ({K: 20, P: 60}, the paper's; absent ones 20). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,9 +43,11 @@ static const char *const op_names[N_OPS] = {"K", "P", "PKP", "PP"};
  * sweep scalars: slot 0 and slot 1. */
 typedef struct spectra {
     int ops[N_OPS];            /* which operators                         */
-    size_t k, T;               /* components (≤ T − 1); steps             */
+    size_t kop[N_OPS];         /* components per operator (≤ T − 1)       */
+    size_t k, T;               /* the largest of kop (buffer rows); steps */
+    double power;              /* σ^power weighs a component: 2 or 4     */
     double *sv, *modes, *freq; /* scratch: k values, k modes [T], k freqs */
-    double *cumvar[2];         /* N_OPS × k each                          */
+    double *cumvar[2];         /* N_OPS × k each (NaN past kop[op])       */
     double effrank[2][N_OPS];  /* NaN: not computed                       */
     spectra_trace_opts trace;  /* the second convention (off by default)  */
     double *cumtrace[2];       /* N_OPS × k each, against the trace       */
@@ -87,6 +95,37 @@ static void destroy(void *self)
     free(s);
 }
 
+/* `k`: one count (every operator) or a map {K: 20, P: 60, …} (absent
+ * operators 20); each at most T − 1, the reduced space keeping time. */
+static int read_k(const kpf_node *node, size_t T, size_t *kop, kpf_error *err)
+{
+    const kpf_node *map = kpf_node_get(node, "k");
+    size_t k = 20;
+    int rc = KPF_OK;
+    if (!map || kpf_node_kind(map) != KPF_NODE_MAP)
+        rc = kpf_cfg_size(node, "k", KPF_CFG_OPTIONAL, 20, 1, 100000, &k, err);
+    for (int j = 0; !rc && j < N_OPS; j++) {
+        kop[j] = k;
+        if (map && kpf_node_kind(map) == KPF_NODE_MAP)
+            rc = kpf_cfg_size(map, op_names[j], KPF_CFG_OPTIONAL, 20, 1, 100000, &kop[j], err);
+        if (kop[j] >= T)
+            kop[j] = T - 1;
+    }
+    return rc ? rc : kpf_node_check_unused(map, err);
+}
+
+static int read_power(const kpf_node *node, double *power, kpf_error *err)
+{
+    size_t p = 2;
+    int rc = kpf_cfg_size(node, "power", KPF_CFG_OPTIONAL, 2, 2, 4, &p, err);
+    if (!rc && p == 3)
+        rc = kpf_node_error(kpf_node_get(node, "power"), err,
+                            "expected 2 (σ², kpf and later KPFlow) or 4 (σ⁴, KPFlow's "
+                            "paper-era analysis)");
+    *power = (double)p;
+    return rc;
+}
+
 /* node: `spectra: {k, operators}` or the `analysis:` map itself, where the
  * two settings have always been. */
 static int create(const kpf_node *node, const kpf_analysis_setup *setup, void **self,
@@ -95,15 +134,18 @@ static int create(const kpf_node *node, const kpf_analysis_setup *setup, void **
     spectra *s = calloc(1, sizeof *s);
     if (!s)
         return kpf_error_set(err, KPF_ENOMEM, "out of memory");
-    size_t k = 0;
-    int rc = kpf_cfg_size(node, "k", KPF_CFG_OPTIONAL, 20, 1, 100000, &k, err);
+    /* The reduced space keeps time only: at most T − 1 components. */
+    s->T = setup->steps;
+    int rc = read_k(node, s->T, s->kop, err);
+    if (!rc)
+        rc = read_power(node, &s->power, err);
     if (!rc)
         rc = read_ops(node, s->ops, err);
     if (!rc)
         rc = kpf_internal_spectra_trace_read(node, &s->trace, err);
-    /* The reduced space keeps time only: at most T − 1 components. */
-    s->T = setup->steps;
-    s->k = k < s->T ? k : s->T - 1;
+    for (int j = 0; j < N_OPS; j++)
+        if (s->kop[j] > s->k)
+            s->k = s->kop[j];
     if (!rc) {
         s->sv = calloc(s->k + 1, sizeof(double));
         s->modes = calloc((s->k + 1) * s->T, sizeof(double));
@@ -146,11 +188,11 @@ static int build_op(const kpf_snapshot *sn, int which, kpf_op **op, kpf_error *e
 static int trace_convention(spectra *s, const kpf_snapshot *sn, int slot, int which,
                             kpf_op *op, kpf_error *err)
 {
-    size_t k = s->k;
-    double *cum = s->cumtrace[slot] + which * k;
+    size_t k = s->kop[which];
+    double *cum = s->cumtrace[slot] + which * s->k;
     spectra_trace_result tr;
-    int rc = kpf_internal_spectra_trace(op, KPF_AXIS_TRIAL | KPF_AXIS_UNIT, s->sv, k, &s->trace,
-                                        sn->seed, cum, s->ev, &tr, err);
+    int rc = kpf_internal_spectra_trace(op, KPF_AXIS_TRIAL | KPF_AXIS_UNIT, s->sv, k, s->power,
+                                        &s->trace, sn->seed, cum, s->ev, &tr, err);
     char path[64];
     const char *nm = op_names[which];
     const struct {
@@ -180,8 +222,13 @@ static int trace_convention(spectra *s, const kpf_snapshot *sn, int slot, int wh
 static int spectrum(spectra *s, const kpf_snapshot *sn, int slot, int which, kpf_error *err)
 {
     kpf_op *op = NULL;
-    size_t k = s->k;
-    double *cum = s->cumvar[slot] + which * k, *er = &s->effrank[slot][which];
+    size_t k = s->kop[which];
+    double *cum = s->cumvar[slot] + which * s->k, *er = &s->effrank[slot][which];
+    for (size_t i = k; i < s->k; i++) { /* the figure's rows past this operator's k */
+        cum[i] = NAN;
+        if (s->cumtrace[slot])
+            s->cumtrace[slot][which * s->k + i] = NAN;
+    }
     int rc = build_op(sn, which, &op, err);
     kpf_eig_opts eo = kpf_eig_opts_default();
     if (!rc)
@@ -190,8 +237,8 @@ static int spectrum(spectra *s, const kpf_snapshot *sn, int slot, int which, kpf
     /* The consensus modes are time courses: how fast each one oscillates
      * (KPFlow Fig. 6: P's eigenfunctions oscillate). */
     if (!rc) rc = kpf_dominant_frequencies(s->modes, k, 1, s->T, 1, s->freq, err);
-    if (!rc) rc = kpf_explained_variance(s->sv, k, 0.0, cum, err);
-    if (!rc) rc = kpf_effrank(s->sv, k, 0.0, 0.95, er, err);
+    if (!rc) rc = kpf_explained_variance_pow(s->sv, k, 0.0, s->power, cum, err);
+    if (!rc) rc = kpf_effrank_pow(s->sv, k, 0.0, 0.95, s->power, er, err);
     char path[64];
     const char *nm = op_names[which];
 #define WRITE(what, v, n)                                         \
@@ -265,8 +312,9 @@ static int plot(const void *self, const kpf_analysis_plot *p, kpf_error *err)
             series[j] = s->ops[j] ? s->cumvar[slot] + j * s->k : NULL;
         char stem[4400], title[256];
         snprintf(stem, sizeof stem, "%s/cumvar_iter%zu", p->dir, s->iteration[slot]);
-        snprintf(title, sizeof title, "consensus spectra (avg over trials, units), iteration %zu",
-                 s->iteration[slot]);
+        snprintf(title, sizeof title,
+                 "consensus spectra (avg over trials, units%s), iteration %zu",
+                 s->power == 4.0 ? "; variance sigma^4" : "", s->iteration[slot]);
         kpf_error e;
         kpf_error_clear(&e);
         int rc = kpf_plot_cumvar(stem, title, s->k, series, names, 3, &e);

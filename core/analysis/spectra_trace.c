@@ -4,7 +4,9 @@
  * effective rank is capped at k.  Here the total is tr⟨A A*⟩, the sum of all
  * eigenvalues of the averaged Gram operator: exactly from its full dense
  * spectrum when the reduced space is small (then the effective rank counts
- * every component), else by Hutch++ (kpf_hutchpp). */
+ * every component), else by Hutch++ (kpf_hutchpp).  With the σ⁴ convention
+ * (power 4) the total is Σ λ_i² = tr⟨A A*⟩², Hutch++ of the squared
+ * operator when not exact. */
 #include <math.h>
 #include <string.h>
 
@@ -25,25 +27,41 @@ int kpf_internal_spectra_trace_read(const kpf_node *node, spectra_trace_opts *o,
 
 /* All eigenvalues of the averaged Gram operator (dense), clipped at 0,
  * descending: the trace and the uncapped effective rank. */
-static int exact(kpf_op *G, double *ev, spectra_trace_result *res, kpf_error *err)
+static int exact(kpf_op *G, double power, double *ev, spectra_trace_result *res,
+                 kpf_error *err)
 {
     size_t d = kpf_space_size(&G->in);
     int rc = kpf_eigsh_dense(G, d, KPF_EIG_LARGEST_ALGEBRAIC, ev, NULL, err);
     double tr = 0;
     for (size_t i = 0; !rc && i < d; i++) {
         ev[i] = ev[i] > 0 ? sqrt(ev[i]) : 0.0; /* σ_i, for kpf_effrank */
-        tr += ev[i] * ev[i];
+        tr += power == 2.0 ? ev[i] * ev[i] : (ev[i] * ev[i]) * (ev[i] * ev[i]);
     }
     res->trace = tr;
     res->exact = 1;
     if (!rc && tr > 0)
-        rc = kpf_effrank(ev, d, tr, 0.95, &res->effrank, err);
+        rc = kpf_effrank_pow(ev, d, tr, 0.95, power, &res->effrank, err);
+    return rc;
+}
+
+/* Hutch++ of ⟨A A*⟩ (power 2) or of its square (power 4). */
+static int estimate(kpf_op *G, double power, size_t probes, uint64_t seed, double *tr,
+                    kpf_error *err)
+{
+    if (power == 2.0)
+        return kpf_hutchpp(G, probes, seed, tr, err);
+    kpf_op *G2 = NULL;
+    int rc = kpf_op_compose(G, G, &G2, err);
+    if (!rc)
+        rc = kpf_hutchpp(G2, probes, seed, tr, err);
+    kpf_op_free(G2);
     return rc;
 }
 
 int kpf_internal_spectra_trace(kpf_op *A, unsigned axes, const double *sv, size_t k,
-                               const spectra_trace_opts *o, uint64_t seed, double *cum,
-                               double *ev, spectra_trace_result *res, kpf_error *err)
+                               double power, const spectra_trace_opts *o, uint64_t seed,
+                               double *cum, double *ev, spectra_trace_result *res,
+                               kpf_error *err)
 {
     kpf_op *gram = NULL, *avg = NULL;
     *res = (spectra_trace_result){NAN, NAN, NAN, 0};
@@ -52,9 +70,9 @@ int kpf_internal_spectra_trace(kpf_op *A, unsigned axes, const double *sv, size_
     size_t d = avg ? kpf_space_size(&avg->in) : 0;
     int dense = o->mode == SPT_EXACT || (o->mode == SPT_AUTO && d <= o->exact_max);
     if (!rc && dense)
-        rc = exact(avg, ev, res, err);
+        rc = exact(avg, power, ev, res, err);
     else if (!rc)
-        rc = kpf_hutchpp(avg, o->probes, seed, &res->trace, err);
+        rc = estimate(avg, power, o->probes, seed, &res->trace, err);
     if (avg)
         kpf_op_free(avg);
     if (gram)
@@ -66,10 +84,10 @@ int kpf_internal_spectra_trace(kpf_op *A, unsigned axes, const double *sv, size_
             cum[i] = NAN;
         return KPF_OK;
     }
-    rc = kpf_explained_variance(sv, k, res->trace, cum, err);
+    rc = kpf_explained_variance_pow(sv, k, res->trace, power, cum, err);
     res->topk = k ? cum[k - 1] : NAN;
     /* Hutch++: the rank is known only when the top k reach 0.95 of it. */
     if (!rc && !res->exact && res->topk >= 0.95)
-        rc = kpf_effrank(sv, k, res->trace, 0.95, &res->effrank, err);
+        rc = kpf_effrank_pow(sv, k, res->trace, 0.95, power, &res->effrank, err);
     return rc;
 }

@@ -19,10 +19,11 @@ typedef struct spectra_trace_opts {
 } spectra_trace_opts;
 
 typedef struct spectra_trace_result {
-    double trace;      /* tr⟨A A*⟩ = Σ of all its eigenvalues = Σ σ_i²        */
+    double trace;      /* Σ σ_i^p over every component: tr⟨A A*⟩ = Σ λ_i at
+                          p = 2, tr⟨A A*⟩² = Σ λ_i² at p = 4                  */
     double effrank;    /* effective rank (0.95) against the trace; NaN when
                           Hutch++ and the top k explain less than 0.95       */
-    double topk;       /* Σ_{i<k} σ_i² / trace                               */
+    double topk;       /* Σ_{i<k} σ_i^p / trace                              */
     int exact;         /* 1: trace and effrank from the full dense spectrum   */
 } spectra_trace_result;
 
@@ -32,11 +33,13 @@ int kpf_internal_spectra_trace_read(const kpf_node *node, spectra_trace_opts *o,
                                     kpf_error *err);
 
 /* For A's consensus spectrum sv (k values, σ_i = √λ_i of ⟨A A*⟩ averaged
- * over `axes`): the trace, cum[i] = Σ_{j≤i} σ_j² / trace (k values), the
- * effective rank and the top-k fraction.  ev: room for the reduced space's
+ * over `axes`): the trace, cum[i] = Σ_{j≤i} σ_j^p / trace (k values), the
+ * effective rank and the top-k fraction, with p = power (2 or 4; 4 takes
+ * Hutch++ of ⟨A A*⟩² when not exact).  ev: room for the reduced space's
  * dimension (exact path). */
 int kpf_internal_spectra_trace(kpf_op *A, unsigned axes, const double *sv, size_t k,
-                               const spectra_trace_opts *o, uint64_t seed, double *cum,
-                               double *ev, spectra_trace_result *res, kpf_error *err);
+                               double power, const spectra_trace_opts *o, uint64_t seed,
+                               double *cum, double *ev, spectra_trace_result *res,
+                               kpf_error *err);
 
 #endif

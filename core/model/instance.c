@@ -113,6 +113,15 @@ static int check_layout(const kpf_model *m, const kpf_model_args *a, kpf_error *
     return KPF_OK;
 }
 
+/* Whether map has key, without marking it read (kpf_node_get would). */
+static int has_key(const kpf_node *map, const char *key)
+{
+    for (size_t i = 0; i < kpf_node_len(map); i++)
+        if (kpf_node_key_at(map, i) && strcmp(kpf_node_key_at(map, i), key) == 0)
+            return 1;
+    return 0;
+}
+
 /* Core keys: step/dt for continuous models, readout for the core readout,
  * init.from (a parameter file; *init_from = the init map, or NULL). */
 static int read_core_keys(kpf_model *m, const kpf_node *node, double *init_std,
@@ -124,7 +133,10 @@ static int read_core_keys(kpf_model *m, const kpf_node *node, double *init_std,
     *init_from = NULL;
     if ((rc = kpf_cfg_map(node, "init", KPF_CFG_OPTIONAL, &init, err)))
         return rc;
-    if ((rc = kpf_cfg_string(init, "from", init ? KPF_CFG_REQUIRED : KPF_CFG_OPTIONAL,
+    /* init without `from` is the plugin's own draw (rnn's init.dist and
+     * init.gain); a plugin that reads neither leaves them unknown keys. */
+    int own = has_key(init, "dist") || has_key(init, "gain");
+    if ((rc = kpf_cfg_string(init, "from", init && !own ? KPF_CFG_REQUIRED : KPF_CFG_OPTIONAL,
                               NULL, &from, err)))
         return rc;
     if (from)

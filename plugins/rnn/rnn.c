@@ -1,22 +1,38 @@
-/* rnn — the continuous-time vanilla RNN of KPFlow (eq. 8):
+/* rnn — the vanilla RNN, in two forms, two descriptors of this one file:
  *
- *     dz/dt = f(z, x; θ) = −z + W σ(z) + W_in x  (+ b)
+ *   "rnn"        (this file) the continuous-time z-form of KPFlow eq. 8,
+ *                    dz/dt = f(z, x; θ) = −z + W σ(z) + W_in x  (+ b);
+ *                with the core's Euler step and dt = 1 (the default) the
+ *                discrete map is z' = W σ(z) + W_in x + b.
+ *   "rnn_torch"  (rnn_torch.c) PyTorch's nn.RNN, the discrete map
+ *                    h' = tanh(W_ih x + b_ih + W_hh h + b_hh)
+ *                in the hidden state h = σ(z), with PyTorch's parameter
+ *                names, the form of KPFlow's Fig. 2-3 code.
  *
- * With the core's Euler step and dt = 1 (the default) the discrete map is
- * z' = W σ(z) + W_in x + b, as in KPFlow's reference code.
+ * Why two descriptors and not a `form:` key: whether a model is a discrete
+ * map or a vector field the core steps is a property of the descriptor
+ * (KPF_MODEL_DISCRETE / KPF_MODEL_CONTINUOUS, read before create), and the
+ * two forms have different θ blocks, tapes and PyTorch tables.  The two
+ * forms' trajectories agree (h = σ(z)), but their operators P and K act on
+ * different states (z or h), so their spectra differ: KPFlow's are h's.
  *
- * YAML keys under `model:`
+ * YAML keys under `model:` (plugin: rnn)
  *   n            [64]    hidden size, 1 … 100000
- *   g            [1.0]   gain: W_ij ~ N(0, g²/n)
+ *   g            [1.0]   gain: W_ij ~ N(0, g²/n)  (= init.gain)
+ *   init         {dist: gaussian | uniform_pytorch, gain: g}  [gaussian]
+ *                (rnn_init.h).  uniform_pytorch draws W_in, W, then b (as
+ *                b_ih + b_hh) from U(−1/√n, 1/√n) in PyTorch's order and
+ *                multiplies W by the gain; paper-g is Gaussian g/√3.
  *   activation   [tanh]  tanh | relu | linear | softplus (kpf/activation.h)
- *   input_scale  [1.0]   W_in_ij ~ N(0, input_scale²/n_in).  Chosen so that
- *                        the input drive W_in x of one unit has variance
- *                        input_scale²·E[x²] whatever n_in is (fan-in scaling,
- *                        the same convention as W's g²/n).
- *   bias         [false] add a learned bias b, initialised to 0
+ *   input_scale  [1.0]   gaussian only: W_in_ij ~ N(0, input_scale²/n_in).
+ *                        Chosen so that the input drive W_in x of one unit
+ *                        has variance input_scale²·E[x²] whatever n_in is
+ *                        (fan-in scaling, the same convention as W's g²/n).
+ *   bias         [false] add a learned bias b, initialised to 0 (gaussian)
  *
- * θ blocks, in order: W (n×n), W_in (n×n_in), b (n, only with bias).  W is
- * drawn first, then W_in, each in row-major order, from args->rng.
+ * θ blocks, in order: W (n×n), W_in (n×n_in), b (n, only with bias).  With
+ * gaussian, W is drawn first, then W_in, each in row-major order, from
+ * args->rng.
  *
  * Tape: 2n doubles per row, [σ(z) | σ'(z)].  The J ops read it when
  * rows->tape is given and compute σ, σ' on the fly otherwise.  Scratch:
@@ -45,6 +61,8 @@
 #include "kpf/model.h"
 #include "kpf/param_safetensors.h"
 #include "kpf/vmath.h"
+#include "rnn_forms.h"
+#include "rnn_init.h"
 
 typedef struct rnn {
     size_t n, n_in;
@@ -108,6 +126,31 @@ static void rnn_destroy(void *self)
     free(m);
 }
 
+/* The initial θ.  gaussian: W ~ N(0, g²/n), then W_in ~ N(0, s²/n_in), b = 0.
+ * uniform_pytorch: PyTorch's order weight_ih, weight_hh, bias_ih, bias_hh,
+ * each U(−1/√n, 1/√n); b = b_ih + b_hh; then W × gain. */
+static void draw_theta(rnn *m, const rnn_init *init, gsl_rng *rng)
+{
+    const size_t n = m->n, n_in = m->n_in;
+    double *W = m->theta0, *Win = m->theta0 + n * n;
+    if (init->dist == RNN_INIT_GAUSSIAN) {
+        rnn_fill_gaussian(rng, m->g / sqrt((double)n), n * n, W);
+        rnn_fill_gaussian(rng, m->input_scale / sqrt((double)n_in), n * n_in, Win);
+        return; /* b stays 0 (calloc) */
+    }
+    const double a = 1.0 / sqrt((double)n);
+    rnn_fill_uniform(rng, a, n * n_in, Win);
+    rnn_fill_uniform(rng, a, n * n, W);
+    for (size_t i = 0; i < n * n; i++)
+        W[i] *= m->g;
+    if (m->bias) {
+        double *b = m->theta0 + m->blocks[2].offset;
+        for (int twice = 0; twice < 2; twice++)
+            for (size_t i = 0; i < n; i++)
+                b[i] += gsl_ran_flat(rng, -a, a);
+    }
+}
+
 static int rnn_create(const kpf_model_args *args, void **self, kpf_error *err)
 {
     if (!args || !self)
@@ -127,10 +170,12 @@ static int rnn_create(const kpf_model_args *args, void **self, kpf_error *err)
     double g, input_scale;
     int act, bias;
     int rc;
+    rnn_init init;
     if ((rc = kpf_cfg_size(node, "n", KPF_CFG_OPTIONAL, 64, 1, 100000, &n, err)))
         return rc;
-    if ((rc = kpf_cfg_double(node, "g", KPF_CFG_OPTIONAL, 1.0, 0.0, HUGE_VAL, &g, err)))
+    if ((rc = rnn_init_read(node, "rnn", RNN_INIT_GAUSSIAN, &init, err)))
         return rc;
+    g = init.gain;
     if ((rc = kpf_activation_parse(node, "activation", KPF_ACTIVATION_TANH, &act, err)))
         return rc;
     if ((rc = kpf_cfg_double(node, "input_scale", KPF_CFG_OPTIONAL, 1.0, 0.0, HUGE_VAL,
@@ -140,6 +185,11 @@ static int rnn_create(const kpf_model_args *args, void **self, kpf_error *err)
         return rc;
     if (!isfinite(g) || !isfinite(input_scale))
         return kpf_error_set(err, KPF_ECONFIG, "rnn: g and input_scale must be finite");
+    const kpf_node *is = kpf_node_get(node, "input_scale");
+    if (is && init.dist == RNN_INIT_UNIFORM_PYTORCH)
+        return kpf_node_error(is, err,
+                              "rnn: input_scale is the gaussian init's; uniform_pytorch draws "
+                              "W_in from U(-1/sqrt(n), 1/sqrt(n)) as PyTorch does");
 
     const size_t n_in = args->n_in;
     rnn *m = calloc(1, sizeof *m);
@@ -170,14 +220,7 @@ static int rnn_create(const kpf_model_args *args, void **self, kpf_error *err)
         free(m);
         return kpf_error_set(err, KPF_ENOMEM, "rnn: out of memory for θ (%zu values)", off);
     }
-    const double sw = g / sqrt((double)n);
-    const double sin_ = input_scale / sqrt((double)n_in);
-    double *W = m->theta0, *Win = m->theta0 + n * n;
-    for (size_t i = 0; i < n * n; i++)
-        W[i] = gsl_ran_gaussian(args->rng, sw);
-    for (size_t i = 0; i < n * n_in; i++)
-        Win[i] = gsl_ran_gaussian(args->rng, sin_);
-    /* b stays 0 (calloc). */
+    draw_theta(m, &init, args->rng);
     *self = m;
     return KPF_OK;
 }
@@ -425,5 +468,9 @@ static const kpf_model_desc rnn_desc = {
 
 KPF_EXPORT const kpf_model_desc *kpf_model_descriptor(uint32_t index)
 {
-    return index == 0 ? &rnn_desc : NULL;
+    switch (index) {
+    case 0: return &rnn_desc;
+    case 1: return &kpf_rnn_torch_desc;
+    default: return NULL;
+    }
 }

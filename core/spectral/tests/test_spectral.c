@@ -472,6 +472,26 @@ Test(effrank, interpolates_inside_the_first_component_and_between_unequal_ones)
     cr_assert_float_eq(r, 0.625, 1e-12);
 }
 
+/* σ^p weights: p = 2 is the plain call bit for bit; p = 4 on σ = [2, 1]
+ * weighs [16, 1] (c = [16/17, 1]), so 0.95 needs more than one component
+ * by only 1/17ths; flat spectra do not care about p. */
+Test(effrank, power_four_weighs_sigma_to_the_fourth)
+{
+    double sv[2] = {2, 1}, r2, r, cum[2];
+    cr_assert_eq(kpf_effrank(sv, 2, 0.0, 0.95, &r2, &err), KPF_OK);
+    cr_assert_eq(kpf_effrank_pow(sv, 2, 0.0, 0.95, 2.0, &r, &err), KPF_OK);
+    cr_assert_eq(r, r2);
+    cr_assert_eq(kpf_explained_variance_pow(sv, 2, 0.0, 4.0, cum, &err), KPF_OK);
+    cr_assert_float_eq(cum[0], 16.0 / 17.0, 1e-15);
+    cr_assert_eq(kpf_effrank_pow(sv, 2, 0.0, 0.95, 4.0, &r, &err), KPF_OK);
+    cr_assert_float_eq(r, 1.0 + (0.95 - 16.0 / 17.0) / (1.0 / 17.0), 1e-12);
+    cr_assert_lt(r, r2);
+    double flat[4] = {1, 1, 1, 1};
+    cr_assert_eq(kpf_effrank_pow(flat, 4, 0.0, 0.95, 4.0, &r, &err), KPF_OK);
+    cr_assert_float_eq(r, 3.8, 1e-12);
+    cr_assert_eq(kpf_effrank_pow(flat, 4, 0.0, 0.95, 0.0, &r, &err), KPF_EINVAL);
+}
+
 Test(effrank, external_total_and_errors)
 {
     double sv[3] = {3, 2, 1}, r, cum[3]; /* σ² = 9, 4, 1 of a total 20 */

@@ -47,5 +47,15 @@ int kpf_explained_variance(const double *sv, size_t k, double total_var, double 
 int kpf_effrank(const double *sv, size_t k, double total_var, double thresh, double *rank,
                 kpf_error *err);
 
+/* The same two with each component weighed by σ^power (power ∈ (0, 16])
+ * instead of σ²; total_var is then Σ σ^power over the whole spectrum (≤ 0:
+ * over the k given).  power = 2 is the calls above, bit for bit; power = 4
+ * is the paper-era KPFlow analysis ("95 % of Σσ⁴": it passed eigenvalues
+ * λ = σ² where singular values were expected). */
+int kpf_explained_variance_pow(const double *sv, size_t k, double total_var, double power,
+                               double *cum, kpf_error *err);
+int kpf_effrank_pow(const double *sv, size_t k, double total_var, double thresh, double power,
+                    double *rank, kpf_error *err);
+
 KPF_END_DECLS
 #endif
