@@ -122,13 +122,14 @@ Test(run_folders, a_nan_in_init_from_weights_is_refused_before_any_output)
     cr_expect_not(tu_exists("out"), "a folder was left for a refused config");
 }
 
-/* A weights file that crashes HDF5 1.10 itself (fuzz/hdf5-bugs/: a broken
- * local heap, SIGSEGV inside H5Lexists) is read in a child first, so the
- * run is refused with a located error instead of dying with exit 139. */
+/* A weights file that crashes HDF5 1.10 itself (a broken local heap,
+ * SIGSEGV inside H5Lexists; fuzz/crashes/h5/hdf5_broken_local_heap_a.h5)
+ * is read in a child first, so the run is refused with a located error
+ * instead of dying with exit 139. */
 Test(run_folders, a_weights_file_that_crashes_hdf5_is_refused_not_fatal)
 {
     char src[512];
-    snprintf(src, sizeof src, "%s/fuzz/hdf5-bugs/crash-7b726d9b68adb0225e887ce800a4fb6210a8df84",
+    snprintf(src, sizeof src, "%s/fuzz/crashes/h5/hdf5_broken_local_heap_a.h5",
              KPF_SOURCE_DIR);
     cr_assert_eq(tu_sh("cp '%s' %s/bad.h5", src, tu_tmp), 0, "%s", tu_out);
     tu_write("c.yaml", "seed: 1\n"

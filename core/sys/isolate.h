@@ -1,10 +1,10 @@
 /* Running a call that may crash in a child process.
  *
  * HDF5 1.10.8 (Debian 12) crashes on some malformed files before kpf can
- * check anything (fuzz/hdf5-bugs/).  Files kpf writes are sealed against
- * that (h5seal.c), but weight files written by other programs are not, so
- * they are first parsed in a forked child: if the child dies, the parent
- * refuses the file instead of dying with it.  The child's writes to memory
+ * check anything (fuzz/crashes/h5/hdf5_*.h5).  Files kpf writes are sealed
+ * against that (h5seal.c), but weight files written by other programs are
+ * not, so they are first parsed in a forked child: if the child dies, the
+ * parent refuses the file instead of dying with it.  The child's writes to memory
  * are lost; only how it ended comes back.
  *
  * The child leaves through _exit (no atexit handlers: HDF5's would close

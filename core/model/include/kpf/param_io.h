@@ -18,7 +18,7 @@
  * kpf_model_theta_changed.
  *
  * The file is read twice: first in a forked child, because HDF5 1.10
- * crashes on some malformed files (fuzz/hdf5-bugs/); a child that dies is
+ * crashes on some malformed files (fuzz/crashes/h5/hdf5_*); a child that dies is
  * reported as KPF_EIO ("the HDF5 library crashed (SIGSEGV) reading this
  * file …") and the calling process never parses the file.  The function
  * therefore calls fork(): it is safe to call with threads running (the
