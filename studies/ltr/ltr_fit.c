@@ -283,6 +283,7 @@ void kpf_ltr_fit_opts_default(kpf_ltr_fit_opts *o)
     o->restarts = 1;
     o->solve_readout = 1;
     o->seed = 0;
+    o->theta_init = NULL;
 }
 
 void kpf_ltr_problem_free(kpf_ltr_problem *p)
@@ -387,6 +388,11 @@ int kpf_ltr_problem_alloc(kpf_model *m, const kpf_ltr_data *d, const double *tra
 }
 
 const double *kpf_ltr_problem_pred(const kpf_ltr_problem *p) { return p->pred; }
+
+const double *kpf_ltr_problem_state(const kpf_ltr_problem *p, size_t t)
+{
+    return t < p->d->T ? p->tr->z + bin_step(p, t) * p->d->K * p->m->n : NULL;
+}
 
 int kpf_ltr_problem_solve_readout(kpf_ltr_problem *p, int act, double ridge, kpf_error *err)
 {
@@ -578,20 +584,28 @@ void kpf_ltr_fit_result_free(kpf_ltr_fit_result *r)
     if (!r)
         return;
     free(r->theta);
+    free(r->restart_loss);
+    free(r->restart_test_uv);
+    free(r->restart_theta);
     memset(r, 0, sizeof *r);
 }
 
-/* One restart: returns the final train loss and fills pred/θ. */
+/* One restart: returns the final train loss and fills pred/θ.  theta0
+ * (may be NULL) replaces the seed's initial draw. */
 static int fit_once(const kpf_plugin *ltr, const kpf_ltr_spec *spec, const kpf_ltr_data *d,
                     const double *train_mask, const kpf_ltr_fit_opts *o, uint64_t seed,
-                    double *loss_out, double **theta_out, size_t *m_out, double *pred,
-                    kpf_error *err)
+                    const double *theta0, double *loss_out, double **theta_out, size_t *m_out,
+                    double *pred, kpf_error *err)
 {
     kpf_model *m = NULL;
     kpf_ltr_problem *p = NULL;
     kpf_optim *opt = NULL;
     double *g = NULL;
     int rc = kpf_ltr_model_create(ltr, spec, d->n_in, d->N, seed, &m, err);
+    if (!rc && theta0) {
+        memcpy(m->theta, theta0, m->m * sizeof(double));
+        rc = kpf_model_theta_changed(m, err);
+    }
     if (!rc)
         rc = kpf_ltr_problem_alloc(m, d, train_mask, o, &p, err);
     if (!rc)
@@ -660,12 +674,20 @@ int kpf_ltr_fit(const kpf_plugin *ltr, const kpf_ltr_spec *spec, const kpf_ltr_d
     int rc = KPF_OK;
     double best_loss = INFINITY;
     size_t restarts = o->restarts ? o->restarts : 1;
+    res->restarts = restarts;
+    res->restart_loss = malloc(restarts * sizeof(double));
+    res->restart_test_uv = malloc(restarts * sizeof(double));
+    if (!res->restart_loss || !res->restart_test_uv)
+        rc = kpf_error_set(err, KPF_ENOMEM, "ltr fit: out of memory");
+    for (size_t r = 0; !rc && r < restarts; r++)
+        res->restart_loss[r] = res->restart_test_uv[r] = NAN;
     for (size_t r = 0; !rc && r < restarts; r++) {
         double L = INFINITY, *th = NULL;
         size_t mm = 0;
         kpf_error e2;
         kpf_error_clear(&e2);
-        int rc1 = fit_once(ltr, &s, d, train_mask, o, o->seed + r, &L, &th, &mm, pred, &e2);
+        int rc1 = fit_once(ltr, &s, d, train_mask, o, o->seed + r, r ? NULL : o->theta_init,
+                           &L, &th, &mm, pred, &e2);
         if (rc1 == KPF_ENUMERIC) { /* a diverged restart is skipped */
             free(th);
             continue;
@@ -676,6 +698,16 @@ int kpf_ltr_fit(const kpf_plugin *ltr, const kpf_ltr_spec *spec, const kpf_ltr_d
             rc = rc1;
             break;
         }
+        if (!res->restart_theta && !(res->restart_theta = calloc(restarts * mm, sizeof(double))))
+            rc = kpf_error_set(err, KPF_ENOMEM, "ltr fit: out of memory");
+        if (rc) {
+            free(th);
+            break;
+        }
+        memcpy(res->restart_theta + r * mm, th, mm * sizeof(double));
+        res->restart_loss[r] = L;
+        res->restart_test_uv[r] =
+            test_mask ? kpf_ltr_uv(d->N, d->T, d->K, d->Y, pred, test_mask) : NAN;
         if (L < best_loss) {
             best_loss = L;
             free(res->theta);

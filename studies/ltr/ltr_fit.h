@@ -36,6 +36,7 @@
 #include <stdint.h>
 
 #include "ltr_factors.h"   /* plugins/ltr: the factor parameterisation */
+#include "kpf/cp.h"
 #include "kpf/error.h"
 #include "kpf/instance.h"
 #include "kpf/plugin.h"
@@ -122,6 +123,9 @@ typedef struct kpf_ltr_fit_opts {
     int solve_readout;     /* MSE only: M by least squares before every
                               step, Adam on the other blocks     [1]     */
     uint64_t seed;
+    const double *theta_init; /* restart 0 starts here instead of a random
+                              draw (m values of the spec's model; the
+                              caller keeps it)                  [NULL]  */
 } kpf_ltr_fit_opts;
 
 void kpf_ltr_fit_opts_default(kpf_ltr_fit_opts *o);
@@ -133,6 +137,11 @@ typedef struct kpf_ltr_fit_result {
     size_t m;
     double *theta;         /* fitted θ (m values), owned             */
     uint64_t seed;         /* seed of the kept restart               */
+    /* every restart (kept or not), for identifiability checks: */
+    size_t restarts;
+    double *restart_loss;    /* final train loss (NaN: diverged)       */
+    double *restart_test_uv; /* held-out UV (NaN: diverged or no mask) */
+    double *restart_theta;   /* restarts × m (zeros when diverged)      */
 } kpf_ltr_fit_result;
 
 void kpf_ltr_fit_result_free(kpf_ltr_fit_result *r);
@@ -148,6 +157,8 @@ void kpf_ltr_problem_free(kpf_ltr_problem *p);
 int kpf_ltr_problem_loss(kpf_ltr_problem *p, double *loss, double *grad, kpf_error *err);
 /* Predictions ŷ [N][T][K] of the last kpf_ltr_problem_loss call. */
 const double *kpf_ltr_problem_pred(const kpf_ltr_problem *p);
+/* State x [K][n] at bin t of the last simulation (loss or solve_readout). */
+const double *kpf_ltr_problem_state(const kpf_ltr_problem *p, size_t t);
 /* Set the readout block M to its masked least-squares optimum for the
  * current dynamics (neuron by neuron: M_i = (Σ w φφᵀ + ridge·I)⁻¹ Σ w φ y,
  * w the train mask, ridge relative to the mean diagonal), given the
@@ -200,6 +211,53 @@ void kpf_ltr_teacher_opts_default(kpf_ltr_teacher_opts *t);
 int kpf_ltr_teacher(const kpf_plugin *ltr, const kpf_ltr_spec *spec, kpf_ltr_data *d,
                     const kpf_ltr_fit_opts *o, const kpf_ltr_teacher_opts *t, double **theta,
                     size_t *m_out, kpf_error *err);
+
+/* ---- recovery of a teacher's components (ltr_match.c) -------------------- */
+
+/* Two ltr networks fitted to the same data need not share units (the
+ * student's x is not the teacher's), so their a_r, b_r cannot be compared
+ * directly.  Each component r is instead described by three factors that
+ * live in the data's own modes, those of Y [neurons × time × trials]:
+ *   neuron  M a_r               (N)  the readout of the column factor (the
+ *                                    output loading of latent r to first
+ *                                    order in φ),
+ *   time    ḡ_r(t) = mean_k b_r·φ(x^{(k)}(t)) at the bins (T), the input
+ *                                    the component receives,
+ *   trial   c_r^{(k)}           (K).
+ * The component drives the network with c_r^{(k)} g_r^{(k)}(t) a_r, so the
+ * three are a CP triple of the recurrent drive M W^{(k)} φ(x^{(k)}(t)) when
+ * g does not depend on the trial.  out gets unit columns and λ = 1 (free
+ * with kpf_cp_free).  θ is m values of a model created from s. */
+int kpf_ltr_components(const kpf_plugin *ltr, const kpf_ltr_spec *s, const kpf_ltr_data *d,
+                       const kpf_ltr_fit_opts *o, const double *theta, size_t m,
+                       kpf_cp *out, kpf_error *err);
+
+typedef struct kpf_ltr_match {
+    double score;        /* kpf_cp_match_score without λ: mean over
+                            matched pairs of |cos| neuron · time · trial */
+    double neuron, time, trial; /* mean |cos| of each mode over the pairs */
+    size_t R;
+    size_t perm[64];     /* partner in the fit of each teacher component */
+    double trial_corr[64]; /* centred correlation over trials of each
+                            teacher c_r with its partner (sign of the
+                            partner fixed by its uncentred product) */
+} kpf_ltr_match;
+
+/* Match a fit's components to a teacher's (same rank; R ≤ 64).  The
+ * uncentred cosines of trial factors that share a large offset are close
+ * to 1 whatever their shape, hence the centred correlation beside them. */
+int kpf_ltr_match_components(const kpf_cp *teacher, const kpf_cp *fit, kpf_ltr_match *out,
+                             kpf_error *err);
+
+/* Kruskal rank of R factors (rows of X, R×len): the largest k such that
+ * every k of them, each scaled to unit norm, have smallest singular value
+ * > tol.  CP with factor matrices A, B, C is unique up to permutation and
+ * scale when k_A + k_B + k_C ≥ 2R + 2 (Kruskal 1977). */
+size_t kpf_ltr_kruskal_rank(const double *X, size_t R, size_t len, double tol);
+/* Singular values (R, descending) of the R unit-normalised rows of X
+ * (R×len), each first centred over its entries when centre is set. */
+int kpf_ltr_factor_sv(const double *X, size_t R, size_t len, int centre, double *sv,
+                      kpf_error *err);
 
 /* ---- the `ltr_fit:` study (kpf run; docs/ltr.md) ------------------------- */
 

@@ -67,7 +67,10 @@ static int parse_model(const kpf_node *lf, kpf_ltr_spec *s, kpf_error *err)
     return rc;
 }
 
-static int parse_fit(const kpf_node *lf, uint64_t seed, kpf_ltr_fit_opts *o, kpf_error *err)
+static const char *const init_names[] = {"random", "teacher", NULL};
+
+static int parse_fit(const kpf_node *lf, uint64_t seed, kpf_ltr_fit_opts *o,
+                     int *init_teacher, kpf_error *err)
 {
     const kpf_node *f = NULL;
     kpf_ltr_fit_opts d;
@@ -85,6 +88,7 @@ static int parse_fit(const kpf_node *lf, uint64_t seed, kpf_ltr_fit_opts *o, kpf
                                &o->steps_per_bin, err);
     if (!rc) rc = kpf_cfg_size(f, "restarts", 0, d.restarts, 1, 10000, &o->restarts, err);
     if (!rc) rc = kpf_cfg_bool(f, "solve_readout", 0, d.solve_readout, &o->solve_readout, err);
+    if (!rc) rc = kpf_cfg_choice(f, "init", 0, init_names, 0, init_teacher, err);
     /* seed + 1: the restarts never share an initial draw with a teacher
      * drawn from the top-level seed */
     if (!rc) rc = kpf_cfg_u64(f, "seed", 0, seed + 1, &o->seed, err);
@@ -116,6 +120,7 @@ static int parse_ranks(const kpf_node *lf, ltr_study *st, kpf_error *err)
     const kpf_node *r = NULL;
     int rc = kpf_cfg_map(lf, "ranks", 0, &r, err);
     if (!rc) rc = kpf_cfg_size(r, "max", 0, 5, 1, 64, &st->R_max, err);
+    if (!rc) rc = kpf_cfg_size(r, "min", 0, 1, 1, st->R_max, &st->R_min, err);
     if (!rc) rc = kpf_cfg_double(r, "rel_tol", 0, 0.2, 0, 1e9, &st->rel_tol, err);
     if (!rc) rc = kpf_cfg_double(r, "abs_tol", 0, 0.0, 0, 1e9, &st->abs_tol, err);
     return rc;
@@ -247,6 +252,30 @@ static int probe_model(const kpf_node *lf, const kpf_plugin *ltr, ltr_study *st,
     return rc ? kpf_node_error(mn ? mn : lf, err, "%s", e.msg) : KPF_OK;
 }
 
+/* fit.init: teacher needs a teacher whose θ a student of rank R* can
+ * start from: the same units, time constants, activation and kernel. */
+static int check_init(const kpf_node *lf, const ltr_study *st, kpf_error *err)
+{
+    if (!st->init_teacher)
+        return KPF_OK;
+    const kpf_node *at = kpf_node_get(kpf_node_get(lf, "fit"), "init");
+    const kpf_ltr_spec *s = &st->model, *t = &st->tspec;
+    if (!st->teacher)
+        return kpf_node_error(at, err, "`init: teacher` needs `data: {teacher: …}`");
+    if (s->n != t->n || s->tau != t->tau || s->dt != t->dt || s->act != t->act ||
+        !s->smooth || s->length != t->length || s->scale != t->scale ||
+        s->jitter != t->jitter)
+        return kpf_node_error(at, err,
+                              "`init: teacher` starts the rank-%zu student at the teacher's "
+                              "θ: the model needs the teacher's n, tau, dt, activation and "
+                              "kernel (smooth, length, scale, jitter)",
+                              t->rank);
+    if (t->rank < st->R_min || t->rank > st->R_max)
+        return kpf_node_error(at, err, "`init: teacher` needs R* = %zu among the ranks %zu … %zu",
+                              t->rank, st->R_min, st->R_max);
+    return KPF_OK;
+}
+
 /* Read and validate the whole config, then load or simulate the data and
  * draw the masks: after this nothing the config says can fail. */
 static int study_parse(kpf_config *cfg, const kpf_plugin *ltr, ltr_study *st, kpf_error *err)
@@ -260,10 +289,11 @@ static int study_parse(kpf_config *cfg, const kpf_plugin *ltr, ltr_study *st, kp
     if (!rc) rc = kpf_cfg_size(root, "threads", 0, 0, 0, 4096, &st->threads, err);
     if (!rc) rc = kpf_cfg_map(root, "ltr_fit", KPF_CFG_REQUIRED, &lf, err);
     if (!rc) rc = parse_model(lf, &st->model, err);
-    if (!rc) rc = parse_fit(lf, seed, &st->fit, err);
+    if (!rc) rc = parse_fit(lf, seed, &st->fit, &st->init_teacher, err);
     if (!rc) rc = parse_cv(lf, seed, &st->cv, err);
     if (!rc) rc = parse_ranks(lf, st, err);
     if (!rc) rc = parse_data(lf, seed, st, &teacher, dims, err);
+    if (!rc) rc = check_init(lf, st, err);
     if (!rc) rc = kpf_config_check_unused(cfg, err);
     if (!rc && teacher) rc = simulate_teacher(teacher, ltr, dims, st, err);
     if (!rc) rc = make_masks(lf, st, err);
@@ -288,7 +318,7 @@ int kpf_ltr_study_check(kpf_config *cfg, const kpf_plugin *ltr, kpf_error *err)
  * reaches on each mask. */
 static int teacher_uv(const kpf_plugin *ltr, const ltr_study *st, ltr_sweep *sw, kpf_error *err)
 {
-    sw->teacher_train_uv = sw->teacher_test_uv = NAN;
+    sw->teacher_train_uv = sw->teacher_test_uv = sw->teacher_train_loss = NAN;
     if (!st->teacher)
         return KPF_OK;
     kpf_model *m = NULL;
@@ -308,46 +338,111 @@ static int teacher_uv(const kpf_plugin *ltr, const ltr_study *st, ltr_sweep *sw,
         sw->teacher_test_uv = kpf_ltr_uv(d->N, d->T, d->K, d->Y, pred, st->test);
     }
     kpf_ltr_problem_free(p);
+    p = NULL;
+    /* the fits' own objective at the teacher: train mask, M by least
+     * squares as the fits have it (MSE) */
+    if (!rc) rc = kpf_ltr_problem_alloc(m, st->d, st->train, &st->fit, &p, err);
+    if (!rc && st->fit.solve_readout && st->fit.loss == KPF_LTR_MSE)
+        rc = kpf_ltr_problem_solve_readout(p, st->tspec.act, 1e-6, err);
+    if (!rc) rc = kpf_ltr_problem_loss(p, &sw->teacher_train_loss, NULL, err);
+    kpf_ltr_problem_free(p);
     kpf_model_free(m);
     return rc;
 }
 
 static void sweep_free(ltr_sweep *sw)
 {
-    for (size_t r = 0; sw->fits && r < sw->R_max; r++)
+    for (size_t r = 0; sw->fits && r < sw->R_max - sw->R_min + 1; r++)
         kpf_ltr_fit_result_free(&sw->fits[r]);
     free(sw->fits);
     free(sw->seconds);
+    free(sw->restart);
 }
 
 /* Fit every rank afresh (kpf_ltr_rank_sweep without dropping θ), then the
  * plateau rule. */
 static int sweep(const kpf_plugin *ltr, const ltr_study *st, ltr_sweep *sw, kpf_error *err)
 {
+    sw->R_min = st->R_min;
     sw->R_max = st->R_max;
-    sw->fits = calloc(sw->R_max, sizeof *sw->fits);
-    sw->seconds = calloc(sw->R_max, sizeof(double));
-    double *uv = malloc(sw->R_max * sizeof(double));
+    const size_t nR = sw->R_max - sw->R_min + 1;
+    sw->fits = calloc(nR, sizeof *sw->fits);
+    sw->seconds = calloc(nR, sizeof(double));
+    double *uv = malloc(nR * sizeof(double));
     int rc = sw->fits && sw->seconds && uv ? KPF_OK
                                            : kpf_error_set(err, KPF_ENOMEM, "out of memory");
-    for (size_t R = 1; !rc && R <= sw->R_max; R++) {
+    for (size_t R = sw->R_min; !rc && R <= sw->R_max; R++) {
         kpf_ltr_spec s = st->model;
         s.rank = R;
+        kpf_ltr_fit_opts o = st->fit;
+        o.theta_init = st->init_teacher && R == st->tspec.rank ? st->theta_t : NULL;
         double t0 = now();
-        rc = kpf_ltr_fit(ltr, &s, st->d, st->train, st->test, &st->fit, &sw->fits[R - 1], err);
+        rc = kpf_ltr_fit(ltr, &s, st->d, st->train, st->test, &o, &sw->fits[R - sw->R_min],
+                         err);
         if (rc)
             kpf_error_prefix(err, rc, "ltr_fit: rank %zu: ", R);
-        sw->seconds[R - 1] = now() - t0;
-        uv[R - 1] = sw->fits[R - 1].test_uv;
+        sw->seconds[R - sw->R_min] = now() - t0;
+        uv[R - sw->R_min] = sw->fits[R - sw->R_min].test_uv;
     }
     if (!rc) {
         double mn = INFINITY;
-        for (size_t r = 0; r < sw->R_max; r++)
+        for (size_t r = 0; r < nR; r++)
             mn = fmin(mn, uv[r]);
         sw->threshold = (1 + st->rel_tol) * mn + st->abs_tol;
-        sw->chosen = kpf_ltr_plateau(uv, sw->R_max, st->rel_tol, st->abs_tol);
+        sw->chosen = sw->R_min - 1 + kpf_ltr_plateau(uv, nR, st->rel_tol, st->abs_tol);
     }
     free(uv);
+    return rc;
+}
+
+/* Kruskal ranks and singular values of the teacher's factors, and the
+ * match of every rank-R* restart with the teacher (kpf_ltr_match). */
+static int recovery(const kpf_plugin *ltr, const ltr_study *st, ltr_sweep *sw, kpf_error *err)
+{
+    const kpf_ltr_spec *t = &st->tspec;
+    const size_t R = t->rank, n = t->n, K = st->d->K;
+    if (!st->teacher || R > 64 || R < sw->R_min || R > sw->R_max)
+        return KPF_OK;
+    const kpf_ltr_fit_result *f = &sw->fits[R - sw->R_min];
+    kpf_ltr_spec s = st->model;
+    s.rank = R;
+    kpf_cp tc, fc;
+    memset(&tc, 0, sizeof tc);
+    double *a = malloc(R * n * sizeof(double)), *b = malloc(R * n * sizeof(double));
+    double *C = malloc(R * K * sizeof(double));
+    sw->restart = calloc(f->restarts, sizeof *sw->restart);
+    int rc = a && b && C && sw->restart ? KPF_OK
+                                        : kpf_error_set(err, KPF_ENOMEM, "out of memory");
+    if (!rc) rc = kpf_ltr_factors_of(ltr, t, 0, st->d->N, st->theta_t, st->m_t, a, b, C, err);
+    if (!rc) {
+        sw->kruskal[0] = kpf_ltr_kruskal_rank(a, R, n, 1e-6);
+        sw->kruskal[1] = kpf_ltr_kruskal_rank(b, R, n, 1e-6);
+        sw->kruskal[2] = kpf_ltr_kruskal_rank(C, R, K, 1e-6);
+        rc = kpf_ltr_factor_sv(C, R, K, 0, sw->c_sv, err);
+    }
+    if (!rc) rc = kpf_ltr_factor_sv(C, R, K, 1, sw->c_centred_sv, err);
+    if (!rc) rc = kpf_ltr_components(ltr, t, st->d, &st->fit, st->theta_t, st->m_t, &tc, err);
+    if (!rc) rc = kpf_ltr_components(ltr, &s, st->d, &st->fit, f->theta, f->m, &fc, err);
+    if (!rc) {
+        rc = kpf_ltr_match_components(&tc, &fc, &sw->kept, err);
+        kpf_cp_free(&fc);
+    }
+    for (size_t r = 0; !rc && r < f->restarts; r++) {
+        sw->restart[r].score = NAN;
+        if (isnan(f->restart_loss[r]))
+            continue;
+        rc = kpf_ltr_components(ltr, &s, st->d, &st->fit, f->restart_theta + r * f->m, f->m,
+                                &fc, err);
+        if (!rc) rc = kpf_ltr_match_components(&tc, &fc, &sw->restart[r], err);
+        kpf_cp_free(&fc);
+    }
+    sw->matched = !rc;
+    if (rc)
+        kpf_error_prefix(err, rc, "ltr_fit: recovery of the teacher's components: ");
+    kpf_cp_free(&tc);
+    free(a);
+    free(b);
+    free(C);
     return rc;
 }
 
@@ -385,6 +480,7 @@ int kpf_ltr_study_run(kpf_config *cfg, const kpf_plugin *ltr, const char *out_di
     if (!rc) rc = teacher_uv(ltr, &st, &sw, err);
     if (!rc) rc = sweep(ltr, &st, &sw, err);
     sw.total_seconds = now() - t0;
+    if (!rc) rc = recovery(ltr, &st, &sw, err);
     if (!rc) rc = write_outputs(out_dir, ltr, &st, &sw, err);
     sweep_free(&sw);
     study_free(&st);

@@ -16,8 +16,10 @@ typedef struct ltr_study {
     kpf_ltr_spec model;       /* the student; rank set per sweep point     */
     kpf_ltr_fit_opts fit;
     kpf_ltr_cv_opts cv;
-    size_t R_max;
+    size_t R_min, R_max;      /* ranks fitted: R_min … R_max               */
     double rel_tol, abs_tol;
+    int init_teacher;         /* fit.init: teacher (restart 0 at R* starts
+                                 at the teacher's θ)                     */
     char *file;               /* data: {file:} resolved, or NULL           */
     int teacher;              /* data: {teacher:}                          */
     kpf_ltr_spec tspec;       /* the teacher (K = trials)                  */
@@ -30,12 +32,20 @@ typedef struct ltr_study {
 
 /* The sweep's results, one entry per rank R = 1 … R_max. */
 typedef struct ltr_sweep {
-    size_t R_max, chosen;
-    kpf_ltr_fit_result *fits;
+    size_t R_min, R_max, chosen;
+    kpf_ltr_fit_result *fits; /* fits[R − R_min], R = R_min … R_max        */
     double *seconds;          /* wall time of each rank's fit              */
     double threshold;         /* (1 + rel_tol)·min UV + abs_tol            */
     double teacher_train_uv;  /* noiseless teacher vs data (NaN: no teacher) */
     double teacher_test_uv;
+    double teacher_train_loss; /* the fits' objective at the teacher's θ
+                                 with M by least squares (NaN: none)     */
+    /* recovery of the teacher's components by the rank-R* fits: */
+    int matched;              /* R* within R_min … R_max                   */
+    kpf_ltr_match kept;       /* the kept restart                          */
+    kpf_ltr_match *restart;   /* every restart (score NaN: diverged)       */
+    size_t kruskal[3];        /* k-ranks of the teacher's a, b, C (tol 1e-6) */
+    double c_sv[64], c_centred_sv[64]; /* teacher C's singular values      */
     double data_seconds, total_seconds;
 } ltr_sweep;
 

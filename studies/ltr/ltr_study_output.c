@@ -24,12 +24,12 @@ static void sweep_plot_body(const ltr_study *st, const ltr_sweep *sw, char *b, s
 {
     size_t n = (size_t)snprintf(
         b, cap,
-        "set grid\nset logscale y\nset xtics 1\nset xrange [0.5:%zu.5]\n"
+        "set grid\nset logscale y\nset xtics 1\nset xrange [%zu.5:%zu.5]\n"
         "set xlabel 'rank R'\nset ylabel 'unexplained variance'\nset key top right\n"
         "set title 'ltr_fit rank sweep: plateau at R = %zu%s'\n"
         "set arrow from %zu, graph 0 to %zu, graph 1 nohead lw 3 lc rgb '#2ca02c'\n"
         "set label 'chosen R = %zu' at %zu, graph 0.94 offset 0.5,0 tc rgb '#2ca02c'\n",
-        sw->R_max, sw->chosen, st->teacher ? " (dashed: teacher R*)" : "", sw->chosen,
+        sw->R_min - 1, sw->R_max, sw->chosen, st->teacher ? " (dashed: teacher R*)" : "", sw->chosen,
         sw->chosen, sw->chosen, sw->chosen);
     if (st->teacher)
         n += (size_t)snprintf(b + n, cap - n,
@@ -61,9 +61,9 @@ int kpf_ltr_study_write_sweep(const char *dir, const ltr_study *st, const ltr_sw
     if (st->teacher)
         fprintf(fp, "; teacher R* = %zu", st->tspec.rank);
     fprintf(fp, "\n# R  train_uv  heldout_uv  chosen  train_loss  seconds\n");
-    for (size_t r = 0; r < sw->R_max; r++)
-        fprintf(fp, "%zu %.10g %.10g %d %.10g %.3f\n", r + 1, sw->fits[r].train_uv,
-                sw->fits[r].test_uv, r + 1 == sw->chosen, sw->fits[r].train_loss,
+    for (size_t r = 0; r + sw->R_min <= sw->R_max; r++)
+        fprintf(fp, "%zu %.10g %.10g %d %.10g %.3f\n", r + sw->R_min, sw->fits[r].train_uv,
+                sw->fits[r].test_uv, r + sw->R_min == sw->chosen, sw->fits[r].train_loss,
                 sw->seconds[r]);
     int rc = close_file(fp, dir, "rank_sweep.dat", err);
     char body[4096];
@@ -105,7 +105,7 @@ static int write_theta(kpf_h5 *h, const char *group, const kpf_plugin *ltr,
 static int write_rank(kpf_h5 *h, const kpf_plugin *ltr, const ltr_study *st,
                       const ltr_sweep *sw, size_t R, kpf_error *err)
 {
-    const kpf_ltr_fit_result *f = &sw->fits[R - 1];
+    const kpf_ltr_fit_result *f = &sw->fits[R - sw->R_min];
     kpf_ltr_spec s = st->model;
     s.rank = R;
     s.K = st->d->K;
@@ -130,7 +130,7 @@ int kpf_ltr_study_write_fits(const char *dir, const kpf_plugin *ltr, const ltr_s
         return rc;
     const kpf_ltr_data *d = st->d;
     size_t dm[3] = {d->N, d->T, d->K};
-    for (size_t R = 1; !rc && R <= sw->R_max; R++)
+    for (size_t R = sw->R_min; !rc && R <= sw->R_max; R++)
         rc = write_rank(h, ltr, st, sw, R, err);
     if (!rc && st->teacher)
         rc = write_theta(h, "/teacher", ltr, st, &st->tspec, st->theta_t, st->m_t, err);
@@ -272,7 +272,8 @@ int kpf_ltr_study_write_factors(const char *dir, const kpf_plugin *ltr, const lt
     const size_t R = s.rank, Rt = st->teacher ? st->tspec.rank : 0, K = s.K;
     double *C = NULL, *Ct = NULL, scratch[64];
     size_t of[64], ot[64];
-    int rc = trial_factors_of(ltr, st, &s, sw->fits[R - 1].theta, sw->fits[R - 1].m, &C, err);
+    const kpf_ltr_fit_result *f = &sw->fits[R - sw->R_min];
+    int rc = trial_factors_of(ltr, st, &s, f->theta, f->m, &C, err);
     if (!rc && Rt) rc = trial_factors_of(ltr, st, &st->tspec, st->theta_t, st->m_t, &Ct, err);
     if (!rc) {
         match_factors(R, Rt, K, C, Ct, of, ot, corr ? corr : scratch);
@@ -294,7 +295,7 @@ static void json_array(kpf_json *j, const char *key, const ltr_sweep *sw, enum p
 {
     kpf_json_key(j, key);
     kpf_json_array_begin(j);
-    for (size_t r = 0; r < sw->R_max; r++) {
+    for (size_t r = 0; r + sw->R_min <= sw->R_max; r++) {
         const kpf_ltr_fit_result *f = &sw->fits[r];
         switch (what) {
         case TRAIN_UV: kpf_json_double(j, f->train_uv); break;
@@ -326,6 +327,67 @@ static void json_data(kpf_json *j, const ltr_study *st)
     kpf_json_object_end(j);
 }
 
+static void json_doubles(kpf_json *j, const char *key, const double *v, size_t n)
+{
+    kpf_json_key(j, key);
+    kpf_json_array_begin(j);
+    for (size_t i = 0; i < n; i++)
+        kpf_json_double(j, v[i]);
+    kpf_json_array_end(j);
+}
+
+/* One kpf_ltr_match: the score, each mode's mean |cos| and the centred
+ * trial correlations, teacher component by teacher component. */
+static void json_match(kpf_json *j, const kpf_ltr_match *m)
+{
+    kpf_json_object_begin(j);
+    const char *k[] = {"score", "neuron", "time", "trial"};
+    const double v[] = {m->score, m->neuron, m->time, m->trial};
+    for (size_t i = 0; i < 4; i++) {
+        kpf_json_key(j, k[i]);
+        kpf_json_double(j, v[i]);
+    }
+    json_doubles(j, "trial_corr", m->trial_corr, m->R);
+    kpf_json_object_end(j);
+}
+
+/* Recovery of the teacher's components by the rank-R* fits: the teacher's
+ * Kruskal ranks and trial-factor singular values, the kept restart's match
+ * and every restart's loss, held-out UV and match. */
+static void json_recovery(kpf_json *j, const ltr_study *st, const ltr_sweep *sw)
+{
+    const size_t R = st->tspec.rank;
+    const kpf_ltr_fit_result *f = &sw->fits[R - sw->R_min];
+    kpf_json_key(j, "kruskal_ranks");
+    kpf_json_array_begin(j);
+    for (size_t i = 0; i < 3; i++)
+        kpf_json_uint(j, sw->kruskal[i]);
+    kpf_json_array_end(j);
+    kpf_json_key(j, "kruskal_unique");
+    kpf_json_bool(j, sw->kruskal[0] + sw->kruskal[1] + sw->kruskal[2] >= 2 * R + 2);
+    json_doubles(j, "trial_factor_sv", sw->c_sv, R);
+    json_doubles(j, "trial_factor_centred_sv", sw->c_centred_sv, R);
+    kpf_json_key(j, "match");
+    json_match(j, &sw->kept);
+    kpf_json_key(j, "restarts");
+    kpf_json_array_begin(j);
+    for (size_t r = 0; r < f->restarts; r++) {
+        kpf_json_object_begin(j);
+        kpf_json_key(j, "seed");
+        kpf_json_uint(j, st->fit.seed + r);
+        kpf_json_key(j, "from_teacher");
+        kpf_json_bool(j, r == 0 && st->init_teacher);
+        kpf_json_key(j, "train_loss");
+        kpf_json_double(j, f->restart_loss[r]);
+        kpf_json_key(j, "heldout_uv");
+        kpf_json_double(j, f->restart_test_uv[r]);
+        kpf_json_key(j, "match");
+        json_match(j, &sw->restart[r]);
+        kpf_json_object_end(j);
+    }
+    kpf_json_array_end(j);
+}
+
 static void json_teacher(kpf_json *j, const ltr_study *st, const ltr_sweep *sw, const double *corr)
 {
     kpf_json_key(j, "teacher");
@@ -338,11 +400,15 @@ static void json_teacher(kpf_json *j, const ltr_study *st, const ltr_sweep *sw, 
     kpf_json_double(j, sw->teacher_train_uv);
     kpf_json_key(j, "heldout_uv");
     kpf_json_double(j, sw->teacher_test_uv);
+    kpf_json_key(j, "train_loss");
+    kpf_json_double(j, sw->teacher_train_loss);
     kpf_json_key(j, "trial_factor_correlation");
     kpf_json_array_begin(j);
     for (size_t r = 0; r < st->tspec.rank; r++)
         kpf_json_double(j, corr[r]);
     kpf_json_array_end(j);
+    if (sw->matched)
+        json_recovery(j, st, sw);
     kpf_json_object_end(j);
 }
 
@@ -361,7 +427,7 @@ int kpf_ltr_study_write_summary(const char *dir, const ltr_study *st, const ltr_
     json_data(&j, st);
     kpf_json_key(&j, "ranks");
     kpf_json_array_begin(&j);
-    for (size_t r = 1; r <= sw->R_max; r++)
+    for (size_t r = sw->R_min; r <= sw->R_max; r++)
         kpf_json_uint(&j, r);
     kpf_json_array_end(&j);
     json_array(&j, "train_uv", sw, TRAIN_UV);

@@ -244,6 +244,52 @@ Test(ltr_study, bad_configs_are_located_and_name_the_key)
     expect_bad(HEAD TEACHER "  cv: {block_t: 8, block_k: 8, inner_t: 2, inner_k: 2}\n",
                "bad.yaml:4:7: ltr_fit.cv: ", "holds out no block");
     expect_bad(HEAD TEACHER CV "  bogus: 1\n", "bad.yaml:5:3: ltr_fit.bogus: ", "unknown key");
+    expect_bad(HEAD TEACHER CV "  ranks: {min: 3, max: 2}\n", "bad.yaml:5:16: ltr_fit.ranks.min: ",
+               "out of range");
+    expect_bad(HEAD TEACHER CV "  fit: {init: best}\n", "bad.yaml:5:15: ltr_fit.fit.init: ",
+               "teacher");
+    expect_bad(HEAD TEACHER CV "  model: {n: 5}\n  fit: {init: teacher}\n",
+               "bad.yaml:6:15: ltr_fit.fit.init: ", "teacher's n");
+    expect_bad(HEAD TEACHER CV "  model: {n: 4}\n  fit: {init: teacher}\n  ranks: {max: 1}\n",
+               "bad.yaml:6:15: ltr_fit.fit.init: ", "among the ranks");
+}
+
+/* fit.init: teacher starts restart 0 of the rank-R* fit at the teacher's θ;
+ * with a tiny learning rate it stays there, so its components match the
+ * teacher's (score ≈ 1) and the summary records every restart. */
+Test(ltr_study, a_fit_from_the_teacher_matches_its_components, .timeout = 300)
+{
+    tu_write("t.yaml", "seed: 4\n"
+                       "ltr_fit:\n"
+                       "  data:\n"
+                       "    teacher: {rank: 2, n: 8, neurons: 8, bins: 12, trials: 16, noise: 0.005,\n"
+                       "              c_offset: 1, c_init: 0.5}\n"
+                       "  model: {n: 8, dt: 0.3, length: 8, c_init: 0.1, c_mean: 1}\n"
+                       "  fit: {iterations: 10, lr: 1e-7, restarts: 2, init: teacher}\n"
+                       "  cv: {block_t: 6, block_k: 8, inner_t: 3, inner_k: 4, frac: 0.25}\n"
+                       "  ranks: {min: 2, max: 2}\n");
+    cr_assert_eq(tu_sh("%s run %s/t.yaml -o %s/out", KPF_CLI_PATH, tu_tmp, tu_tmp), 0, "%s",
+                 tu_out);
+    const char *js = slurp("out/summary.json");
+    double r[4];
+    cr_assert_eq(json_numbers(js, "ranks", r, 4), 1);
+    cr_expect_eq(r[0], 2.0);
+    const char *rs = strstr(js, "\"restarts\": [");
+    cr_assert_not_null(rs, "%s", js);
+    cr_expect(strstr(rs, "\"from_teacher\": true"), "%s", rs);
+    const double s0 = json_number(rs, "score");
+    cr_expect_gt(s0, 0.99, "restart 0 from the teacher: match %g", s0);
+    const char *r1 = strstr(rs, "\"from_teacher\": false");
+    cr_assert_not_null(r1, "the second restart: %s", rs);
+    cr_expect_lt(json_number(r1, "score"), s0, "a random start matches less");
+    /* the teacher's loss under the fits' objective is at most the random start's */
+    const char *t = strstr(js, "\"teacher\": {");
+    cr_assert_not_null(t);
+    cr_expect_lt(json_number(t, "train_loss"), json_number(r1, "train_loss"));
+    double kr[4];
+    cr_assert_eq(json_numbers(js, "kruskal_ranks", kr, 4), 3);
+    cr_expect(kr[0] == 2 && kr[1] == 2 && kr[2] == 2, "Kruskal ranks %g %g %g", kr[0], kr[1],
+              kr[2]);
 }
 
 Test(ltr_study, a_bad_config_writes_nothing)
