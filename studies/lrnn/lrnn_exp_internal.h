@@ -60,5 +60,6 @@ int kpf_lrnn_fig_modes(kpf_lrnn_ctx *c, kpf_error *err);       /* lrnn_exp_modes
 int kpf_lrnn_fig_phase(kpf_lrnn_ctx *c, kpf_error *err);       /* lrnn_exp_phase.c */
 int kpf_lrnn_fig_ntk(kpf_lrnn_ctx *c, kpf_error *err);         /* lrnn_exp_ntk.c */
 int kpf_lrnn_fig_integration(kpf_lrnn_ctx *c, kpf_error *err); /* lrnn_exp_integration.c */
+int kpf_lrnn_fig_hysteresis(kpf_lrnn_ctx *c, kpf_error *err);  /* lrnn_exp_hysteresis.c */
 
 #endif

@@ -146,7 +146,8 @@ uint64_t kpf_lrnn_model_basis_seed(const kpf_model *m)
 
 /* ---- entry -------------------------------------------------------------------------- */
 
-static const char *const fig_names[] = {"modes", "phase", "ntk", "integration", NULL};
+static const char *const fig_names[] = {"modes",       "phase",      "ntk",
+                                         "integration", "hysteresis", NULL};
 
 /* One path for check and run: each figure reads its whole config first and
  * returns there when c.check_only is set. */
@@ -165,6 +166,7 @@ static int experiment(kpf_config *cfg, const kpf_plugin *lrnn, const char *out_d
     case 0: return kpf_lrnn_fig_modes(&c, err);
     case 1: return kpf_lrnn_fig_phase(&c, err);
     case 2: return kpf_lrnn_fig_ntk(&c, err);
+    case 4: return kpf_lrnn_fig_hysteresis(&c, err);
     default: return kpf_lrnn_fig_integration(&c, err);
     }
 }

@@ -592,6 +592,70 @@ Test(lrnn, dirac_transition_points)
     }
 }
 
+/* Fig. 4's Dirac task as GD sees it (`figure: hysteresis`): at T = 4 and
+ * β = 1.2, 1.3 > β_c = 1 the global minimum is recurrent, GD from
+ * a = b = c = 0.5 finds it, GD from 0.1 stays on the feed-forward branch
+ * b = 0 (a local minimum for every β at T ≥ 4); the recurrent branch exists
+ * from β_s ≈ 0.910 on (E*(b) gains a local minimum near b ≈ 0.74). */
+Test(lrnn, dirac_hysteresis_depends_on_the_init)
+{
+    kpf_config *c = NULL;
+    cr_assert_eq(kpf_config_load_string("lrnn: {figure: hysteresis, T: [4], inits: [0.1, 0.5], "
+                                        "from: 1.2, to: 1.3, n: 2, time: 400, step: 0.004}\n",
+                                        "hyst", &c, &err),
+                 KPF_OK, "%s", err.msg);
+    char dir[] = "/tmp/kpf-lrnn-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    cr_assert_eq(kpf_lrnn_experiment_run(c, plugin(), dir, &err), KPF_OK, "%s", err.msg);
+    char path[256];
+    snprintf(path, sizeof path, "%s/plot-src/hysteresis.dat", dir);
+    FILE *fp = fopen(path, "r");
+    cr_assert_not_null(fp, "%s", path);
+    double b[3][2]; /* block (init 0.1, init 0.5, global minimum) × β */
+    size_t blk = 0, row = 0, blank = 0;
+    char line[512];
+    while (fgets(line, sizeof line, fp) && blk < 3) {
+        double x, bb;
+        if (line[0] == '#')
+            continue;
+        if (sscanf(line, "%lf %lf", &x, &bb) != 2) {
+            if (++blank == 2 && row) { /* gnuplot's block separator */
+                blk++;
+                row = 0;
+            }
+            continue;
+        }
+        blank = 0;
+        if (row < 2)
+            b[blk][row++] = bb;
+    }
+    fclose(fp);
+    cr_assert_eq(blk, 3, "expected 3 blocks");
+    for (int i = 0; i < 2; i++) {
+        cr_expect_lt(b[0][i], 0.05, "GD from 0.1 left b = 0: |b| = %g", b[0][i]);
+        cr_expect_gt(b[1][i], 0.5, "GD from 0.5 stayed at b = 0: |b| = %g", b[1][i]);
+        cr_expect_gt(b[2][i], 0.5, "global minimum at b = 0 above beta_c: |b| = %g", b[2][i]);
+    }
+    snprintf(path, sizeof path, "%s/summary.json", dir);
+    fp = fopen(path, "r");
+    cr_assert_not_null(fp);
+    static char js[8192];
+    size_t len = fread(js, 1, sizeof js - 1, fp);
+    js[len] = 0;
+    fclose(fp);
+    const char *k = strstr(js, "\"beta_spinodal_recurrent_branch\":");
+    cr_assert_not_null(k, "%s", js);
+    double bs = strtod(strchr(k, ':') + 1, NULL);
+    cr_expect(fabs(bs - 0.910) < 0.005, "T = 4: beta_s = %g, expected 0.910", bs);
+    k = strstr(js, "\"beta_c_over_kappa_global_min_bmax\":");
+    cr_assert_not_null(k);
+    cr_expect(fabs(strtod(strchr(k, ':') + 1, NULL) - 1.0) < 1e-3, "T = 4: beta_c != 1");
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    cr_expect_eq(system(cmd), 0);
+    kpf_config_free(c);
+}
+
 /* ---- sensory integration (§3.6) --------------------------------------------------- */
 
 static void integrate(const char *op, double *loss, size_t nT)
@@ -1020,6 +1084,10 @@ Test(lrnn, experiments_run_and_write_their_outputs)
     run_experiment("task: {name: lrnn_svd, n_in: 2, T: 1}\nmodel: {n: 2}\n"
                    "lrnn: {figure: ntk, T: [1, 2], scale: [0.5, 1], time: 0.5, step: 0.05}\n",
                    (const char *const[]){"plot-src/fig5.dat", "fig5.png", "summary.json", NULL});
+    run_experiment("lrnn: {figure: hysteresis, T: [3, 4], inits: [0.1, 0.5], from: 0.5, to: 1.5, "
+                   "n: 3, time: 2, step: 0.01, init_scan: {from: 0.1, to: 0.5, n: 2}}\n",
+                   (const char *const[]){"plot-src/hysteresis.dat", "plot-src/crossing.dat",
+                                         "hysteresis.png", "crossing.png", "summary.json", NULL});
     run_experiment("task: {name: lrnn_integration, n_in: 2, T: 3}\nmodel: {n: 2}\n"
                    "train: {iterations: 20, batch: 8, eval_trials: 8}\n"
                    "lrnn: {figure: integration, T_test_to: 4, test_trials: 16}\n",
