@@ -6,7 +6,8 @@
  *     core's default (Euler), even when the bytes past its struct_size would
  *     name a stepper: the host never reads beyond struct_size;
  *   - a default_stepper the core does not have, or one on a discrete map, is
- *     refused when the descriptor is registered, naming the field. */
+ *     refused when the descriptor is registered, naming the field;
+ *   - `kpf plugins` shows each continuous model's default step. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stddef.h>
@@ -125,4 +126,25 @@ Test(hh_stepper, unknown_or_discrete_default_stepper_is_refused)
     cr_assert(strstr(err.msg, "discrete map"), "%s", err.msg);
     edited.default_stepper = NULL; /* NULL = absent: accepted */
     cr_assert_eq(kpf_plugin_validate(&edited, "test.so", &err), KPF_OK, "%s", err.msg);
+}
+
+/* `kpf plugins` says which stepper a config without `step:` gets. */
+Test(hh_stepper, kpf_plugins_shows_the_default_step)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "KPF_PLUGIN_PATH=%s %s plugins 2>/dev/null", KPF_BUILD_PLUGIN_DIR,
+             KPF_CLI_PATH);
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    static char out[65536];
+    size_t len = fread(out, 1, sizeof out - 1, p);
+    out[len] = 0;
+    cr_assert_eq(pclose(p), 0, "%s", out);
+    const char *hh = strstr(out, "\n  hh "), *rnn = strstr(out, "\n  rnn ");
+    cr_assert(hh && rnn, "%s", out);
+    const char *hh_end = strchr(strchr(hh + 1, '\n') + 1, '\n');
+    const char *rk4 = strstr(hh, "[continuous, default step: rk4 (the plugin's choice)]");
+    cr_expect(rk4 && rk4 < hh_end, "hh's entry does not show rk4:\n%s", out);
+    cr_expect(strstr(rnn, "[continuous, default step: euler (the core's default)]"),
+              "rnn's entry does not show the core's Euler:\n%s", out);
 }
