@@ -2,9 +2,15 @@
  * the run's first snapshot (Schuessler et al. 2020; kpf/delta_w.h) — its
  * singular values, the loss on the analysis trials of W₀ + ΔW truncated to
  * rank R = 0 … r_max, and the functional rank (smallest R with a loss below
- * 5% of the first snapshot's).  YAML: `delta_w: {block: W, r_max: 10}`. */
+ * 5% of a reference loss).  YAML: `delta_w: {block: W, r_max: 10}`.
+ * The reference is the first snapshot's loss (`reference: first`, the
+ * default) or, as in Schuessler et al.'s figure code (figures_nonlinear.ipynb:
+ * loss_0 = loss_rr_all[..., 0]), the loss of the truncation at R = 0, i.e. W₀
+ * with every other block trained (`reference: rank0`).  The two differ only
+ * when blocks other than this one train. */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "builtin_analyses.h"
 #include "kpf/delta_w.h"
@@ -16,6 +22,7 @@ typedef struct delta_w {
     double *W0, *W;      /* n×n: the first snapshot's block, the current one */
     double *loss, *sv;   /* R + 1 truncation losses; n singular values of ΔW */
     double L0;           /* analysis-set loss at the first snapshot */
+    int rank0;           /* 1: measure against loss[0] (reference: rank0) */
     int have_w0;         /* W₀ taken in this process */
     double last[3];      /* sv1, sv2, functional rank of the latest snapshot */
 } delta_w;
@@ -41,6 +48,13 @@ static int create(const kpf_node *node, const kpf_analysis_setup *setup, void **
     size_t r_max = 0, n = setup->model->n;
     int rc = kpf_cfg_string(node, "block", KPF_CFG_OPTIONAL, "W", &block, err);
     if (!rc) rc = kpf_cfg_size(node, "r_max", KPF_CFG_OPTIONAL, 10, 1, 100000, &r_max, err);
+    const char *ref = NULL;
+    if (!rc) rc = kpf_cfg_string(node, "reference", KPF_CFG_OPTIONAL, "first", &ref, err);
+    if (!rc && strcmp(ref, "first") && strcmp(ref, "rank0"))
+        rc = kpf_node_error(kpf_node_get(node, "reference"), err,
+                            "unknown reference '%s' (first: the first snapshot's loss; rank0: "
+                            "the loss of W0 with the other blocks trained)",
+                            ref);
     const kpf_node *at = kpf_node_get(node, "block") ? kpf_node_get(node, "block") : node;
     if (!rc) rc = kpf_analysis_square_block(setup->model, at, block, "ΔW", err);
     if (rc)
@@ -49,6 +63,7 @@ static int create(const kpf_node *node, const kpf_analysis_setup *setup, void **
     if (!d)
         return kpf_error_set(err, KPF_ENOMEM, "out of memory");
     d->block = block;
+    d->rank0 = !strcmp(ref, "rank0");
     d->n = n;
     d->R = r_max < n ? r_max : n;
     d->W0 = malloc(n * n * sizeof(double));
@@ -96,8 +111,10 @@ static int at_snapshot(void *self, const kpf_snapshot *s, kpf_error *err)
         return rc;
     d->last[0] = d->sv[0];
     d->last[1] = n > 1 ? d->sv[1] : 0.0;
-    d->last[2] = (double)kpf_dw_functional_rank(d->loss, R, d->L0, 0.05);
+    double ref = d->rank0 ? d->loss[0] : d->L0;
+    d->last[2] = (double)kpf_dw_functional_rank(d->loss, R, ref, 0.05);
     rc = kpf_snapshot_write(s, "delta_w/singular_values", d->sv, n, err);
+    if (!rc) rc = kpf_snapshot_write(s, "delta_w/reference_loss", &ref, 1, err);
     if (!rc) rc = kpf_snapshot_write(s, "delta_w/truncation_loss", d->loss, R + 1, err);
     if (!rc) rc = kpf_snapshot_write(s, "delta_w/functional_rank", &d->last[2], 1, err);
     if (!rc) rc = kpf_snapshot_scalar(s, "delta_w_sv1", d->last[0], err);

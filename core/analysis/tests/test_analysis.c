@@ -3,6 +3,7 @@
 #include <criterion/criterion.h>
 #include <math.h>
 
+#include "kpf/delta_w.h"
 #include "kpf/h5io.h"
 #include "test_util.h"
 
@@ -52,6 +53,59 @@ Test(analysis, delta_w_and_cp_outputs, .timeout = 300)
     free(loss);
     free(ve);
     cr_assert_eq(tu_sh("grep -c functional_rank %s/o/summary.json", tu_tmp), 0, "%s", tu_out);
+}
+
+/* `reference: rank0` (Schuessler's figure code) measures the functional rank
+ * against the loss of W₀ with the trained W_in and W_out, loss[0]; the
+ * default against the first snapshot's loss, which differs once W_in trains. */
+Test(analysis, delta_w_reference_rank0, .timeout = 300)
+{
+    const char *cfg = "task: {name: memory_pro, t_stim: 5, t_memory: 5, t_response: 5}\n"
+                      "model: {plugin: rnn, n: 12}\n"
+                      "train: {iterations: 40, batch: 8, lr: 0.01, blocks: [W, W_in, W_out], "
+                      "eval_trials: 8}\n"
+                      "analysis: {at: [0, 40], trials: 4, k: 5, "
+                      "delta_w: {r_max: 12, reference: %s}}\n"
+                      "simulate: {trials: 2}\n";
+    double ref[2], fr[2], *loss[2];
+    const char *names[2] = {"first", "rank0"};
+    for (int k = 0; k < 2; k++) {
+        char text[1024];
+        snprintf(text, sizeof text, cfg, names[k]);
+        tu_write("r.yaml", text);
+        cr_assert_eq(tu_sh("%s run %s/r.yaml -o %s/o%d", KPF_CLI_PATH, tu_tmp, tu_tmp, k), 0,
+                     "%s", tu_out);
+        char p[256];
+        snprintf(p, sizeof p, "%s/o%d/analysis.h5", tu_tmp, k);
+        kpf_h5 *h = NULL;
+        cr_assert_eq(kpf_h5_open(p, &h, &err), KPF_OK, "%s", err.msg);
+        size_t n;
+        loss[k] = read_all(h, "/snapshots/40/delta_w/truncation_loss", &n);
+        cr_assert_eq(n, 13);
+        double *v = read_all(h, "/snapshots/40/delta_w/reference_loss", &n);
+        ref[k] = v[0];
+        free(v);
+        v = read_all(h, "/snapshots/40/delta_w/functional_rank", &n);
+        fr[k] = v[0];
+        free(v);
+        kpf_h5_close(h, NULL);
+    }
+    /* The same seed trains the same network: identical truncation losses. */
+    for (size_t r = 0; r <= 12; r++)
+        cr_assert_eq(loss[0][r], loss[1][r], "R = %zu", r);
+    cr_assert_eq(ref[1], loss[1][0], "rank0 must use the R = 0 loss");
+    cr_assert_neq(ref[0], loss[0][0], "first must use the first snapshot's loss");
+    for (int k = 0; k < 2; k++) {
+        long want = kpf_dw_functional_rank(loss[k], 12, ref[k], 0.05);
+        cr_assert_eq((long)fr[k], want, "%s: %g vs %ld", names[k], fr[k], want);
+        free(loss[k]);
+    }
+    char bad[1024];
+    snprintf(bad, sizeof bad, cfg, "initial");
+    tu_write("bad.yaml", bad);
+    cr_assert_eq(tu_sh("%s run %s/bad.yaml -o %s/bad", KPF_CLI_PATH, tu_tmp, tu_tmp), 2);
+    cr_assert(strstr(tu_out, "delta_w.reference: unknown reference 'initial'"), "%s", tu_out);
+    cr_assert_not(tu_exists("bad"));
 }
 
 Test(analysis, bad_keys_are_located)
