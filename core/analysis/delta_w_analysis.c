@@ -24,7 +24,10 @@ typedef struct delta_w {
     double L0;           /* analysis-set loss at the first snapshot */
     int rank0;           /* 1: measure against loss[0] (reference: rank0) */
     int have_w0;         /* W₀ taken in this process */
-    double last[3];      /* sv1, sv2, functional rank of the latest snapshot */
+    /* sv1, sv2, functional rank (−1: not reached) of the latest snapshot,
+     * and the rank again with NaN for "not reached", so that a sweep's mean
+     * leaves such runs out, as Schuessler et al.'s figure code does */
+    double last[4];
 } delta_w;
 
 static void destroy(void *self)
@@ -70,7 +73,7 @@ static int create(const kpf_node *node, const kpf_analysis_setup *setup, void **
     d->W = malloc(n * n * sizeof(double));
     d->loss = calloc(d->R + 1, sizeof(double));
     d->sv = calloc(n, sizeof(double));
-    d->last[0] = d->last[1] = d->last[2] = NAN;
+    d->last[0] = d->last[1] = d->last[2] = d->last[3] = NAN;
     if (!d->W0 || !d->W || !d->loss || !d->sv) {
         destroy(d);
         return kpf_error_set(err, KPF_ENOMEM, "cannot allocate the ΔW analysis");
@@ -96,7 +99,7 @@ static int at_snapshot(void *self, const kpf_snapshot *s, kpf_error *err)
 {
     delta_w *d = self;
     size_t n = d->n, R = d->R;
-    d->last[0] = d->last[1] = d->last[2] = NAN;
+    d->last[0] = d->last[1] = d->last[2] = d->last[3] = NAN;
     if (s->resumed) /* resumed past the first snapshot: no W₀ here */
         return KPF_OK;
     if (s->index == 0)
@@ -113,6 +116,7 @@ static int at_snapshot(void *self, const kpf_snapshot *s, kpf_error *err)
     d->last[1] = n > 1 ? d->sv[1] : 0.0;
     double ref = d->rank0 ? d->loss[0] : d->L0;
     d->last[2] = (double)kpf_dw_functional_rank(d->loss, R, ref, 0.05);
+    d->last[3] = d->last[2] < 0 ? NAN : d->last[2];
     rc = kpf_snapshot_write(s, "delta_w/singular_values", d->sv, n, err);
     if (!rc) rc = kpf_snapshot_write(s, "delta_w/reference_loss", &ref, 1, err);
     if (!rc) rc = kpf_snapshot_write(s, "delta_w/truncation_loss", d->loss, R + 1, err);
@@ -120,18 +124,20 @@ static int at_snapshot(void *self, const kpf_snapshot *s, kpf_error *err)
     if (!rc) rc = kpf_snapshot_scalar(s, "delta_w_sv1", d->last[0], err);
     if (!rc) rc = kpf_snapshot_scalar(s, "delta_w_sv2", d->last[1], err);
     if (!rc) rc = kpf_snapshot_scalar(s, "functional_rank", d->last[2], err);
+    if (!rc) rc = kpf_snapshot_scalar(s, "functional_rank_reached", d->last[3], err);
     return rc;
 }
 
 static size_t scalars(const void *self, const char **names, double *v, size_t cap)
 {
     const delta_w *d = self;
-    const char *const nm[3] = {"delta_w_sv1", "delta_w_sv2", "functional_rank"};
-    for (size_t i = 0; i < 3 && i < cap; i++) {
+    const char *const nm[4] = {"delta_w_sv1", "delta_w_sv2", "functional_rank",
+                               "functional_rank_reached"};
+    for (size_t i = 0; i < 4 && i < cap; i++) {
         names[i] = nm[i];
         v[i] = d->last[i];
     }
-    return 3;
+    return 4;
 }
 
 const kpf_analysis_desc kpf_analysis_delta_w = {

@@ -99,7 +99,30 @@ Test(analysis, delta_w_reference_rank0, .timeout = 300)
         long want = kpf_dw_functional_rank(loss[k], 12, ref[k], 0.05);
         cr_assert_eq((long)fr[k], want, "%s: %g vs %ld", names[k], fr[k], want);
         free(loss[k]);
+        /* functional_rank_reached: the rank, or null (NaN) when not reached,
+         * so a sweep's mean leaves the run out */
+        char line[64];
+        if (want < 0)
+            snprintf(line, sizeof line, "\"functional_rank_reached\": null");
+        else
+            snprintf(line, sizeof line, "\"functional_rank_reached\": %ld", want);
+        cr_assert_eq(tu_sh("grep -F '%s' %s/o%d/summary.json", line, tu_tmp, k), 0,
+                     "%s missing", line);
     }
+    /* A run that reaches 5 %: Schuessler's linear constant-input task, W
+     * alone by GD (functional rank 1, docs/delta_w.md). */
+    tu_write("c.yaml", "task: {name: constant_input, t_max: 40}\n"
+                       "model: {plugin: rnn, n: 60, g: 0.5, activation: linear, dt: 0.5, "
+                       "input_scale: 0.1291}\n"
+                       "train: {iterations: 150, batch: 1, optimizer: sgd, lr: 0.02, "
+                       "blocks: [W], eval_trials: 1}\n"
+                       "analysis: {at: [0, 150], trials: 1, operators: [], "
+                       "delta_w: {r_max: 3, reference: rank0}}\n"
+                       "simulate: {trials: 1}\n");
+    cr_assert_eq(tu_sh("%s run %s/c.yaml -o %s/c", KPF_CLI_PATH, tu_tmp, tu_tmp), 0, "%s",
+                 tu_out);
+    cr_assert_eq(tu_sh("grep -F '\"functional_rank_reached\": 1' %s/c/summary.json", tu_tmp), 0,
+                 "constant input: functional rank 1 expected");
     char bad[1024];
     snprintf(bad, sizeof bad, cfg, "initial");
     tu_write("bad.yaml", bad);
