@@ -10,6 +10,7 @@
 
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_linalg.h>
+#include <gsl/gsl_multimin.h>
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
 #include <hdf5.h>
@@ -284,6 +285,7 @@ void kpf_ltr_fit_opts_default(kpf_ltr_fit_opts *o)
     o->solve_readout = 1;
     o->seed = 0;
     o->theta_init = NULL;
+    o->polish = 0;
 }
 
 void kpf_ltr_problem_free(kpf_ltr_problem *p)
@@ -590,6 +592,96 @@ void kpf_ltr_fit_result_free(kpf_ltr_fit_result *r)
     memset(r, 0, sizeof *r);
 }
 
+/* ---- BFGS polish ------------------------------------------------------------- */
+
+/* Adam's steps are about lr in size whatever the gradient, so it hovers
+ * around a minimum instead of converging (docs/ltr.md "Which components
+ * are recovered"); a quasi-Newton polish converges.  It moves all of θ,
+ * M included: the readout's least squares is ill-conditioned (φ(x) lies
+ * near the R-dimensional span of a), so the reduced gradient with M
+ * re-solved at every point is not accurate enough for a line search. */
+typedef struct polish_ctx {
+    kpf_model *m;
+    kpf_ltr_problem *p;
+    double *g;
+    int rc;
+    kpf_error *err;
+} polish_ctx;
+
+static void polish_fdf(const gsl_vector *x, void *vc, double *f, gsl_vector *gv)
+{
+    polish_ctx *c = vc;
+    double L = GSL_POSINF;
+    const size_t nx = c->m->m;
+    if (!c->rc) {
+        for (size_t i = 0; i < nx; i++)
+            c->m->theta[i] = gsl_vector_get(x, i);
+        c->rc = kpf_model_theta_changed(c->m, c->err);
+        if (!c->rc)
+            c->rc = kpf_ltr_problem_loss(c->p, &L, gv ? c->g : NULL, c->err);
+        if (c->rc == KPF_ENUMERIC) { /* a trial step too far: reject it */
+            c->rc = KPF_OK;
+            L = GSL_POSINF;
+        }
+    }
+    if (f)
+        *f = c->rc ? GSL_POSINF : L;
+    for (size_t i = 0; gv && i < nx; i++)
+        gsl_vector_set(gv, i, c->rc || !isfinite(L) ? 0.0 : c->g[i]);
+}
+
+static double polish_f(const gsl_vector *x, void *c)
+{
+    double f;
+    polish_fdf(x, c, &f, NULL);
+    return f;
+}
+
+static void polish_df(const gsl_vector *x, void *c, gsl_vector *g)
+{
+    double f;
+    polish_fdf(x, c, &f, g);
+}
+
+static int polish(kpf_model *m, kpf_ltr_problem *p, size_t iters, double *g, kpf_error *err)
+{
+    const size_t nx = m->m;
+    polish_ctx c = {m, p, g, KPF_OK, err};
+    gsl_multimin_function_fdf F = {polish_f, polish_df, polish_fdf, nx, &c};
+    gsl_multimin_fdfminimizer *s =
+        gsl_multimin_fdfminimizer_alloc(gsl_multimin_fdfminimizer_vector_bfgs2, nx);
+    gsl_vector *x = gsl_vector_alloc(nx);
+    if (!s || !x) {
+        gsl_multimin_fdfminimizer_free(s);
+        gsl_vector_free(x);
+        return kpf_error_set(err, KPF_ENOMEM, "ltr polish: out of memory");
+    }
+    for (size_t i = 0; i < nx; i++)
+        gsl_vector_set(x, i, m->theta[i]);
+    gsl_error_handler_t *old = gsl_set_error_handler_off();
+    int st = gsl_multimin_fdfminimizer_set(s, &F, x, 1e-3, 0.1);
+    size_t stuck = 0;
+    for (size_t it = 0; !st && !c.rc && it < iters; it++) {
+        st = gsl_multimin_fdfminimizer_iterate(s);
+        /* a failed line search: drop the curvature estimate and go on from
+         * the best point, up to 5 times in a row */
+        if (st == GSL_ENOPROG && ++stuck <= 5)
+            st = gsl_multimin_fdfminimizer_restart(s);
+        else if (!st)
+            stuck = 0;
+        if (!st && gsl_multimin_test_gradient(s->gradient, 1e-12) == GSL_SUCCESS)
+            break;
+    }
+    gsl_set_error_handler(old);
+    /* the best point found (BFGS never accepts a rise) */
+    for (size_t i = 0; i < nx; i++)
+        m->theta[i] = gsl_vector_get(s->x, i);
+    gsl_multimin_fdfminimizer_free(s);
+    gsl_vector_free(x);
+    int rc = c.rc ? c.rc : kpf_model_theta_changed(m, err);
+    return rc ? kpf_error_prefix(err, rc, "ltr polish: ") : KPF_OK;
+}
+
 /* One restart: returns the final train loss and fills pred/θ.  theta0
  * (may be NULL) replaces the seed's initial draw. */
 static int fit_once(const kpf_plugin *ltr, const kpf_ltr_spec *spec, const kpf_ltr_data *d,
@@ -636,6 +728,8 @@ static int fit_once(const kpf_plugin *ltr, const kpf_ltr_spec *spec, const kpf_l
             kpf_error_prefix(err, rc, "ltr fit (seed %llu, iteration %zu): ",
                              (unsigned long long)seed, it);
     }
+    if (!rc && o->polish)
+        rc = polish(m, p, o->polish, g, err);
     if (!rc && vp)
         rc = kpf_ltr_problem_solve_readout(p, spec->act, 1e-6, err);
     if (!rc)

@@ -126,6 +126,8 @@ typedef struct kpf_ltr_fit_opts {
     const double *theta_init; /* restart 0 starts here instead of a random
                               draw (m values of the spec's model; the
                               caller keeps it)                  [NULL]  */
+    size_t polish;         /* after Adam, up to this many BFGS iterations
+                              on all of θ (GSL vector_bfgs2)     [0]     */
 } kpf_ltr_fit_opts;
 
 void kpf_ltr_fit_opts_default(kpf_ltr_fit_opts *o);

@@ -89,6 +89,7 @@ static int parse_fit(const kpf_node *lf, uint64_t seed, kpf_ltr_fit_opts *o,
     if (!rc) rc = kpf_cfg_size(f, "restarts", 0, d.restarts, 1, 10000, &o->restarts, err);
     if (!rc) rc = kpf_cfg_bool(f, "solve_readout", 0, d.solve_readout, &o->solve_readout, err);
     if (!rc) rc = kpf_cfg_choice(f, "init", 0, init_names, 0, init_teacher, err);
+    if (!rc) rc = kpf_cfg_size(f, "polish", 0, d.polish, 0, 100000000, &o->polish, err);
     /* seed + 1: the restarts never share an initial draw with a teacher
      * drawn from the top-level seed */
     if (!rc) rc = kpf_cfg_u64(f, "seed", 0, seed + 1, &o->seed, err);
