@@ -25,10 +25,11 @@ static int check_opts(const kpf_model *m, const kpf_traj *tr, const kpf_lyap_opt
     return KPF_OK;
 }
 
-/* Exact cond(R) of one trial's k×k factor, by Jacobi SVD. */
+/* Exact cond(R) of one trial's k×k factor, by Jacobi SVD (cond(Rᵀ) =
+ * cond(R), so R's row-major storage serves as the column-major input). */
 static int cond_of(double *R, size_t k, double *work, double *cond, kpf_error *err)
 {
-    double *sv = work + k * k;
+    double *sv = work + KPF_LYAP_SVALS_WORK(k, k);
     int rc = kpf_lyap_svals(R, k, k, sv, work, err);
     if (!rc)
         *cond = sv[k - 1] > 0.0 ? sv[0] / sv[k - 1] : INFINITY;
@@ -90,7 +91,8 @@ int kpf_lyapunov_qr(kpf_model *m, const kpf_traj *tr, const kpf_lyap_opts *o, do
     if ((rc = kpf_lyap_ws_alloc(&w, m, tr, k, err)))
         return rc;
     kpf_lyap_diag d = {0};
-    double *scratch = malloc((2 * k * k + 2 * k) * sizeof(double));
+    /* logd k, R k², then cond_of's SVD work and its k values */
+    double *scratch = malloc((k + k * k + KPF_LYAP_SVALS_WORK(k, k) + k) * sizeof(double));
     memset(lambda, 0, tr->B * k * sizeof(double));
     rc = scratch ? run_qr(&w, o, lambda, scratch, &d, err)
                  : kpf_error_set(err, KPF_ENOMEM, "lyapunov: out of memory");

@@ -12,7 +12,7 @@
 typedef struct fund {
     double *P;     /* [B][n][n] upper-triangular R products, rescaled */
     double *scale; /* [B] log of the factor taken out of P            */
-    double *work;  /* 2n² + 2n                                        */
+    double *work;  /* 2n² + 2n + 6: the QR's, then n² + the SVD's work  */
 } fund;
 
 static void fund_free(fund *f)
@@ -26,7 +26,7 @@ static int fund_alloc(fund *f, size_t B, size_t n, kpf_error *err)
 {
     f->P = malloc(B * n * n * sizeof(double));
     f->scale = calloc(B, sizeof(double));
-    f->work = malloc((2 * n * n + 2 * n) * sizeof(double));
+    f->work = malloc((2 * n * n + 2 * n + 6) * sizeof(double));
     if (f->P && f->scale && f->work)
         return KPF_OK;
     fund_free(f);
@@ -111,13 +111,12 @@ int kpf_lyapunov_ftle(kpf_model *m, const kpf_traj *tr, size_t k0, size_t k1, si
     if (rc)
         return rc;
     size_t n = tr->n;
-    double time = tr->dt * (double)(k1 - k0), *A = f.work, *V = A + n * n;
+    double time = tr->dt * (double)(k1 - k0), *A = f.work, *work = A + n * n;
     for (size_t b = 0; !rc && b < tr->B; b++) {
-        /* σ(Φ_b) = σ(P_b) = σ(P_bᵀ); Pᵀ is column-graded, Jacobi's good case. */
-        for (size_t i = 0; i < n; i++)
-            for (size_t j = 0; j < n; j++)
-                A[j * n + i] = f.P[(b * n + i) * n + j];
-        rc = kpf_lyap_svals(A, n, n, ftle + b * n, V, err);
+        /* σ(Φ_b) = σ(P_b) = σ(P_bᵀ); Pᵀ is column-graded, Jacobi's good case,
+         * and P_b's row-major storage is Pᵀ's column-major one. */
+        memcpy(A, f.P + b * n * n, n * n * sizeof(double));
+        rc = kpf_lyap_svals(A, n, n, ftle + b * n, work, err);
         for (size_t i = 0; !rc && i < n; i++)
             ftle[b * n + i] = (log(ftle[b * n + i]) + f.scale[b]) / time;
     }
@@ -126,16 +125,17 @@ int kpf_lyapunov_ftle(kpf_model *m, const kpf_traj *tr, size_t k0, size_t k1, si
     return rc;
 }
 
-/* Rows b·n … b·n+n−1 of W: F_bᵀ = P_bᵀ Y_b e^{scale_b − top}, where Y_b's
- * rows are the final orthonormal vectors (Φ_b = Y_bᵀ P_b e^{scale_b}), so
- * that WᵀW = Σ_b Φ_b Φ_bᵀ e^{−2 top}. */
+/* W (B·n × n, column-major, i.e. Wᵀ row-major): rows b·n … b·n+n−1 are
+ * F_bᵀ = P_bᵀ Y_b e^{scale_b − top}, where Y_b's rows are the final
+ * orthonormal vectors (Φ_b = Y_bᵀ P_b e^{scale_b}), so that
+ * WᵀW = Σ_b Φ_b Φ_bᵀ e^{−2 top}.  Block b of Wᵀ is F_b = Y_bᵀ P_b e^{…}. */
 static void wide_rows(const kpf_lyap_ws *w, const fund *f, double top, double *W)
 {
-    size_t n = w->n;
-    for (size_t b = 0; b < w->B; b++)
+    size_t n = w->n, B = w->B;
+    for (size_t b = 0; b < B; b++)
         cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)n, (int)n, (int)n,
-                    exp(f->scale[b] - top), f->P + b * n * n, (int)n, w->y + b * n * n, (int)n,
-                    0.0, W + b * n * n, (int)n);
+                    exp(f->scale[b] - top), w->y + b * n * n, (int)n, f->P + b * n * n, (int)n,
+                    0.0, W + b * n, (int)(B * n));
 }
 
 int kpf_lyapunov_consensus(kpf_model *m, const kpf_traj *tr, size_t k0, size_t k1,
@@ -150,11 +150,11 @@ int kpf_lyapunov_consensus(kpf_model *m, const kpf_traj *tr, size_t k0, size_t k
     double top = -INFINITY, time = tr->dt * (double)(k1 - k0);
     for (size_t b = 0; b < B; b++)
         top = fmax(top, f.scale[b]);
-    double *W = malloc(B * n * n * sizeof(double));
+    double *W = malloc((B * n * n + KPF_LYAP_SVALS_WORK(B * n, n)) * sizeof(double));
     rc = W ? KPF_OK : kpf_error_set(err, KPF_ENOMEM, "consensus: out of memory");
     if (!rc) {
         wide_rows(&w, &f, top, W);
-        rc = kpf_lyap_svals(W, B * n, n, lambda, f.work, err);
+        rc = kpf_lyap_svals(W, B * n, n, lambda, W + B * n * n, err);
     }
     /* μ_i(E_b[ΦΦᵀ]) = σ_i(W)² e^{2 top} / B;  λ_i = log(μ_i) / (2t). */
     for (size_t i = 0; !rc && i < n; i++)

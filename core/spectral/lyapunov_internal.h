@@ -42,9 +42,14 @@ int kpf_lyap_ws_qr(kpf_lyap_ws *w, size_t b, double *logdiag, double *R, kpf_err
  * a seeded random orthonormal system. */
 int kpf_lyap_ws_init(kpf_lyap_ws *w, int ident, uint64_t seed, kpf_error *err);
 
-/* Singular values (descending) of the rows × cols matrix A (row-major,
- * rows ≥ cols, overwritten) by one-sided Jacobi, which keeps high relative
- * accuracy for column-graded matrices; work holds cols × cols doubles. */
+/* Singular values (descending) of the rows × cols matrix A, stored
+ * COLUMN-major (A[i + j·rows]), rows ≥ cols, overwritten, by LAPACK's
+ * one-sided Jacobi (dgesvj, from OpenBLAS), which keeps high relative
+ * accuracy for column-graded matrices — what the finite-time spectra need
+ * for their smallest values.  GSL's Jacobi SVD cannot serve here: from about
+ * 80 columns on it stops early without an error (tests/test_svd.c in
+ * linalg).  work holds KPF_LYAP_SVALS_WORK(rows, cols) doubles. */
+#define KPF_LYAP_SVALS_WORK(rows, cols) ((rows) + (cols) + 6)
 int kpf_lyap_svals(double *A, size_t rows, size_t cols, double *sv, double *work,
                    kpf_error *err);
 

@@ -1,4 +1,5 @@
 /* The tangent-vector block of the Lyapunov tools (lyapunov_internal.h). */
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,14 +128,37 @@ int kpf_lyap_ws_init(kpf_lyap_ws *w, int ident, uint64_t seed, kpf_error *err)
     return rc;
 }
 
+/* LAPACK's Fortran entry point, exported by OpenBLAS (which kpf links for
+ * CBLAS); Debian ships no LAPACKE for it. */
+void dgesvj_(const char *joba, const char *jobu, const char *jobv, const int *m, const int *n,
+             double *a, const int *lda, double *sva, const int *mv, double *v, const int *ldv,
+             double *work, const int *lwork, int *info);
+
+static int descending(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x < y) - (x > y);
+}
+
 int kpf_lyap_svals(double *A, size_t rows, size_t cols, double *sv, double *work,
                    kpf_error *err)
 {
-    gsl_matrix_view Av = gsl_matrix_view_array(A, rows, cols);
-    gsl_matrix_view Vv = gsl_matrix_view_array(work, cols, cols);
-    gsl_vector_view Sv = gsl_vector_view_array(sv, cols);
-    gsl_error_handler_t *h = kpf_internal_gsl_quiet();
-    int st = gsl_linalg_SV_decomp_jacobi(&Av.matrix, &Vv.matrix, &Sv.vector);
-    kpf_internal_gsl_restore(h);
-    return st ? kpf_error_set(err, KPF_ENUMERIC, "Jacobi SVD failed (status %d)", st) : KPF_OK;
+    if (rows < cols || rows > INT_MAX || KPF_LYAP_SVALS_WORK(rows, cols) > INT_MAX)
+        return kpf_error_set(err, KPF_EINVAL, "Jacobi SVD: %zu×%zu not supported", rows, cols);
+    int m = (int)rows, n = (int)cols, one = 1, lwork = (int)KPF_LYAP_SVALS_WORK(rows, cols);
+    int info = 0;
+    double v_unused = 0.0;
+    /* G: general A; N: no U (A then holds U·Σ), no V */
+    dgesvj_("G", "N", "N", &m, &n, A, &m, sv, &one, &v_unused, &one, work, &lwork, &info);
+    if (info < 0)
+        return kpf_error_set(err, KPF_EINVAL, "dgesvj: argument %d is invalid", -info);
+    if (info > 0)
+        return kpf_error_set(err, KPF_ENUMERIC,
+                             "dgesvj: no convergence after 30 sweeps (%d rotations left)", info);
+    /* the values are SCALE·SVA, SCALE = work[0], kept apart only where
+     * they would over- or underflow */
+    for (size_t i = 0; i < cols; i++)
+        sv[i] *= work[0];
+    qsort(sv, cols, sizeof *sv, descending);
+    return KPF_OK;
 }
