@@ -25,7 +25,7 @@ for d in "$@"; do
     k=$(awk 'NF == 2 && $1 !~ /#/ { k = $1 } /^$/ { exit } END { print k }' "$dat")
     echo "$t $ky $k $(basename "$d")" >> "$out/ky.dat"
     awk '/^$/ { exit } NF == 2 && $1 !~ /#/' "$dat" > "$out/spec_$n.dat"
-    plots="$plots${plots:+, }'spec_$n.dat' using 1:2 with lines lw 2 title 't = $t (KY $(printf %.1f "$ky"))'"
+    plots="$plots${plots:+, }'spec_$n.dat' using 1:2 with lines lw 2 lt $((n % 8 + 1)) dt $((n / 8 + 1)) title 't = $t (KY $(printf %.1f "$ky"))'"
     n=$((n + 1))
 done
 sort -g "$out/ky.dat" -o "$out/ky.dat"
