@@ -77,6 +77,7 @@ static void header(FILE *fp, const kpf_sweep *sw, const scalars *cols)
 typedef struct plot_cols {
     double *x, *y;
     size_t n;
+    size_t no_value; /* runs whose y is NaN (never converged …): not drawn */
 } plot_cols;
 
 static void row(FILE *fp, const kpf_sweep *sw, size_t i, const char *status, const scalars *s,
@@ -93,11 +94,16 @@ static void row(FILE *fp, const kpf_sweep *sw, size_t i, const char *status, con
         fprintf(fp, ",%.10g", lookup(s, cols->names[c]));
     fprintf(fp, "\n");
     double y = sw->plot_y ? lookup(s, sw->plot_y) : NAN;
-    for (size_t k = 0; sw->plot_x && k < sw->n_keys; k++)
-        if (!strcmp(sw->keys[k].path, sw->plot_x) && isfinite(y)) {
-            pc->x[pc->n] = strtod(sw->keys[k].values[idx[k]], NULL);
-            pc->y[pc->n++] = y;
+    for (size_t k = 0; sw->plot_x && k < sw->n_keys; k++) {
+        if (strcmp(sw->keys[k].path, sw->plot_x))
+            continue;
+        if (!isfinite(y)) {
+            pc->no_value++;
+            continue;
         }
+        pc->x[pc->n] = strtod(sw->keys[k].values[idx[k]], NULL);
+        pc->y[pc->n++] = y;
+    }
 }
 
 static void plot(const kpf_sweep *sw, const plot_cols *pc, const char *dir)
@@ -116,7 +122,14 @@ static void plot(const kpf_sweep *sw, const plot_cols *pc, const char *dir)
     }
     snprintf(old, sizeof old, "%s.png", stem);
     remove(old);
-    snprintf(title, sizeof title, "%s against %s (%zu runs)", sw->plot_y, sw->plot_x, pc->n);
+    /* a run without a value (a sweep of converged_at where some never
+     * converged) is said in the title: dropping it silently hides a trend */
+    if (pc->no_value)
+        snprintf(title, sizeof title, "%s against %s (%zu runs; %zu more without a value)",
+                 sw->plot_y, sw->plot_x, pc->n, pc->no_value);
+    else
+        snprintf(title, sizeof title, "%s against %s (%zu runs)", sw->plot_y, sw->plot_x,
+                 pc->n);
     kpf_error err;
     kpf_error_clear(&err);
     if (kpf_plot_scatter_mean(stem, title, sw->plot_x, sw->plot_y, pc->n, pc->x, pc->y, 0, &err))
@@ -146,7 +159,7 @@ int kpf_cli_sweep_table(const kpf_sweep *sw, const char *dir, kpf_cli_tally *tal
     *tally = (kpf_cli_tally){0};
     scalars *cols = malloc(sizeof *cols), *s = malloc(sizeof *s);
     plot_cols pc = {calloc(sw->n_points + 1, sizeof(double)),
-                    calloc(sw->n_points + 1, sizeof(double)), 0};
+                    calloc(sw->n_points + 1, sizeof(double)), 0, 0};
     FILE *fp = cols && s && pc.x && pc.y ? fopen(tmp, "w") : NULL;
     int rc = 0;
     if (!fp) {

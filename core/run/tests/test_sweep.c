@@ -185,7 +185,8 @@ Test(sweep_cli, failed_point_is_recorded_and_the_sweep_goes_on, .timeout = 300)
     tu_write("f.yaml", "task: {name: memory_pro}\n"
                         "model: {plugin: rnn, n: 8, activation: linear}\n"
                         "simulate: {trials: 2}\n"
-                        "sweep:\n  values:\n    model.g: [0.5, 100000, 0.9]\n");
+                        "sweep:\n  values:\n    model.g: [0.5, 100000, 0.9]\n"
+                        "  plot: {x: model.g, y: readout_mse}\n");
     cr_assert_eq(tu_sh("%s run %s/f.yaml -o %s/o", KPF_CLI_PATH, tu_tmp, tu_tmp), 1, "%s", tu_out);
     cr_assert(strstr(tu_out, "3 points, 1 failed"), "%s", tu_out);
     cr_assert_eq(tu_sh("cat %s/o/sweep.csv", tu_tmp), 0);
@@ -193,6 +194,9 @@ Test(sweep_cli, failed_point_is_recorded_and_the_sweep_goes_on, .timeout = 300)
     cr_assert(strstr(tu_out, "1,0,0,100000,failed"), "%s", tu_out);
     cr_assert(strstr(tu_out, "2,0,0,0.9,ok"), "%s", tu_out);
     cr_assert_eq(tu_sh("test -f %s/o/point_0002/summary.json", tu_tmp), 0);
+    /* the plot cannot draw the failed point, and its title says so */
+    cr_assert_eq(tu_sh("cat %s/o/plot-src/sweep_readout_mse_vs_model.g.gp", tu_tmp), 0);
+    cr_expect(strstr(tu_out, "(2 runs; 1 more without a value)"), "%s", tu_out);
 }
 
 /* The wrapped count used to run the config as one plain run (exit 0). */
