@@ -41,6 +41,21 @@ Test(cli, run_writes_summary_and_trajectory)
     cr_assert(tu_exists("out/trajectory.h5"));
 }
 
+/* With no operator asked for, the spectra analysis draws no figure, where
+ * it used to hand gnuplot an empty plot and record a plot_error. */
+Test(cli, spectra_without_operators_draws_nothing_and_records_no_error)
+{
+    tu_write("e.yaml", "task: {name: memory_pro}\n"
+                       "model: {plugin: rnn, n: 8}\n"
+                       "simulate: {trials: 2}\n"
+                       "analysis: {trials: 4, spectra: {operators: []}}\n");
+    cr_assert_eq(tu_sh("%s run %s/e.yaml -o %s/out", KPF_CLI_PATH, tu_tmp, tu_tmp), 0, "%s",
+                 tu_out);
+    cr_expect_not(tu_exists("out/cumvar_iter0.png"));
+    cr_expect_neq(tu_sh("grep -q plot_error %s/out/summary.json", tu_tmp), 0,
+                  "a plot error was recorded");
+}
+
 /* Two summary.json files are equal, text and all, once their "timings"
  * entries (wall seconds) are cut out. */
 #define SAME_BUT_TIMINGS                                                                    \

@@ -306,6 +306,8 @@ static int plot(const void *self, const kpf_analysis_plot *p, kpf_error *err)
     const spectra *s = self;
     static const char *const names[3] = {"K", "P", "P K P*"};
     int first = KPF_OK;
+    if (!s->ops[0] && !s->ops[1] && !s->ops[2])
+        return KPF_OK; /* none of K, P, PKP asked for: gnuplot refuses an empty plot */
     for (int slot = 0; slot < 2 && slot < (int)s->n_seen; slot++) {
         const double *series[3];
         for (int j = 0; j < 3; j++)
