@@ -251,6 +251,11 @@ typedef struct kpf_ltr_match {
 int kpf_ltr_match_components(const kpf_cp *teacher, const kpf_cp *fit, kpf_ltr_match *out,
                              kpf_error *err);
 
+/* Centred (Pearson) correlation of n entries x[0], x[sx], … with y[0],
+ * y[sy], …; NaN when either is constant.  Strides serve both factor
+ * layouts: rows of an R×K matrix (stride 1) and columns of a K×R one. */
+double kpf_ltr_centred_corr(const double *x, size_t sx, const double *y, size_t sy, size_t n);
+
 /* Kruskal rank of R factors (rows of X, R×len): the largest k such that
  * every k of them, each scaled to unit norm, have smallest singular value
  * > tol.  CP with factor matrices A, B, C is unique up to permutation and

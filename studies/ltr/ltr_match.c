@@ -116,15 +116,13 @@ static double col_dot(size_t rows, size_t R, const double *X, size_t r, const do
     return s;
 }
 
-/* Centred correlation of column r of X with column q of Y (rows entries). */
-static double col_corr(size_t rows, size_t R, const double *X, size_t r, const double *Y,
-                       size_t q)
+double kpf_ltr_centred_corr(const double *x, size_t sx, const double *y, size_t sy, size_t n)
 {
     double mx = 0, my = 0, sxy = 0, sxx = 0, syy = 0;
-    for (size_t i = 0; i < rows; i++)
-        mx += X[i * R + r] / (double)rows, my += Y[i * R + q] / (double)rows;
-    for (size_t i = 0; i < rows; i++) {
-        double u = X[i * R + r] - mx, v = Y[i * R + q] - my;
+    for (size_t i = 0; i < n; i++)
+        mx += x[i * sx] / (double)n, my += y[i * sy] / (double)n;
+    for (size_t i = 0; i < n; i++) {
+        double u = x[i * sx] - mx, v = y[i * sy] - my;
         sxy += u * v, sxx += u * u, syy += v * v;
     }
     return sxx > 0 && syy > 0 ? sxy / sqrt(sxx * syy) : NAN;
@@ -147,7 +145,8 @@ int kpf_ltr_match_components(const kpf_cp *teacher, const kpf_cp *fit, kpf_ltr_m
         out->neuron += fabs(col_dot(teacher->I, R, teacher->A, r, fit->A, q)) / (double)R;
         out->time += fabs(col_dot(teacher->J, R, teacher->B, r, fit->B, q)) / (double)R;
         out->trial += fabs(ct) / (double)R;
-        out->trial_corr[r] = (ct < 0 ? -1 : 1) * col_corr(teacher->K, R, teacher->C, r, fit->C, q);
+        out->trial_corr[r] =
+            (ct < 0 ? -1 : 1) * kpf_ltr_centred_corr(teacher->C + r, R, fit->C + q, R, teacher->K);
     }
     return KPF_OK;
 }

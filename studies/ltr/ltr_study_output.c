@@ -143,19 +143,6 @@ int kpf_ltr_study_write_fits(const char *dir, const kpf_plugin *ltr, const ltr_s
 
 /* ---- trial_factors.dat / .png ----------------------------------------------------- */
 
-static double centred_corr(const double *x, const double *y, size_t K)
-{
-    double mx = 0, my = 0, sxy = 0, sxx = 0, syy = 0;
-    for (size_t k = 0; k < K; k++)
-        mx += x[k] / (double)K, my += y[k] / (double)K;
-    for (size_t k = 0; k < K; k++) {
-        sxy += (x[k] - mx) * (y[k] - my);
-        sxx += (x[k] - mx) * (x[k] - mx);
-        syy += (y[k] - my) * (y[k] - my);
-    }
-    return sxx > 0 && syy > 0 ? sxy / sqrt(sxx * syy) : NAN;
-}
-
 static void flip(double *x, size_t K)
 {
     for (size_t k = 0; k < K; k++)
@@ -183,7 +170,8 @@ static void match_factors(size_t R, size_t Rt, size_t K, double *C, const double
         double best = -1;
         for (size_t i = 0; i < R; i++)
             for (size_t j = 0; !used_f[i] && j < Rt; j++) {
-                double v = used_t[j] ? -2 : fabs(centred_corr(C + i * K, Ct + j * K, K));
+                double v =
+                    used_t[j] ? -2 : fabs(kpf_ltr_centred_corr(C + i * K, 1, Ct + j * K, 1, K));
                 if ((isnan(v) ? 0 : v) > best)
                     best = isnan(v) ? 0 : v, of[q] = i, ot[q] = j;
             }
@@ -193,7 +181,7 @@ static void match_factors(size_t R, size_t Rt, size_t K, double *C, const double
             dot += C[of[q] * K + k] * Ct[ot[q] * K + k];
         if (dot < 0)
             flip(C + of[q] * K, K);
-        corr[ot[q]] = centred_corr(C + of[q] * K, Ct + ot[q] * K, K);
+        corr[ot[q]] = kpf_ltr_centred_corr(C + of[q] * K, 1, Ct + ot[q] * K, 1, K);
     }
     for (size_t i = 0, q = pairs; i < R; i++)
         if (!used_f[i])
