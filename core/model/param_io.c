@@ -209,6 +209,7 @@ int kpf_params_load_h5(kpf_model *m, const char *path, kpf_error *err)
                              path, what);
     return load_h5(m, path, err);
 }
+
 int kpf_params_save_h5(const kpf_model *m, const char *path, kpf_error *err)
 {
     if (!m || !path)

@@ -8,8 +8,8 @@
  * write_errno, and every call that writes reports it, naming the file. */
 #include "kpf/h5io.h"
 
-#include <stdio.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
